@@ -1,9 +1,110 @@
-"""`audit runs` command(s). Not implemented yet."""
+"""``audit runs list|show|diff|reindex``: browse the run store."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from audit.store import RunStore, diff_runs
+
+DEFAULT_STORE = "reports/runs"
+STORE_ENV = "AUDIT_STORE"
+
+STORE_HELP = f"Run store directory (default: ${STORE_ENV} or {DEFAULT_STORE})."
+
+
+def resolve_store(store: Path | None) -> RunStore:
+    """``--store`` beats ``$AUDIT_STORE`` beats ``reports/runs`` (relative to the current directory)."""
+    if store is not None:
+        return RunStore(store)
+    return RunStore(Path(os.environ.get(STORE_ENV) or DEFAULT_STORE))
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{float(value) * 100:.2f}%"
+
+
+def _gate(passed: bool | None) -> str:
+    return "-" if passed is None else ("pass" if passed else "FAIL")
+
+
+def _dump(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``runs`` command group to ``app``."""
+    runs_app = typer.Typer(help="List, inspect and compare audit runs in the run store.", no_args_is_help=True)
+    app.add_typer(runs_app, name="runs")
+
+    @runs_app.command("list")
+    def list_cmd(
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+        complete_only: bool = typer.Option(False, "--complete", help="Only complete (published) runs."),
+    ) -> None:
+        """List runs, oldest first."""
+        runs = resolve_store(store).list_runs(include_incomplete=not complete_only)
+        if as_json:
+            _dump([r.to_dict() for r in runs])
+            return
+        if not runs:
+            typer.echo("no runs")
+            return
+        typer.echo(f"{'run_id':<28} {'status':<11} {'accuracy':>9} {'attack':>8} {'gate':>5}  model")
+        for r in runs:
+            typer.echo(f"{r.run_id:<28} {r.status:<11} {_pct(r.metrics.get('accuracy')):>9} "
+                       f"{_pct(r.metrics.get('attack_success_rate')):>8} {_gate(r.gate_passed):>5}  {r.model_ref or '-'}")
+
+    @runs_app.command("show")
+    def show_cmd(
+        run_id: str = typer.Argument(..., help="Run id (see `audit runs list`)."),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    ) -> None:
+        """Show one run's manifest summary."""
+        record = resolve_store(store).get(run_id)
+        if as_json:
+            _dump({**record.manifest, "path": str(record.path), "tables": record.tables()})
+            return
+        m, gate = record.metrics, record.manifest.get("gate") or {}
+        lines = [
+            f"run {record.run_id} ({record.status})", f"  path: {record.path}",
+            f"  created: {record.manifest.get('created_at')}",
+            f"  model: {record.manifest.get('model_ref')} (hash {record.manifest.get('model_hash')})",
+            f"  examples {m.get('n_examples')}, errors {m.get('n_errors')}, accuracy {_pct(m.get('accuracy'))}",
+            f"  attack success {_pct(m.get('attack_success_rate'))}, "
+            f"constrained {_pct(m.get('attack_success_rate_constrained'))}",
+            f"  gate: {_gate(gate.get('passed'))}",
+        ]
+        lines += [f"    - {b}" for b in gate.get("breaches") or []]
+        lines.append(f"  previous run: {record.manifest.get('previous_run_id') or '-'}")
+        lines.append(f"  tables: {', '.join(record.tables()) or 'none'}")
+        for line in lines:
+            typer.echo(line)
+
+    @runs_app.command("diff")
+    def diff_cmd(
+        old: str = typer.Argument(..., help="The older run id."),
+        new: str = typer.Argument(..., help="The newer run id."),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
+    ) -> None:
+        """Compare two runs: accuracy, new/fixed failures, new driver words, attack success."""
+        rs = resolve_store(store)
+        diff = diff_runs(rs.get(old), rs.get(new))
+        if as_json:
+            _dump(diff.to_dict())
+        else:
+            typer.echo(diff.to_markdown())
+
+    @runs_app.command("reindex")
+    def reindex_cmd(store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+        """Rebuild index.sqlite from the run folders (the index is derived data)."""
+        rs = resolve_store(store)
+        rs.rebuild_index()
+        typer.echo(f"reindexed {len(rs.list_runs())} runs in {rs.root}")

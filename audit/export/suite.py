@@ -1,0 +1,265 @@
+"""Adversarial test suites: a run's variants as CheckList-style INV (invariance) cases.
+
+Each case says: *this variant of a dataset text should keep the original's
+gold label*.  A suite is written as JSONL (one case per line) with a manifest
+beside it (``<out>.manifest.json``), read back with :func:`read_suite` and
+re-checked against any model with :func:`run_suite`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audit.errors import DataError
+from audit.models.base import AuditModel
+from audit.store.runs import RunRecord
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "reat-audit.suite"
+SCHEMA_VERSION = 1
+_BATCH = 256
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Swap(_Strict):
+    position: int
+    original: str
+    replacement: str
+    pos: str | None = None
+
+
+class Provenance(_Strict):
+    run_id: str
+    dataset: str
+    example_id: int
+    model_hash: str | None = None
+
+
+class SuiteCase(_Strict):
+    """One INV case: ``tokens`` (the variant) should be predicted as ``expect_label``."""
+
+    schema_version: int = SCHEMA_VERSION
+    case_id: str
+    test_type: Literal["INV"] = "INV"
+    kind: str = "text"
+    original: str
+    variant: str
+    tokens: list[str] = Field(min_length=1)
+    swaps: list[Swap] = Field(default_factory=list)
+    expect_label: int = Field(ge=0)
+    expect_label_name: str | None = None
+    recorded_pred: int | None = None
+    recorded_pass: bool | None = None
+    meaning_flags: list[str] = Field(default_factory=list)
+    provenance: Provenance
+
+
+class SuiteManifest(_Strict):
+    schema_name: Literal["reat-audit.suite"] = Field(default=SCHEMA, alias="schema")
+    schema_version: int = SCHEMA_VERSION
+    created_at: str
+    run_id: str
+    model_hash: str | None = None
+    model_ref: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    tolerance: float = Field(default=0.0, ge=0, le=1, description="failure rate a rerun may have and still pass")
+    counts: dict[str, int] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Suite(_Strict):
+    manifest: SuiteManifest
+    cases: list[SuiteCase]
+
+
+class CaseResult(_Strict):
+    case_id: str
+    expected: int
+    predicted: int
+    prob_expected: float
+    passed: bool
+
+
+class SuiteResult(_Strict):
+    n_cases: int
+    n_failed: int
+    failure_rate: float
+    tolerance: float
+    passed: bool
+    results: list[CaseResult]
+
+    def failures(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.passed]
+
+
+# ------------------------------------------------------------------------------ building
+def _swaps(raw: Any) -> list[dict[str, Any]]:
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.strip() else []
+    return [dict(s) for s in (raw or [])]
+
+
+def _original_tokens(record: RunRecord) -> dict[tuple[str, int], list[str]]:
+    if not record.has_table("token_attributions"):
+        return {}
+    toks = record.table("token_attributions").sort_values(["dataset", "example_id", "position"])
+    return {(str(k[0]), int(k[1])): [str(t) for t in g["token"]] for k, g in toks.groupby(["dataset", "example_id"])}
+
+
+def _variant_tokens(row: dict[str, Any], swaps: list[dict[str, Any]], originals: dict[tuple[str, int], list[str]]) -> list[str]:
+    """Apply the swaps to the recorded original tokens; fall back to splitting the variant text."""
+    base = originals.get((str(row["dataset"]), int(row["example_id"])))
+    if base is not None and swaps and all(0 <= int(s["position"]) < len(base) and base[int(s["position"])] == s["original"]
+                                           for s in swaps):
+        tokens = list(base)
+        for s in swaps:
+            tokens[int(s["position"])] = str(s["replacement"])
+        return tokens
+    return str(row["variant"]).split()
+
+
+def build_cases(record: RunRecord, *, include_flagged: bool = False) -> list[SuiteCase]:
+    """INV cases from a run's ``variants`` table.
+
+    Left out: variants of texts the model already got wrong (``pred_before !=
+    gold``: not an adversarial finding) and, unless ``include_flagged``, variants
+    with a meaning flag (e.g. an antonym swap): for them "keeps the gold label"
+    is not a fair expectation.  The recorded outcome of a case is
+    ``pred_after == gold`` (for the cases kept: the variant did not flip).
+    """
+    if not record.has_table("variants"):
+        return []
+    variants = record.table("variants")
+    labels = record.label_names()
+    originals = _original_tokens(record)
+    model_hash = record.manifest.get("model_hash")
+    cases = []
+    for row in variants.to_dict(orient="records"):
+        flags = [str(f) for f in (row.get("meaning_flags") if row.get("meaning_flags") is not None else [])]
+        if flags and not include_flagged:
+            continue
+        if pd.notna(row.get("pred_before")) and int(row["pred_before"]) != int(row["gold"]):
+            continue
+        swaps = _swaps(row.get("swaps"))
+        tokens = _variant_tokens(row, swaps, originals)
+        if not tokens:
+            continue
+        gold = int(row["gold"])
+        pred_after = int(row["pred_after"]) if pd.notna(row.get("pred_after")) else None
+        cases.append(SuiteCase(
+            case_id=str(row["variant_id"]), kind=str(row.get("kind", "text")), original=str(row["original"]),
+            variant=str(row["variant"]), tokens=tokens, swaps=[Swap(**{k: s.get(k) for k in Swap.model_fields})
+                                                               for s in swaps],
+            expect_label=gold, expect_label_name=labels[gold] if gold < len(labels) else None,
+            recorded_pred=pred_after, recorded_pass=None if pred_after is None else pred_after == gold,
+            meaning_flags=flags,
+            provenance=Provenance(run_id=record.run_id, dataset=str(row["dataset"]), example_id=int(row["example_id"]),
+                                  model_hash=model_hash),
+        ))
+    return cases
+
+
+def make_manifest(record: RunRecord, cases: Sequence[SuiteCase], *, tolerance: float = 0.0) -> SuiteManifest:
+    recorded_fail = sum(1 for c in cases if c.recorded_pass is False)
+    n_variants = len(record.table("variants")) if record.has_table("variants") else 0
+    return SuiteManifest(
+        created_at=datetime.now(timezone.utc).isoformat(), run_id=record.run_id,
+        model_hash=record.manifest.get("model_hash"), model_ref=record.manifest.get("model_ref"),
+        labels=record.label_names(), tolerance=tolerance,
+        counts={"cases": len(cases), "recorded_failures": recorded_fail, "recorded_passes": len(cases) - recorded_fail,
+                "datasets": len({c.provenance.dataset for c in cases}), "variants_in_run": n_variants},
+    )
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def write_jsonl(cases: Sequence[SuiteCase], manifest: SuiteManifest, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        for case in cases:
+            fh.write(case.model_dump_json() + "\n")
+    manifest_path(out).write_text(manifest.model_dump_json(by_alias=True, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+# ------------------------------------------------------------------------------ reading
+def _check_version(data: dict[str, Any], path: Path, line: int | None) -> None:
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise DataError(f"unsupported suite schema_version {version!r} (this reat-audit reads {SCHEMA_VERSION})",
+                        path=path, line=line, hint="export the suite again with this version of reat-audit")
+
+
+def read_suite(path: str | Path) -> Suite:
+    """Read a JSONL suite (and its manifest, if beside it). Errors name the file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read suite ({exc.strerror or exc})", path=path) from exc
+    cases = []
+    for n, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DataError(f"invalid JSON ({exc})", path=path, line=n) from exc
+        if not isinstance(data, dict):
+            raise DataError("a suite line must be a JSON object", path=path, line=n)
+        _check_version(data, path, n)
+        try:
+            cases.append(SuiteCase.model_validate(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise DataError(f"invalid case: {where}: {first['msg']}", path=path, line=n) from exc
+    mpath = manifest_path(path)
+    if mpath.is_file():
+        try:
+            mdata = json.loads(mpath.read_text(encoding="utf-8"))
+            _check_version(mdata, mpath, None)
+            manifest = SuiteManifest.model_validate(mdata)
+        except ValueError as exc:  # JSON and pydantic errors
+            raise DataError(f"invalid suite manifest ({exc})", path=mpath) from exc
+    else:
+        log.warning("no manifest beside %s; using defaults (tolerance 0)", path)
+        run_ids = sorted({c.provenance.run_id for c in cases})
+        manifest = SuiteManifest(created_at="", run_id=",".join(run_ids) or "unknown", counts={"cases": len(cases)})
+    return Suite(manifest=manifest, cases=cases)
+
+
+# ------------------------------------------------------------------------------ rerunning
+def run_suite(suite: Suite, model: AuditModel, *, tolerance: float | None = None) -> SuiteResult:
+    """Re-predict every case with ``model``; a case passes when the prediction is its expected label."""
+    tol = suite.manifest.tolerance if tolerance is None else tolerance
+    results: list[CaseResult] = []
+    for start in range(0, len(suite.cases), _BATCH):
+        batch = suite.cases[start:start + _BATCH]
+        with torch.inference_mode():
+            probs = model.predict_proba_tokens([c.tokens for c in batch])
+        preds = probs.argmax(dim=-1).tolist()
+        for i, (case, pred) in enumerate(zip(batch, preds)):
+            p_exp = float(probs[i, case.expect_label]) if case.expect_label < probs.shape[1] else 0.0
+            results.append(CaseResult(case_id=case.case_id, expected=case.expect_label, predicted=int(pred),
+                                      prob_expected=p_exp, passed=int(pred) == case.expect_label))
+    n_failed = sum(1 for r in results if not r.passed)
+    rate = n_failed / len(results) if results else 0.0
+    return SuiteResult(n_cases=len(results), n_failed=n_failed, failure_rate=rate, tolerance=tol,
+                       passed=rate <= tol + 1e-12, results=results)

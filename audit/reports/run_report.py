@@ -1,0 +1,265 @@
+"""The per-run report: ``report.md`` and ``report.html`` in the run folder.
+
+Headline numbers, the gate verdict, the comparison with the previous run,
+the driver-word table, sample failures (word heatmaps from
+``token_attributions``) and sample flips (swapped words highlighted).
+Every piece of dataset text is escaped: ``html.escape`` in HTML, entity-escaped
+in Markdown (renderers pass inline HTML through).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit.errors import StoreError
+from audit.store._atomic import store_error, write_bytes_atomic
+from audit.store.diff import RunDiff
+from audit.store.runs import RunRecord, RunWriter
+
+log = logging.getLogger(__name__)
+
+MAX_SAMPLES = 10
+TOP_WORDS = 20
+_METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), ("n_errors", "Errors", False),
+            ("attack_success_rate", "Attack success rate", True),
+            ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
+            ("mean_queries", "Mean queries per attack", False),
+            ("max_completeness_delta", "Max REAT completeness delta", False))
+
+
+def _heatmap(tokens: Sequence[str], scores: Sequence[float], *, title: str | None = None) -> str:
+    try:
+        from audit.attribution.render import heatmap_html
+    except ImportError:  # attribution package not importable: a local, escaped fallback
+        cells = "".join(f'<span title="{s:+.4f}" style="background:{"#f4a582" if s > 0 else "#92c5de"}">'
+                        f"{html.escape(t)}</span> " for t, s in zip(tokens, scores))
+        return (f"<div><b>{html.escape(title)}</b></div>" if title else "") + f"<div>{cells}</div>"
+    return heatmap_html(list(tokens), [float(s) for s in scores], title=title)
+
+
+def _md(text: Any) -> str:
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " ").replace("`", "&#96;").replace("*", "\\*").replace("_", "\\_"))
+
+
+def _fmt(value: Any, pct: bool) -> str:
+    if value is None:
+        return "n/a"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if pct:
+        return f"{v * 100:.2f}%"
+    return f"{v:.3g}" if not v.is_integer() else str(int(v))
+
+
+def _label(labels: Sequence[str], index: Any) -> str:
+    try:
+        i = int(index)
+    except (TypeError, ValueError):
+        return str(index)
+    return labels[i] if 0 <= i < len(labels) else str(i)
+
+
+def _swaps(raw: Any) -> list[dict[str, Any]]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return []
+    return [dict(s) for s in (raw or [])]
+
+
+class _Report:
+    def __init__(self, manifest: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], diff: RunDiff | None,
+                 labels: list[str], max_samples: int) -> None:
+        self.m, self.t, self.diff, self.labels, self.n = manifest, tables, diff, labels, max_samples
+
+    def table(self, name: str) -> pd.DataFrame:
+        df = self.t.get(name)
+        return df if df is not None else pd.DataFrame()
+
+    def failures(self) -> pd.DataFrame:
+        preds = self.table("predictions")
+        if preds.empty or "correct" not in preds:
+            return preds
+        wrong = preds[~preds["correct"].astype(bool)]
+        return wrong.sort_values("prob_pred", ascending=False).head(self.n) if "prob_pred" in wrong else wrong.head(self.n)
+
+    def flips(self) -> pd.DataFrame:
+        var = self.table("variants")
+        if var.empty or "flipped" not in var:
+            return var
+        return var[var["flipped"].astype(bool)].head(self.n)
+
+    def drivers(self) -> pd.DataFrame:
+        words = self.table("driver_words")
+        return words.sort_values("rank").head(TOP_WORDS) if "rank" in words else words.head(TOP_WORDS)
+
+    def tokens_of(self, dataset: Any, example_id: Any) -> tuple[list[str], list[float]]:
+        toks = self.table("token_attributions")
+        if toks.empty:
+            return [], []
+        rows = toks[(toks["dataset"] == dataset) & (toks["example_id"] == example_id)].sort_values("position")
+        return [str(t) for t in rows["token"]], [float(s) for s in rows["score_pred"]]
+
+    def gate(self) -> tuple[str, list[str]]:
+        gate = self.m.get("gate") or {}
+        passed = gate.get("passed") if isinstance(gate, Mapping) else None
+        verdict = "not evaluated" if passed is None else ("PASSED" if passed else "FAILED")
+        return verdict, [str(b) for b in (gate.get("breaches") or [])] if isinstance(gate, Mapping) else []
+
+    # ---------------------------------------------------------------------------------- markdown
+    def markdown(self) -> str:
+        metrics = self.m.get("metrics") or {}
+        out = [f"# Audit run {_md(self.m.get('run_id', '?'))}", "",
+               f"Model {_md(self.m.get('model_ref'))} (hash {_md(self.m.get('model_hash'))}), "
+               f"created {_md(self.m.get('created_at'))}.", "", "## Headline", "", "| metric | value |", "|---|---|"]
+        out += [f"| {title} | {_fmt(metrics.get(key), pct)} |" for key, title, pct in _METRICS]
+        verdict, breaches = self.gate()
+        out += ["", f"## Gate: {verdict}", ""] + [f"- {_md(b)}" for b in breaches]
+        if self.diff is not None:
+            d = self.diff
+            out += ["", f"## Compared with {_md(d.old_run_id)}", "",
+                    f"- accuracy change: {_fmt(d.accuracy_delta, True)}",
+                    f"- new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}",
+                    "- new driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
+        drivers = self.drivers()
+        out += ["", "## Driver words", ""]
+        if drivers.empty:
+            out.append("No driver words (no misclassified texts).")
+        else:
+            out += ["| rank | word | POS | top in errors | in errors | occurrences | mean score |", "|---|---|---|---|---|---|---|"]
+            for r in drivers.to_dict(orient="records"):
+                out.append(f"| {r.get('rank')} | {_md(r.get('word'))} | {_md(r.get('pos'))} | {r.get('n_top_error')} "
+                           f"| {r.get('n_in_errors')} | {r.get('n_occurrences')} | {_fmt(r.get('mean_score'), False)} |")
+        out += ["", "## Sample failures", ""]
+        fails = self.failures()
+        if fails.empty:
+            out.append("No misclassified texts.")
+        for r in fails.to_dict(orient="records"):
+            out.append(f"- [{_md(r['dataset'])}#{r['example_id']}] gold **{_md(_label(self.labels, r['gold']))}**, "
+                       f"predicted **{_md(_label(self.labels, r['pred']))}**: {_md(r['text'])}")
+        out += ["", "## Sample flips", ""]
+        flips = self.flips()
+        if flips.empty:
+            out.append("No adversarial variant flipped a prediction.")
+        for r in flips.to_dict(orient="records"):
+            swapped = {int(s["position"]) for s in _swaps(r.get("swaps"))}
+            words = [f"**{_md(w)}**" if i in swapped else _md(w) for i, w in enumerate(str(r["variant"]).split())]
+            out.append(f"- [{_md(r['dataset'])}#{r['example_id']}, {_md(r.get('kind', 'text'))}] "
+                       f"{_md(_label(self.labels, r['pred_before']))} -> "
+                       f"{_md(_label(self.labels, r['pred_after']))}: {_md(r['original'])} => {' '.join(words)}")
+        return "\n".join(out) + "\n"
+
+    # -------------------------------------------------------------------------------------- html
+    def html(self) -> str:
+        e = html.escape
+        metrics = self.m.get("metrics") or {}
+        verdict, breaches = self.gate()
+        body = [f"<h1>Audit run {e(str(self.m.get('run_id', '?')))}</h1>",
+                f"<p>Model <code>{e(str(self.m.get('model_ref')))}</code> (hash <code>{e(str(self.m.get('model_hash')))}"
+                f"</code>), created {e(str(self.m.get('created_at')))}.</p>", "<h2>Headline</h2><table>"]
+        body += [f"<tr><th>{e(title)}</th><td>{e(_fmt(metrics.get(key), pct))}</td></tr>" for key, title, pct in _METRICS]
+        body.append("</table>")
+        cls = "pass" if verdict == "PASSED" else "fail" if verdict == "FAILED" else ""
+        body.append(f'<h2>Gate: <span class="{cls}">{e(verdict)}</span></h2>')
+        if breaches:
+            body.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in breaches) + "</ul>")
+        if self.diff is not None:
+            d = self.diff
+            body.append(f"<h2>Compared with {e(d.old_run_id)}</h2><ul><li>accuracy change: {e(_fmt(d.accuracy_delta, True))}"
+                        f"</li><li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
+                        f"<li>new driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
+        body.append("<h2>Driver words</h2>")
+        drivers = self.drivers()
+        if drivers.empty:
+            body.append("<p>No driver words (no misclassified texts).</p>")
+        else:
+            cols = [c for c in ("rank", "word", "pos", "n_top_error", "n_in_errors", "n_occurrences", "mean_score",
+                                "train_label_skew") if c in drivers]
+            body.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
+            for r in drivers.to_dict(orient="records"):
+                body.append("<tr>" + "".join(f"<td>{e(_fmt(r[c], False) if isinstance(r[c], float) else str(r[c]))}</td>"
+                                             for c in cols) + "</tr>")
+            body.append("</table>")
+        body.append("<h2>Sample failures</h2>")
+        fails = self.failures()
+        if fails.empty:
+            body.append("<p>No misclassified texts.</p>")
+        for r in fails.to_dict(orient="records"):
+            title = (f"{r['dataset']}#{r['example_id']}: gold {_label(self.labels, r['gold'])}, "
+                     f"predicted {_label(self.labels, r['pred'])}")
+            tokens, scores = self.tokens_of(r["dataset"], r["example_id"])
+            block = _heatmap(tokens, scores, title=title) if tokens else (
+                f"<div><b>{e(title)}</b></div><div>{e(str(r['text']))}</div>")
+            body.append(f'<div class="sample">{block}</div>')
+        body.append("<h2>Sample flips</h2>")
+        flips = self.flips()
+        if flips.empty:
+            body.append("<p>No adversarial variant flipped a prediction.</p>")
+        for r in flips.to_dict(orient="records"):
+            swapped = {int(s["position"]) for s in _swaps(r.get("swaps"))}
+            words = " ".join(f"<mark>{e(w)}</mark>" if i in swapped else e(w)
+                             for i, w in enumerate(str(r["variant"]).split()))
+            body.append(f'<div class="sample"><div><b>{e(str(r["dataset"]))}#{r["example_id"]} '
+                        f'({e(str(r.get("kind", "text")))}): '
+                        f"{e(_label(self.labels, r['pred_before']))} &rarr; {e(_label(self.labels, r['pred_after']))}"
+                        f"</b></div><div>{e(str(r['original']))}</div><div>&rArr; {words}</div></div>")
+        style = ("body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse}"
+                 "td,th{border:1px solid #ccc;padding:2px 6px}.pass{color:#1a7f37}.fail{color:#cf222e}"
+                 "mark{background:#ffd33d}.sample{margin:.8em 0}")
+        return ("<!doctype html><html><head><meta charset=\"utf-8\">"
+                f"<title>Audit run {e(str(self.m.get('run_id', '?')))}</title><style>{style}</style></head><body>"
+                + "\n".join(body) + "</body></html>\n")
+
+
+def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Mapping[str, Any] | None = None,
+                     tables: Mapping[str, pd.DataFrame] | None = None, diff: RunDiff | None = None,
+                     out_dir: Path | str | None = None, max_samples: int = MAX_SAMPLES) -> tuple[Path, Path]:
+    """Write ``report.md`` and ``report.html``; returns their paths.
+
+    ``source`` is a :class:`RunWriter` (written into its staging folder), a
+    :class:`RunRecord` or a directory.  ``manifest``/``tables`` default to the
+    source's own; ``out_dir`` overrides where the files go.
+    """
+    writer = source if isinstance(source, RunWriter) else None
+    record = writer.record() if writer is not None else source if isinstance(source, RunRecord) else None
+    folder = Path(out_dir) if out_dir is not None else record.path if record is not None else Path(source)  # type: ignore[arg-type]
+    if out_dir is None and record is not None and writer is None and record.status == "complete":
+        raise StoreError(f"run {record.run_id} is published and immutable", path=record.path,
+                         hint="pass out_dir= to write its report elsewhere")
+    if manifest is None:
+        manifest = record.manifest if record is not None else {}
+    if tables is None:
+        if record is not None:
+            tables = {name: record.table(name) for name in record.tables()}
+        else:
+            tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    labels = record.label_names() if record is not None else [str(x) for x in (manifest.get("labels") or [])]
+    if not labels and "driver_words" in tables:
+        labels = [c[len("train_count_"):] for c in tables["driver_words"].columns if c.startswith("train_count_")]
+    report = _Report(manifest, tables, diff, labels, max_samples)
+    md, page = report.markdown(), report.html()
+    if writer is not None and out_dir is None:
+        writer.write_text("report.md", md)
+        writer.write_text("report.html", page)
+    else:
+        for name, text in (("report.md", md), ("report.html", page)):
+            try:
+                write_bytes_atomic(folder / name, text.encode("utf-8"))
+            except OSError as exc:
+                raise store_error(exc, action=f"writing {name}", path=folder / name) from exc
+    log.info("wrote run report to %s", folder)
+    return folder / "report.md", folder / "report.html"
+
+
+__all__ = ["write_run_report"]

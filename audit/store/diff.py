@@ -1,0 +1,157 @@
+"""What changed between two runs: accuracy, failures, driver words, attack success."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from audit.store.runs import RunRecord
+
+TOP_N_DRIVERS = 20
+_KEY = ["dataset", "example_id", "text"]
+
+
+def _metric(record: RunRecord, name: str) -> float | None:
+    value = record.metrics.get(name)
+    if value is None:
+        value = _computed(record, name)
+    try:
+        out = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return None if out is None or math.isnan(out) else out
+
+
+def _computed(record: RunRecord, name: str) -> float | None:
+    """Fallback when the manifest lacks a metric: derive it from the tables."""
+    if name == "accuracy" and record.has_table("predictions"):
+        preds = record.table("predictions")
+        return float(preds["correct"].mean()) if len(preds) else None
+    if name.startswith("attack_success_rate") and record.has_table("variants"):
+        var = record.table("variants")
+        var = var[var["kind"] == "text"] if "kind" in var else var
+        if not len(var):
+            return None
+        per_ex = var.groupby(["dataset", "example_id"])
+        if name.endswith("constrained"):
+            ok = var["flipped"].astype(bool) & var["constrained"].astype(bool)
+            return float(ok.groupby([var["dataset"], var["example_id"]]).any().mean())
+        return float(per_ex["flipped"].any().mean())
+    return None
+
+
+def _delta(old: float | None, new: float | None) -> float | None:
+    return None if old is None or new is None else new - old
+
+
+def _outcomes(record: RunRecord) -> pd.DataFrame:
+    if not record.has_table("predictions"):
+        return pd.DataFrame(columns=_KEY + ["gold", "pred", "correct"])
+    preds = record.table("predictions")
+    return preds[_KEY + ["gold", "pred", "correct"]].drop_duplicates(_KEY)
+
+
+def _top_words(record: RunRecord, top_n: int) -> list[str]:
+    if not record.has_table("driver_words"):
+        return []
+    words = record.table("driver_words").sort_values("rank")
+    return [str(w) for w in words["word"].head(top_n)]
+
+
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.to_dict(orient="records"):
+        out.append({"dataset": str(rec["dataset"]), "example_id": int(rec["example_id"]), "text": str(rec["text"]),
+                    "gold": int(rec["gold"]), "pred_old": int(rec["pred_old"]), "pred_new": int(rec["pred_new"])})
+    return out
+
+
+@dataclass
+class RunDiff:
+    """The comparison of ``new`` against ``old`` (a previous run)."""
+
+    old_run_id: str
+    new_run_id: str
+    accuracy_old: float | None
+    accuracy_new: float | None
+    accuracy_delta: float | None
+    n_matched: int
+    new_failures: list[dict[str, Any]] = field(default_factory=list)
+    fixed_failures: list[dict[str, Any]] = field(default_factory=list)
+    new_driver_words: list[str] = field(default_factory=list)
+    dropped_driver_words: list[str] = field(default_factory=list)
+    attack_success_rate_old: float | None = None
+    attack_success_rate_new: float | None = None
+    attack_success_rate_delta: float | None = None
+    attack_success_rate_constrained_old: float | None = None
+    attack_success_rate_constrained_new: float | None = None
+    attack_success_rate_constrained_delta: float | None = None
+    top_n: int = TOP_N_DRIVERS
+
+    @property
+    def accuracy_drop(self) -> float | None:
+        return None if self.accuracy_delta is None else -self.accuracy_delta
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_markdown(self, *, max_rows: int = 20) -> str:
+        def pct(x: float | None, signed: bool = False) -> str:
+            return "n/a" if x is None else (f"{x * 100:+.2f} pp" if signed else f"{x * 100:.2f}%")
+
+        lines = [
+            f"# Run diff: {self.old_run_id} -> {self.new_run_id}", "",
+            "| metric | old | new | change |", "|---|---|---|---|",
+            f"| accuracy | {pct(self.accuracy_old)} | {pct(self.accuracy_new)} | {pct(self.accuracy_delta, True)} |",
+            f"| attack success | {pct(self.attack_success_rate_old)} | {pct(self.attack_success_rate_new)} "
+            f"| {pct(self.attack_success_rate_delta, True)} |",
+            f"| attack success (constrained) | {pct(self.attack_success_rate_constrained_old)} "
+            f"| {pct(self.attack_success_rate_constrained_new)} | {pct(self.attack_success_rate_constrained_delta, True)} |",
+            "", f"Matched examples: {self.n_matched}. New failures: {len(self.new_failures)}. "
+            f"Fixed failures: {len(self.fixed_failures)}.", "",
+            f"New driver words (top {self.top_n}): " + (", ".join(f"`{_md(w)}`" for w in self.new_driver_words)
+                                                        or "none"), "",
+        ]
+        for title, rows in (("New failures", self.new_failures), ("Fixed failures", self.fixed_failures)):
+            if not rows:
+                continue
+            lines += [f"## {title}", "", "| dataset | id | gold | old | new | text |", "|---|---|---|---|---|---|"]
+            for r in rows[:max_rows]:
+                lines.append(f"| {_md(r['dataset'])} | {r['example_id']} | {r['gold']} | {r['pred_old']} "
+                             f"| {r['pred_new']} | {_md(r['text'])} |")
+            if len(rows) > max_rows:
+                lines.append(f"\n... and {len(rows) - max_rows} more")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    """Make text safe inside a Markdown table cell (also neutralises inline HTML)."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+def diff_runs(old: RunRecord, new: RunRecord, *, top_n: int = TOP_N_DRIVERS) -> RunDiff:
+    """Compare two runs. Examples are matched by dataset, example_id *and* text."""
+    merged = _outcomes(old).merge(_outcomes(new), on=_KEY, suffixes=("_old", "_new"))
+    merged = merged.rename(columns={"gold_old": "gold"})
+    old_ok, new_ok = merged["correct_old"].astype(bool), merged["correct_new"].astype(bool)
+    new_failures = _rows(merged[old_ok & ~new_ok].sort_values(["dataset", "example_id"]))
+    fixed = _rows(merged[~old_ok & new_ok].sort_values(["dataset", "example_id"]))
+    old_words, new_words = _top_words(old, top_n), _top_words(new, top_n)
+    acc_old, acc_new = _metric(old, "accuracy"), _metric(new, "accuracy")
+    asr = [_metric(r, "attack_success_rate") for r in (old, new)]
+    asr_c = [_metric(r, "attack_success_rate_constrained") for r in (old, new)]
+    return RunDiff(
+        old_run_id=old.run_id, new_run_id=new.run_id,
+        accuracy_old=acc_old, accuracy_new=acc_new, accuracy_delta=_delta(acc_old, acc_new),
+        n_matched=int(len(merged)), new_failures=new_failures, fixed_failures=fixed,
+        new_driver_words=[w for w in new_words if w not in set(old_words)],
+        dropped_driver_words=[w for w in old_words if w not in set(new_words)],
+        attack_success_rate_old=asr[0], attack_success_rate_new=asr[1], attack_success_rate_delta=_delta(*asr),
+        attack_success_rate_constrained_old=asr_c[0], attack_success_rate_constrained_new=asr_c[1],
+        attack_success_rate_constrained_delta=_delta(*asr_c), top_n=top_n,
+    )

@@ -1,0 +1,366 @@
+"""The run store: immutable run folders, resumable staging, atomic publish.
+
+Layout under ``root`` (e.g. ``reports/runs``)::
+
+    .lock                      exclusive write lock (fcntl.flock), holder pid inside
+    index.sqlite               derived index (WAL), see :mod:`audit.store.index`
+    .staging/<run_id>/         a run being written: manifest.json, chunks/<stage>/<i>.parquet, tables
+    <run_id>/                  a published, complete, read-only run
+
+Only :meth:`RunWriter.publish` moves a folder out of ``.staging`` (one
+``os.rename`` on the same filesystem), so a half-written run is never listed
+as complete.  A job killed mid-run leaves its staging folder behind; the next
+:meth:`RunStore.begin` with the same ``run_key`` reopens it and keeps its chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit.errors import StoreError
+from audit.store._atomic import (
+    fsync_dir,
+    fsync_tree,
+    json_bytes,
+    make_read_only,
+    parquet_bytes,
+    store_error,
+    write_bytes_atomic,
+)
+from audit.store.index import RunIndex, row_from_manifest
+from audit.store.lock import StoreLock
+from audit.store.records import _NAME_RE, RunRecord, RunSummary, _check_name
+
+log = logging.getLogger(__name__)
+
+STAGING = ".staging"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks"
+_RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-z]+(?:-\d+)?$")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _short_key(run_key: str) -> str:
+    if re.fullmatch(r"[0-9a-f]{6,}", run_key):
+        return run_key[:6]
+    return hashlib.sha256(run_key.encode("utf-8")).hexdigest()[:6]
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours
+        return True
+    return True
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class RunWriter:
+    """Writes one run into its staging folder while holding the store lock."""
+
+    def __init__(self, store: RunStore, *, run_id: str, staging_dir: Path, manifest: dict[str, Any],
+                 resumed: bool, lock: StoreLock) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.staging_dir = staging_dir
+        self.manifest = manifest
+        self.resumed = resumed
+        self._lock = lock
+        self._closed = False
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if not self._closed:
+            self.fail(f"{exc_type.__name__}: {exc}" if exc_type else "closed without publish")
+
+    # -- writing -------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"run {self.run_id} is already published or failed", path=self.staging_dir)
+
+    def _write(self, path: Path, data: bytes, what: str) -> None:
+        self._check_open()
+        try:
+            write_bytes_atomic(path, data)
+        except OSError as exc:
+            raise store_error(exc, action=f"writing {what} of run {self.run_id}", path=path,
+                              staging=self.staging_dir) from exc
+
+    def _chunk_path(self, stage: str, index: int) -> Path:
+        if index < 0:
+            raise StoreError(f"chunk index must be >= 0, got {index}")
+        return self.staging_dir / CHUNKS / _check_name(stage, "stage") / f"{index:06d}.parquet"
+
+    def has_chunk(self, stage: str, index: int) -> bool:
+        return self._chunk_path(stage, index).is_file()
+
+    def write_chunk(self, stage: str, index: int, df: pd.DataFrame) -> None:
+        self._write(self._chunk_path(stage, index), parquet_bytes(df), f"chunk {stage}/{index}")
+
+    def read_chunks(self, stage: str) -> pd.DataFrame:
+        folder = self.staging_dir / CHUNKS / _check_name(stage, "stage")
+        files = sorted(folder.glob("[0-9]*.parquet"), key=lambda p: int(p.stem)) if folder.is_dir() else []
+        frames = [pd.read_parquet(p) for p in files]
+        frames = [f for f in frames if len(f.columns)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def write_table(self, name: str, df: pd.DataFrame) -> None:
+        self._write(self.staging_dir / f"{_check_name(name, 'table')}.parquet", parquet_bytes(df), f"table {name}")
+
+    def write_json(self, name: str, obj: Any) -> None:
+        name = name if name.endswith(".json") else f"{name}.json"
+        if name == MANIFEST:
+            raise StoreError("manifest.json is written by the store; use publish(manifest_updates=...)")
+        self._write(self.staging_dir / _check_name(name, "file"), json_bytes(obj), name)
+
+    def write_text(self, name: str, text: str) -> None:
+        self._write(self.staging_dir / _check_name(name, "file"), text.encode("utf-8"), name)
+
+    def record(self) -> RunRecord:
+        """The staging folder as a :class:`RunRecord` (status 'running'), e.g. to diff before publishing."""
+        return RunRecord(path=self.staging_dir, manifest=dict(self.manifest), run_id=self.run_id, status="running")
+
+    def write_manifest(self) -> None:
+        self._write(self.staging_dir / MANIFEST, json_bytes(self.manifest), MANIFEST)
+
+    # -- finishing -----------------------------------------------------------------------------
+    def publish(self, *, manifest_updates: dict[str, Any] | None = None) -> RunRecord:
+        """Mark complete, fsync, rename staging -> ``root/<run_id>``, index it, release the lock."""
+        self._check_open()
+        final = self.store.root / self.run_id
+        if final.exists():
+            raise StoreError(f"run {self.run_id} is already published", path=final)
+        previous = dict(self.manifest)
+        self.manifest.update(manifest_updates or {})
+        self.manifest.update(run_id=self.run_id, status="complete", completed_at=_now().isoformat())
+        try:
+            self.write_manifest()
+            fsync_tree(self.staging_dir)
+            os.rename(self.staging_dir, final)
+        except StoreError:
+            self.manifest = previous
+            self._restore_running_manifest()
+            raise
+        except OSError as exc:
+            self.manifest = previous
+            self._restore_running_manifest()
+            raise store_error(exc, action=f"publishing run {self.run_id}", path=final,
+                              staging=self.staging_dir) from exc
+        self._closed = True
+        fsync_dir(self.store.root)
+        fsync_dir(self.staging_dir.parent)
+        shutil.rmtree(final / CHUNKS, ignore_errors=True)
+        try:
+            make_read_only(final)
+        except OSError as exc:
+            log.warning("could not make run %s read-only: %s", self.run_id, exc)
+        try:
+            self.store.index.upsert(row_from_manifest(self.manifest, status="complete", path=final))
+        except StoreError as exc:  # the folder is the truth; the index is derived
+            log.error("run %s is published but the index was not updated (%s); run `audit runs reindex`",
+                      self.run_id, exc)
+        finally:
+            self._lock.release()
+        log.info("published run %s", self.run_id)
+        return RunRecord(path=final, manifest=dict(self.manifest), run_id=self.run_id, status="complete")
+
+    def _restore_running_manifest(self) -> None:
+        try:
+            write_bytes_atomic(self.staging_dir / MANIFEST, json_bytes(self.manifest))
+        except OSError as exc:
+            log.warning("could not restore the staging manifest of %s: %s", self.run_id, exc)
+
+    def fail(self, error: str) -> None:
+        """Record the failure (staging kept so the next job can resume) and release the lock."""
+        if self._closed:
+            return
+        self._closed = True
+        self.manifest.update(status="failed", error=error)
+        try:
+            write_bytes_atomic(self.staging_dir / MANIFEST, json_bytes(self.manifest))
+        except OSError as exc:
+            log.warning("could not record the failure of run %s in its manifest: %s", self.run_id, exc)
+        try:
+            self.store.index.set_status(self.run_id, "failed")
+        except StoreError as exc:
+            log.warning("could not mark run %s failed in the index: %s", self.run_id, exc)
+        finally:
+            self._lock.release()
+        log.info("run %s failed: %s", self.run_id, error)
+
+
+class RunStore:
+    """A directory of runs. Cheap to construct; directories are created on first write."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.index = RunIndex(self.root)
+
+    @property
+    def staging_root(self) -> Path:
+        return self.root / STAGING
+
+    def _find_staging(self, run_key: str) -> Path | None:
+        if not self.staging_root.is_dir():
+            return None
+        for folder in sorted(self.staging_root.iterdir(), reverse=True):
+            manifest = _read_manifest(folder)
+            if folder.is_dir() and manifest is not None and manifest.get("run_key") == run_key:
+                return folder
+        return None
+
+    def _new_run_id(self, run_key: str) -> str:
+        base = f"{_now().strftime('%Y%m%dT%H%M%SZ')}-{_short_key(run_key)}"
+        run_id, n = base, 1
+        while (self.root / run_id).exists() or (self.staging_root / run_id).exists():
+            run_id, n = f"{base}-{n}", n + 1
+        return run_id
+
+    def begin(self, run_key: str, manifest: dict[str, Any], *, resume: bool = True, wait_s: float = 0.0) -> RunWriter:
+        """Lock the store and open a staging folder (a resumed one when possible)."""
+        lock = StoreLock(self.root)
+        lock.acquire(wait_s=wait_s)
+        try:
+            return self._begin_locked(run_key, manifest, resume=resume, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    def _begin_locked(self, run_key: str, manifest: dict[str, Any], *, resume: bool, lock: StoreLock) -> RunWriter:
+        existing = self._find_staging(run_key) if resume else None
+        if existing is not None:
+            old = _read_manifest(existing) or {}
+            run_id, staging, resumed = existing.name, existing, True
+            created_at = old.get("created_at") or _now().isoformat()
+            resumes = int(old.get("resume_count", 0)) + 1
+        else:
+            run_id = self._new_run_id(run_key)
+            staging, resumed, created_at, resumes = self.staging_root / run_id, False, _now().isoformat(), 0
+        full = dict(manifest)
+        full.update(run_id=run_id, run_key=run_key, created_at=created_at, status="running", resume_count=resumes)
+        full.pop("error", None)
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise store_error(exc, action="creating the staging folder", path=staging) from exc
+        writer = RunWriter(self, run_id=run_id, staging_dir=staging, manifest=full, resumed=resumed, lock=lock)
+        writer.write_manifest()
+        self.index.mark_stale_running(keep=run_id)
+        self.index.upsert(row_from_manifest(full, status="running", path=staging))
+        log.info("%s run %s in %s", "resuming" if resumed else "starting", run_id, staging)
+        return writer
+
+    # -- reading (never takes the lock) --------------------------------------------------------
+    def _published_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _RUN_ID_RE.match(p.name)
+                      and (p / MANIFEST).is_file())
+
+    def list_runs(self, *, include_incomplete: bool = True) -> list[RunSummary]:
+        """Runs, oldest first (by created_at), from the index; published folders missing from it are read directly."""
+        rows = {r["run_id"]: r for r in self.index.rows()}
+        published = set(self._published_ids())
+        for run_id in published:
+            row = rows.get(run_id)
+            if row is None or row["status"] != "complete":
+                manifest = _read_manifest(self.root / run_id)
+                if manifest is not None:
+                    rows[run_id] = row_from_manifest(manifest, status="complete", path=self.root / run_id)
+        out = []
+        writer_alive: bool | None = None
+        for run_id in sorted(rows, key=lambda r: (str(rows[r].get("created_at") or ""), r)):
+            row = rows[run_id]
+            status = row["status"]
+            if status == "complete" and run_id not in published:
+                status = "missing"  # indexed as complete but its folder is gone
+            if status == "running":
+                if writer_alive is None:
+                    writer_alive = _pid_alive(StoreLock(self.root).holder_pid())
+                status = "running" if writer_alive else "interrupted"  # its job died (best effort, same host)
+            if not include_incomplete and status != "complete":
+                continue
+            metrics = json.loads(row["metrics_json"]) if row.get("metrics_json") else {}
+            if row.get("new_driver_words"):
+                metrics.setdefault("new_driver_words", json.loads(row["new_driver_words"]))
+            gp = row.get("gate_passed")
+            out.append(RunSummary(run_id=run_id, created_at=row["created_at"], status=status,
+                                  model_ref=row.get("model_ref"), metrics=metrics,
+                                  gate_passed=None if gp is None else bool(gp), model_hash=row.get("model_hash"),
+                                  config_hash=row.get("config_hash"), path=row.get("path")))
+        return out
+
+    def get(self, run_id: str) -> RunRecord:
+        """A published run; raises :class:`StoreError` for an unknown id."""
+        folder = self.root / run_id
+        manifest = _read_manifest(folder) if _NAME_RE.match(run_id) and not run_id.startswith(".") else None
+        if manifest is None:
+            staging = self.staging_root / run_id
+            extra = " (it is still in staging: not complete)" if staging.is_dir() and _NAME_RE.match(run_id) else ""
+            raise StoreError(f"unknown run {run_id!r}{extra}", path=self.root,
+                             hint="`audit runs list` shows the run ids in this store")
+        return RunRecord(path=folder, manifest=manifest, run_id=run_id, status=str(manifest.get("status", "complete")))
+
+    def latest_complete(self, *, before_run_id: str | None = None, model_ref: str | None = None) -> RunRecord | None:
+        """The newest published run (by created_at), optionally older than ``before_run_id`` and for ``model_ref``."""
+        runs = []
+        for run_id in self._published_ids():
+            manifest = _read_manifest(self.root / run_id)
+            if manifest is not None:
+                runs.append(((str(manifest.get("created_at", "")), run_id), manifest))
+        pivot: tuple[str, str] | None = None
+        if before_run_id is not None:
+            ref = _read_manifest(self.root / before_run_id) if _NAME_RE.match(before_run_id) else None
+            if ref is None and _NAME_RE.match(before_run_id):
+                ref = _read_manifest(self.staging_root / before_run_id)
+            pivot = (str(ref.get("created_at", "")) if ref else "", before_run_id)
+        for key, manifest in sorted(runs, key=lambda item: item[0], reverse=True):
+            if pivot is not None and (key >= pivot if pivot[0] else key[1] >= pivot[1]):
+                continue
+            if model_ref is not None and manifest.get("model_ref") != model_ref:
+                continue
+            return RunRecord(path=self.root / key[1], manifest=manifest, run_id=key[1],
+                             status=str(manifest.get("status", "complete")))
+        return None
+
+    def rebuild_index(self) -> None:
+        """Rebuild ``index.sqlite`` from the run folders and staging manifests."""
+        rows = []
+        for run_id in self._published_ids():
+            manifest = _read_manifest(self.root / run_id)
+            if manifest is not None:
+                rows.append(row_from_manifest(manifest, status="complete", path=self.root / run_id))
+        if self.staging_root.is_dir():
+            for folder in sorted(self.staging_root.iterdir()):
+                manifest = _read_manifest(folder)
+                if manifest is not None and "run_id" in manifest:
+                    status = "failed" if manifest.get("status") == "failed" else "running"
+                    rows.append(row_from_manifest(manifest, status=status, path=folder))
+        self.index.replace_all(rows)
+        log.info("rebuilt the run index of %s (%d runs)", self.root, len(rows))

@@ -1,0 +1,68 @@
+"""diff_runs: accuracy change, new/fixed failures, driver words, attack success."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.store import RunStore, diff_runs
+from tests.fixtures_runs import BASE_TEXTS, XSS, publish_run
+
+
+def test_diff_detects_failures_words_and_attack_change(tmp_path):
+    store = RunStore(tmp_path)
+    old = publish_run(store, wrong={1, 3}, flipped={0}, drivers=["dull", "boring", "flat"])
+    new = publish_run(store, wrong={3, 4, 6}, flipped={0, 2, 5}, drivers=["boring", "lame", "dull", "bland"])
+    diff = diff_runs(old, new)
+    assert (diff.old_run_id, diff.new_run_id) == (old.run_id, new.run_id)
+    assert diff.accuracy_old == pytest.approx(0.75) and diff.accuracy_new == pytest.approx(5 / 8)
+    assert diff.accuracy_delta == pytest.approx(-0.125) and diff.accuracy_drop == pytest.approx(0.125)
+    assert [f["example_id"] for f in diff.new_failures] == [4, 6]
+    assert diff.new_failures[0]["text"] == BASE_TEXTS[4] and diff.new_failures[0]["pred_new"] != diff.new_failures[0]["gold"]
+    assert [f["example_id"] for f in diff.fixed_failures] == [1]
+    assert diff.new_driver_words == ["lame", "bland"] and diff.dropped_driver_words == ["flat"]
+    assert diff.attack_success_rate_delta > 0
+    assert diff.attack_success_rate_constrained_delta is not None
+    assert diff.n_matched == 8
+    d = diff.to_dict()
+    assert d["new_driver_words"] == ["lame", "bland"] and len(d["new_failures"]) == 2
+
+
+def test_examples_matched_by_text_too(tmp_path):
+    store = RunStore(tmp_path)
+    texts = list(BASE_TEXTS)
+    old = publish_run(store, wrong=set(), texts=texts)
+    texts[4] = "a different text now"
+    new = publish_run(store, wrong={4}, texts=texts)
+    diff = diff_runs(old, new)
+    assert diff.n_matched == 7 and diff.new_failures == []
+
+
+def test_markdown_escapes_and_falls_back_to_tables(tmp_path):
+    store = RunStore(tmp_path)
+    texts = list(BASE_TEXTS)
+    texts[2] = XSS + " | pipe"
+    old = publish_run(store, wrong=set(), texts=texts)
+    new = publish_run(store, wrong={2}, texts=texts)
+    new.manifest["metrics"] = {}  # metric missing from the manifest -> computed from the tables
+    diff = diff_runs(old, new)
+    assert diff.accuracy_new == pytest.approx(7 / 8)
+    md = diff.to_markdown()
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt; \\| pipe" in md
+    assert "New failures: 1" in md
+
+
+def test_cli_runs_diff(tmp_path, capsys):
+    import json
+
+    from audit.cli import main
+
+    store = RunStore(tmp_path)
+    old = publish_run(store, wrong={1})
+    new = publish_run(store, wrong={1, 2}, drivers=["dull", "zany"])
+    capsys.readouterr()
+    assert main(["runs", "diff", old.run_id, new.run_id, "--store", str(tmp_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["example_id"] for f in data["new_failures"]] == [2] and data["new_driver_words"] == ["zany"]
+    assert main(["runs", "diff", old.run_id, new.run_id, "--store", str(tmp_path)]) == 0
+    assert "New failures: 1" in capsys.readouterr().out
+    assert main(["runs", "diff", old.run_id, "nope", "--store", str(tmp_path)]) == 7

@@ -1,0 +1,209 @@
+"""Suite export (jsonl/csv/pytest/junit), read back, rerun, and the export/suite CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from audit.cli import main
+from audit.errors import DataError
+from audit.export import export_suite, read_suite, run_suite
+from audit.export.formats import render_pytest
+from audit.store import RunStore
+from tests.fixtures_runs import XSS, make_manifest, make_tables, metrics_of, publish_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _variant(i: int, original: str, repl: tuple[int, str, str], *, gold: int, after: int, flags=()) -> dict:
+    pos, old, new = repl
+    toks = original.split()
+    assert toks[pos] == old
+    toks[pos] = new
+    return {"variant_id": f"t-{i}", "kind": "text", "example_id": i, "dataset": "toy", "original": original,
+            "variant": " ".join(toks), "swaps": json.dumps([{"position": pos, "original": old, "replacement": new,
+                                                              "pos": "JJ"}]),
+            "gold": gold, "pred_before": gold, "probs_before": [0.5, 0.5], "pred_after": after,
+            "probs_after": [0.5, 0.5], "flipped": after != gold, "verified": True, "queries": 3, "words_changed": 1,
+            "meaning_flags": list(flags), "constrained": not flags}
+
+
+@pytest.fixture
+def toy_run(tmp_path):
+    """A run whose variants use the tiny model's vocabulary: case t-0 keeps its label, t-1 flips."""
+    tables = make_tables()
+    tables["variants"] = pd.DataFrame([
+        _variant(0, "the movie is good", (3, "good", "great"), gold=1, after=1),
+        _variant(1, "the movie is good", (3, "good", "awful"), gold=1, after=0),  # not meaning-preserving, flips
+        _variant(2, "the plot was bad", (3, "bad", "good"), gold=0, after=1, flags=("antonym",)),
+        _variant(3, XSS + " & \x07 bell", (0, "<img", "<b>"), gold=0, after=1),
+    ])
+    store = RunStore(tmp_path / "runs")
+    w = store.begin("toykey", make_manifest())
+    for name, df in tables.items():
+        w.write_table(name, df)
+    return w.publish(manifest_updates={"metrics": metrics_of(tables)})
+
+
+def test_jsonl_roundtrip_and_manifest(toy_run, tmp_path):
+    out = export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl")
+    manifest = json.loads((tmp_path / "suite.jsonl.manifest.json").read_text())
+    assert manifest["schema"] == "reat-audit.suite" and manifest["schema_version"] == 1
+    assert manifest["run_id"] == toy_run.run_id and manifest["model_hash"] == "m0d31hash"
+    assert manifest["counts"]["cases"] == 3 and manifest["counts"]["recorded_failures"] == 2
+    assert manifest["tolerance"] == 0.0 and manifest["created_at"]
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3  # the flagged variant is not an INV case by default
+    suite = read_suite(out)
+    c0 = suite.cases[0]
+    assert c0.test_type == "INV" and c0.expect_label == 1 and c0.expect_label_name == "positive"
+    assert c0.tokens == ["the", "movie", "is", "great"] and c0.swaps[0].replacement == "great"
+    assert c0.provenance.run_id == toy_run.run_id and c0.provenance.example_id == 0 and c0.provenance.dataset == "toy"
+    assert suite.cases[2].original.startswith(XSS)
+    with_flagged = read_suite(export_suite(toy_run, fmt="jsonl", out=tmp_path / "all.jsonl", include_flagged=True))
+    assert len(with_flagged.cases) == 4 and with_flagged.cases[2].meaning_flags == ["antonym"]
+
+
+def test_tokens_come_from_recorded_tokens_when_text_differs(tmp_path):
+    store = RunStore(tmp_path)
+    rec = publish_run(store)  # fixture variants swap token 0 of each text
+    suite = read_suite(export_suite(rec, fmt="jsonl", out=tmp_path / "s.jsonl"))
+    assert suite.cases[0].tokens == ["nice", "gripping", "and", "moving", "film"]
+
+
+def test_read_suite_errors_name_file_and_line(toy_run, tmp_path):
+    out = export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl")
+    lines = out.read_text().splitlines()
+    bad = json.loads(lines[1])
+    bad["schema_version"] = 99
+    out.write_text("\n".join([lines[0], json.dumps(bad), lines[2]]) + "\n")
+    with pytest.raises(DataError, match=r"suite\.jsonl:2: unsupported suite schema_version 99"):
+        read_suite(out)
+    out.write_text(lines[0] + "\n{not json\n")
+    with pytest.raises(DataError, match=r"suite\.jsonl:2: invalid JSON"):
+        read_suite(out)
+    out.write_text("\n".join(lines) + "\n")
+    mpath = tmp_path / "suite.jsonl.manifest.json"
+    manifest = json.loads(mpath.read_text())
+    mpath.write_text(json.dumps({**manifest, "schema_version": 2}))
+    with pytest.raises(DataError, match=r"manifest\.json: unsupported suite schema_version 2"):
+        read_suite(out)
+    mpath.unlink()  # no manifest: cases still load, tolerance defaults to 0
+    suite = read_suite(out)
+    assert len(suite.cases) == 3 and suite.manifest.tolerance == 0.0 and suite.manifest.run_id == toy_run.run_id
+    missing = json.loads(lines[0])
+    del missing["tokens"]
+    out.write_text(json.dumps(missing) + "\n")
+    with pytest.raises(DataError, match=r"suite\.jsonl:1: invalid case: tokens"):
+        read_suite(out)
+
+
+def test_run_suite_against_model(toy_run, tmp_path, tiny_model):
+    suite = read_suite(export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl"))
+    suite.cases = suite.cases[:2]
+    result = run_suite(suite, tiny_model)
+    assert [r.passed for r in result.results] == [True, False]
+    assert result.n_failed == 1 and result.failure_rate == 0.5 and not result.passed
+    assert run_suite(suite, tiny_model, tolerance=0.5).passed
+
+
+def test_csv(toy_run, tmp_path):
+    out = export_suite(toy_run, fmt="csv", out=tmp_path / "suite.csv")
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert len(rows) == 3 and rows[0]["expect_label"] == "1" and rows[0]["run_id"] == toy_run.run_id
+    assert json.loads(rows[0]["tokens"]) == ["the", "movie", "is", "great"]
+    assert rows[2]["original"] == XSS + " & \x07 bell"
+
+
+def test_junit_is_valid_xml_with_recorded_outcomes(toy_run, tmp_path):
+    out = export_suite(toy_run, fmt="junit", out=tmp_path / "suite.xml")
+    root = ET.parse(out).getroot()
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "2"
+    cases = suite.findall("testcase")
+    assert [c.find("failure") is not None for c in cases] == [False, True, True]
+    assert "flipped to negative" in cases[1].find("failure").get("message")
+    text = cases[2].find("failure").text
+    assert XSS in text and "\x07" not in text  # escaped on write, parsed back intact; control char replaced
+    assert b"<img src" not in out.read_bytes()
+
+
+class _Outcomes:
+    """A pytest plugin recording test outcomes of an in-process run."""
+
+    def __init__(self) -> None:
+        self.reports: list = []
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when == "call" or report.outcome != "passed":
+            self.reports.append(report)
+
+
+def test_generated_pytest_module_runs(toy_run, tmp_path, tiny_model, monkeypatch):
+    from audit.models.io import save_model
+
+    model_dir = save_model(tiny_model, tmp_path / "model")
+    out = export_suite(toy_run, fmt="pytest", out=tmp_path / "gen" / "test_adv_suite.py")
+    compile(out.read_text(), str(out), "exec")
+    monkeypatch.setenv("REAT_MODEL_DIR", str(model_dir))
+    # in process (torch is already imported: a subprocess would spend most of its time importing it)
+    outcomes = _Outcomes()
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(out.parent), str(out)],
+                       plugins=[outcomes])
+    monkeypatch.delitem(sys.modules, "test_adv_suite", raising=False)
+    assert code == pytest.ExitCode.TESTS_FAILED
+    result = {r.nodeid.split("[")[1].rstrip("]"): r.outcome for r in outcomes.reports}
+    assert result == {"t-0": "passed", "t-1": "failed", "t-3": "failed"}
+    failure = next(r for r in outcomes.reports if r.failed)
+    assert "INV failed for 'the movie is awful'" in str(failure.longrepr)
+
+
+def test_generated_pytest_module_needs_a_model(toy_run, tmp_path, monkeypatch):
+    out = export_suite(toy_run, fmt="pytest", out=tmp_path / "gen2" / "test_adv_suite2.py")
+    monkeypatch.delenv("REAT_MODEL_DIR", raising=False)
+    outcomes = _Outcomes()
+    code = pytest.main(["-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(out.parent), str(out)],
+                       plugins=[outcomes])
+    monkeypatch.delitem(sys.modules, "test_adv_suite2", raising=False)
+    assert code == pytest.ExitCode.TESTS_FAILED  # errors, not silent skips, when no model is given
+    assert outcomes.reports and "REAT_MODEL_DIR" in str(outcomes.reports[0].longrepr)
+
+
+def test_generated_pytest_module_embeds_text_safely(toy_run):
+    from audit.export.suite import build_cases, make_manifest as suite_manifest
+
+    cases = build_cases(toy_run)
+    cases[0].variant = "'''\"\"\" ; import os; os.system('x') #"
+    source = render_pytest(cases, suite_manifest(toy_run, cases))
+    namespace: dict = {}
+    exec(compile(source, "gen.py", "exec"), namespace)
+    assert namespace["CASES"][0]["variant"] == cases[0].variant and len(namespace["CASES"]) == 3
+
+
+def test_cli_export_and_suite_run(toy_run, tmp_path, tiny_model, monkeypatch, capsys):
+    from audit.models.io import save_model
+
+    store = str(toy_run.path.parent)
+    model_dir = str(save_model(tiny_model, tmp_path / "model"))
+    suite_path = tmp_path / "cli.jsonl"
+    assert main(["export", toy_run.run_id, "--format", "jsonl", "--out", str(suite_path), "--store", store]) == 0
+    assert suite_path.is_file()
+    monkeypatch.setenv("AUDIT_STORE", store)
+    assert main(["export", toy_run.run_id, "--format", "junit", "--out", str(tmp_path / "j.xml")]) == 0
+    assert main(["export", toy_run.run_id, "--format", "yaml", "--out", str(tmp_path / "x")]) == 3
+    assert main(["export", "20990101T000000Z-nope00", "--out", str(tmp_path / "x")]) == 7
+    capsys.readouterr()
+    assert main(["suite", "run", str(suite_path), "--model", model_dir, "--json"]) == 2
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_cases"] == 3 and result["n_failed"] == 2
+    lines = suite_path.read_text().splitlines()
+    suite_path.write_text(lines[0] + "\n")  # only the case the model gets right
+    assert main(["suite", "run", str(suite_path), "--model", model_dir]) == 0
+    assert "1 cases, 0 failed" in capsys.readouterr().out

@@ -1,0 +1,90 @@
+"""Run report: markdown + html, headline, gate, drivers, heatmaps, flips, escaping."""
+
+from __future__ import annotations
+
+import html
+from html.parser import HTMLParser
+
+import pytest
+
+from audit.errors import StoreError
+from audit.reports import write_run_report
+from audit.store import RunStore, diff_runs
+from tests.fixtures_runs import BASE_TEXTS, XSS, make_manifest, make_tables, metrics_of, publish_run
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _xss_tables():
+    texts = list(BASE_TEXTS)
+    texts[1] = XSS + " dull plot"  # misclassified (wrong={1}) and ...
+    texts[0] = "<script>alert(2)</script> gripping"  # ... attacked and flipped (flipped={0})
+    return make_tables(wrong={1}, flipped={0}, texts=texts)
+
+
+def test_report_from_writer_escapes_every_text(tmp_path):
+    store = RunStore(tmp_path)
+    tables = _xss_tables()
+    w = store.begin("k", make_manifest())
+    for name, df in tables.items():
+        w.write_table(name, df)
+    w.manifest.update(metrics=metrics_of(tables), gate={"passed": False, "breaches": ["min_accuracy: <b>low</b>"]})
+    md_path, html_path = write_run_report(w, manifest=w.manifest, tables=tables)
+    assert md_path == w.staging_dir / "report.md" and html_path.is_file()
+    page, md = html_path.read_text(), md_path.read_text()
+    for raw in (XSS, "<script>", "<b>low</b>"):
+        assert raw not in page and raw not in md
+    parser = _Tags()
+    parser.feed(page)
+    assert "img" not in parser.tags and "script" not in parser.tags and "b" in parser.tags
+    assert "<img" in parser.text and "onerror=alert(1)>" in parser.text  # heatmap tokens shown as text, not markup
+    assert any("<script>alert(2)</script> gripping" in t for t in parser.text)  # the flip's original text
+    assert html.escape("<img") in page and "Gate: <span class=\"fail\">FAILED" in page
+    assert "87.50%" in page and "## Gate: FAILED" in md and "87.50%" in md
+    assert "reat-heatmap" in page  # a word heatmap for the failure (from token_attributions)
+    assert "<mark>nice</mark>" in page and "**nice**" in md  # swapped word of the flip highlighted
+    assert "| 1 | dull | JJ |" in md  # driver words table
+    assert "gold **negative**, predicted **positive**" in md
+    record = w.publish(manifest_updates={})
+    assert "report.html" in [p.name for p in record.path.iterdir()]
+
+
+def test_report_for_record_with_diff_and_out_dir(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    old = publish_run(store, wrong=set(), drivers=["dull"])
+    new = publish_run(store, wrong={4}, drivers=["dull", "clever"])
+    diff = diff_runs(old, new)
+    md_path, html_path = write_run_report(new, diff=diff, out_dir=tmp_path / "out")
+    md = md_path.read_text()
+    assert md_path.parent == tmp_path / "out"
+    with pytest.raises(StoreError, match="immutable"):
+        write_run_report(new, diff=diff)
+    assert f"## Compared with {old.run_id}" in md and "new failures: 1" in md and "new driver words: clever" in md
+
+
+def test_report_from_directory_without_failures(tmp_path):
+    tables = make_tables(wrong=set(), flipped=set())
+    for name, df in tables.items():
+        df.to_parquet(tmp_path / f"{name}.parquet")
+    md_path, html_path = write_run_report(tmp_path, manifest={"run_id": "r1", "metrics": {}})
+    md = md_path.read_text()
+    assert "No misclassified texts." in md and "No adversarial variant flipped" in md and "Gate: not evaluated" in md
+    assert "| Accuracy | n/a |" in md and "<th>Accuracy</th><td>n/a</td>" in html_path.read_text()
+
+
+def test_report_write_fault_is_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError):
+        write_run_report(blocker, manifest={"run_id": "r"}, tables=make_tables(), out_dir=blocker / "sub")

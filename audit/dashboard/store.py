@@ -1,0 +1,53 @@
+"""Locating and opening the run store the dashboard displays."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from audit.store import RunStore
+
+log = logging.getLogger(__name__)
+
+STORE_ENV = "AUDIT_STORE"
+"""Environment variable through which ``audit dashboard`` passes the store directory."""
+
+DEFAULT_STORE = "runs"
+"""Store directory used when neither ``--store`` nor ``AUDIT_STORE`` is given."""
+
+FIRST_RUN_MESSAGE = (
+    "No audit runs yet in `{store}`. Make the first one with `make nightly` "
+    "(or `audit run --config configs/nightly.yaml`), then reload this page. "
+    "To look at another store, start the dashboard with `audit dashboard --store DIR`."
+)
+
+
+def resolve_store_dir(explicit: str | Path | None = None) -> Path:
+    """The store directory: ``explicit``, else ``$AUDIT_STORE``, else :data:`DEFAULT_STORE`."""
+    if explicit is not None and str(explicit):
+        return Path(explicit).expanduser()
+    env = os.environ.get(STORE_ENV)
+    return Path(env).expanduser() if env else Path(DEFAULT_STORE)
+
+
+def first_run_message(store_dir: str | Path) -> str:
+    """The message shown when the store is missing or holds no run."""
+    return FIRST_RUN_MESSAGE.format(store=store_dir)
+
+
+def open_store(store_dir: str | Path) -> RunStore | None:
+    """A :class:`~audit.store.RunStore` on ``store_dir``, or None if the directory does not exist.
+
+    Never creates the directory: the dashboard is read-only.  Errors of an
+    existing but unreadable store propagate as :class:`~audit.errors.StoreError`.
+    """
+    path = Path(store_dir)
+    if not path.is_dir():
+        log.info("run store %s does not exist", path)
+        return None
+    from audit.store import RunStore
+
+    return RunStore(path)

@@ -1,0 +1,1 @@
+"""Pages of the reat-audit dashboard (run through ``st.navigation`` in ``dashboards/app.py``)."""

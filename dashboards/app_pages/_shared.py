@@ -1,0 +1,178 @@
+"""Cached loaders and the run picker shared by every dashboard page.
+
+Caching: the store and models with ``st.cache_resource``; tables, manifests and
+diffs with ``st.cache_data`` keyed by run id (published runs are immutable).
+The run list has a short TTL so a run that finishes shows up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from audit.dashboard import runs as vm_runs
+from audit.dashboard import store as vm_store
+from audit.errors import AuditError, StoreError
+
+RUN_KEY = "run_id"
+
+
+def store_dir() -> str:
+    return str(vm_store.resolve_store_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> Any:
+    store = vm_store.open_store(root)
+    if store is None:  # not cached as a value: a store created later must be seen
+        raise FileNotFoundError(root)
+    return store
+
+
+def get_store(root: str) -> Any | None:
+    """The cached store, or None while its directory does not exist."""
+    if not Path(root).is_dir():
+        return None
+    return _store(root)
+
+
+def store(root: str) -> Any:
+    """The cached store; StoreError when its directory is gone."""
+    found = get_store(root)
+    if found is None:
+        raise StoreError(f"run store {root} does not exist", hint="check --store / AUDIT_STORE")
+    return found
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def list_runs(root: str) -> list[dict[str, Any]]:
+    found = get_store(root)
+    return [] if found is None else [s.to_dict() for s in found.list_runs(include_incomplete=True)]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def manifest(root: str, run_id: str) -> dict[str, Any]:
+    return dict(store(root).get(run_id).manifest)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def table(root: str, run_id: str, name: str) -> pd.DataFrame | None:
+    """A run table, or None when the run does not have it."""
+    record = store(root).get(run_id)
+    return record.table(name) if record.has_table(name) else None
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def run_diff(root: str, old_id: str, new_id: str) -> dict[str, Any]:
+    from audit.store import diff_runs
+
+    runs = store(root)
+    return diff_runs(runs.get(old_id), runs.get(new_id)).to_dict()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def model(ref: str) -> Any:
+    from audit.models.io import load_model_ref
+
+    return load_model_ref(ref)
+
+
+@dataclass
+class Summary:
+    run_id: str
+    created_at: str
+    status: str
+    model_ref: str | None
+    metrics: dict[str, Any]
+    gate_passed: bool | None
+
+
+def summaries(root: str) -> list[Summary]:
+    return [
+        Summary(d["run_id"], str(d["created_at"]), d["status"], d.get("model_ref"), dict(d.get("metrics") or {}),
+                d.get("gate_passed"))
+        for d in list_runs(root)
+    ]
+
+
+def complete_ids(root: str) -> list[str]:
+    """Complete run ids, newest first."""
+    done = [s for s in summaries(root) if s.status == "complete"]
+    return [s.run_id for s in sorted(done, key=lambda s: s.created_at, reverse=True)]
+
+
+def run_label(root: str, run_id: str) -> str:
+    for s in summaries(root):
+        if s.run_id == run_id:
+            acc = s.metrics.get("accuracy")
+            return f"{run_id}" + (f" (acc {acc:.3f})" if isinstance(acc, (int, float)) else "")
+    return run_id
+
+
+def sidebar() -> None:
+    """Store location and the run picker shared by all pages."""
+    root = store_dir()
+    with st.sidebar:
+        st.caption(f"Run store: `{root}`")
+        ids = complete_ids(root) if get_store(root) is not None else []
+        if ids:
+            if st.session_state.get(RUN_KEY) not in ids:
+                st.session_state[RUN_KEY] = ids[0]
+            st.selectbox("Run", ids, key=RUN_KEY, format_func=lambda r: run_label(root, r))
+        if st.button("Reload runs", help="Re-read the run store"):
+            list_runs.clear()
+
+
+def require_runs() -> tuple[str, list[Summary]]:
+    """The store dir and its runs; shows the first-run message and stops the page when there are none."""
+    root = store_dir()
+    try:
+        runs = summaries(root) if get_store(root) is not None else []
+    except AuditError as exc:
+        st.error(f"Cannot read the run store: {exc}")
+        st.stop()
+    if not runs:
+        st.info(vm_store.first_run_message(root), icon=":material/info:")
+        st.stop()
+    return root, runs
+
+
+def require_run() -> tuple[str, str, dict[str, Any]]:
+    """(store dir, selected complete run id, its manifest); stops with a message when there is none."""
+    root, runs = require_runs()
+    ids = complete_ids(root)
+    if not ids:
+        running = [s.run_id for s in runs if s.status == "running"]
+        note = f" Run {running[0]} is in progress." if running else ""
+        st.info("No complete run yet." + note + " Its results appear here when it finishes.")
+        st.stop()
+    run_id = st.session_state.get(RUN_KEY)
+    if run_id not in ids:
+        run_id = ids[0]
+    return root, run_id, manifest(root, run_id)
+
+
+def require_table(root: str, run_id: str, name: str) -> pd.DataFrame:
+    frame = table(root, run_id, name)
+    if frame is None:
+        st.info(f"Run {run_id} has no `{name}` table (the stage that writes it was not run).")
+        st.stop()
+    return frame
+
+
+def new_driver_counts(root: str, runs: list[Summary]) -> dict[str, int | None]:
+    """New top driver words per complete run, for runs whose metrics do not already carry them."""
+    prev = vm_runs.previous_complete(runs)
+    out: dict[str, int | None] = {}
+    for s in runs:
+        if s.status != "complete" or "new_driver_words" in s.metrics or prev.get(s.run_id) is None:
+            continue
+        cur, old = table(root, s.run_id, "driver_words"), table(root, prev[s.run_id], "driver_words")
+        if cur is not None and old is not None:
+            words = vm_runs.new_driver_words(cur, old)
+            out[s.run_id] = None if words is None else len(words)
+    return out

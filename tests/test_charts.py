@@ -1,0 +1,95 @@
+"""Pure Altair chart builders: assertions on their Vega-Lite specs."""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.charts import MAX_CHART_ROWS, cap_rows, metric_trend, pos_boxplot, score_distribution
+
+
+def stats_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "pos": ["NN", "JJ", "VB", "RB"], "n": [40, 30, 20, 10], "mean": [0.0, 0.5, -0.1, 0.2],
+        "median": [0.05, 0.6, -0.2, 0.3], "q1": [-0.1, 0.2, -0.5, 0.0], "q3": [0.2, 0.9, 0.1, 0.5],
+        "lo_whisker": [-0.4, -0.3, -1.0, -0.2], "hi_whisker": [0.5, 1.5, 0.6, 0.9],
+    })
+
+
+def data_rows(spec: dict) -> int:
+    return sum(len(v) for v in spec.get("datasets", {}).values())
+
+
+def test_pos_boxplot_layers_and_median_ranking():
+    spec = pos_boxplot(stats_frame()).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks == ["rule", "bar", "tick"]
+    rule, bar, tick = spec["layer"]
+    assert (rule["encoding"]["x"]["field"], rule["encoding"]["x2"]["field"]) == ("lo_whisker", "hi_whisker")
+    assert (bar["encoding"]["x"]["field"], bar["encoding"]["x2"]["field"]) == ("q1", "q3")
+    assert tick["encoding"]["x"]["field"] == "median"
+    for layer in spec["layer"]:
+        assert layer["encoding"]["y"]["field"] == "pos"
+        assert layer["encoding"]["y"]["sort"] == ["JJ", "RB", "NN", "VB"]  # by median, descending
+    assert data_rows(spec) == 4  # aggregated stats only, no raw rows
+
+
+def test_pos_boxplot_grouped_compare_and_category_cap():
+    a = stats_frame().assign(run="old")
+    b = stats_frame().assign(run="new", median=[0.9, -0.5, 0.0, 0.1])
+    spec = pos_boxplot(pd.concat([a, b]), group="run").to_dict()
+    bar = spec["layer"][1]["encoding"]
+    assert bar["yOffset"]["field"] == "run" and bar["color"]["field"] == "run"
+    assert bar["y"]["sort"] == ["JJ", "RB", "NN", "VB"]  # ranking follows the first group
+    capped = pos_boxplot(stats_frame(), max_categories=2).to_dict()
+    assert capped["layer"][0]["encoding"]["y"]["sort"] == ["JJ", "NN"]  # the two most frequent
+    with pytest.raises(ValueError, match="lacks columns"):
+        pos_boxplot(stats_frame().drop(columns=["q1"]))
+
+
+def test_score_distribution_is_prebinned_whatever_the_sample_size():
+    rng = np.random.default_rng(0)
+    chart = score_distribution({"terribly": rng.normal(-1, 0.5, 50_000), "terrible": rng.normal(-2, 0.5, 3)}, bins=25)
+    spec = chart.to_dict()
+    assert isinstance(chart, alt.LayerChart)
+    bars = spec["layer"][0]
+    assert bars["mark"]["type"] == "bar"
+    assert bars["encoding"]["x"]["field"] == "bin_start" and bars["encoding"]["color"]["field"] == "word"
+    assert data_rows(spec) == 2 * 25 + 1  # bins per word + the zero rule
+    assert spec["layer"][1]["mark"]["type"] == "rule"
+    # densities integrate to one
+    frame = pd.DataFrame(next(v for v in spec["datasets"].values() if len(v) == 50))
+    for _, g in frame.groupby("word"):
+        assert abs(((g["bin_end"] - g["bin_start"]) * g["density"]).sum() - 1) < 1e-9
+
+
+def test_score_distribution_empty_and_constant():
+    assert data_rows(score_distribution({"x": []}, bins=5).to_dict()) == 5 + 1
+    assert data_rows(score_distribution({"x": [0.3, 0.3]}, bins=4).to_dict()) == 4 + 1
+
+
+def test_metric_trend_caps_rows_and_drops_missing():
+    n = 5 * MAX_CHART_ROWS
+    runs = pd.DataFrame({
+        "run_id": [f"r{i}" for i in range(n)],
+        "created_at": pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC").astype(str),
+        "accuracy": np.linspace(0.7, 0.9, n),
+    })
+    runs.loc[3, "accuracy"] = np.nan
+    spec = metric_trend(runs, metric="accuracy").to_dict()
+    assert spec["mark"]["type"] == "line"
+    assert spec["encoding"]["x"]["field"] == "created_at" and spec["encoding"]["x"]["type"] == "temporal"
+    assert data_rows(spec) == MAX_CHART_ROWS
+    small = metric_trend(runs.head(10), metric="accuracy", max_runs=50).to_dict()
+    assert data_rows(small) == 9  # the NaN run is dropped
+    with pytest.raises(ValueError):
+        metric_trend(runs, metric="nope")
+
+
+def test_cap_rows_keeps_ends():
+    frame = pd.DataFrame({"x": range(1000)})
+    out = cap_rows(frame, max_rows=10)
+    assert len(out) == 10 and out["x"].iloc[0] == 0 and out["x"].iloc[-1] == 999
+    assert cap_rows(frame.head(5), max_rows=10).equals(frame.head(5))

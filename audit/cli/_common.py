@@ -32,11 +32,12 @@ def fail(exc: AuditError) -> typer.Exit:
 def run_app(app: typer.Typer, argv: list[str]) -> int:
     """Run the Typer app in process and return its exit code (used by tests and ``main``)."""
     try:
-        app(args=argv, prog_name="audit", standalone_mode=False)
+        # With standalone_mode=False, click returns an Exit's code instead of raising it.
+        result = app(args=argv, prog_name="audit", standalone_mode=False)
     except AuditError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except Exit as exc:
+    except (Exit, typer.Exit) as exc:
         return int(exc.exit_code or 0)
     except ClickException as exc:
         exc.show()
@@ -44,4 +45,4 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0

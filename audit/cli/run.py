@@ -1,9 +1,75 @@
-"""`audit run` command(s). Not implemented yet."""
+"""``audit run``: the nightly audit job (predict, explain, find failure drivers, attack, gate)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from audit.errors import GateFailure
+
+
+def _pct(value: object) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.2f}%"  # type: ignore[arg-type]
+
+
+def _summary(result: object) -> list[str]:
+    from audit.engine.job import JobResult
+
+    assert isinstance(result, JobResult)
+    m, t = result.metrics, result.timings
+    lines = [
+        f"run {result.run_id} ({'resumed' if result.resumed else 'new'}), model {result.record.manifest.get('model_ref')}",
+        f"  examples {m.get('n_examples')}, errors {m.get('n_errors')}, accuracy {_pct(m.get('accuracy'))}, "
+        f"max completeness delta {m.get('max_completeness_delta', float('nan')):.2e}",
+    ]
+    if m.get("n_truncated"):
+        lines.append(f"  {m['n_truncated']} texts longer than max_len={m.get('max_len')} were truncated")
+    if m.get("n_attacked"):
+        lines.append(
+            f"  attacked {m['n_attacked']} texts: success {_pct(m.get('attack_success_rate'))}, "
+            f"constrained {_pct(m.get('attack_success_rate_constrained'))}, mean queries {m.get('mean_queries'):.1f}"
+        )
+    lines.append(
+        f"  time: attribution+findings {t.get('attribution_and_findings', 0.0):.1f}s, attack {t.get('attack', 0.0):.1f}s,"
+        f" total {t.get('total', 0.0):.1f}s"
+    )
+    prev = result.previous_run_id
+    if prev:
+        words = ", ".join(result.new_driver_words[:10]) or "none"
+        lines.append(f"  vs {prev}: new driver words: {words}")
+    else:
+        lines.append("  no previous complete run of this model to compare with")
+    gate = result.gate
+    lines.append("  gate: PASSED" if gate.passed else "  gate: FAILED")
+    for breach in gate.breaches:
+        lines.append(f"    - {breach}")
+    lines.append(f"  report: {result.record.path / 'report.md'}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``audit run`` to ``app``."""
+
+    @app.command("run")
+    def run(
+        config: Path = typer.Option(Path("configs/nightly.yaml"), "--config", "-c", help="Nightly job config (YAML)."),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Reuse completed chunks of an interrupted run."),
+        store: Path | None = typer.Option(None, "--store", help="Run store directory (overrides the config)."),
+        seed: int | None = typer.Option(None, "--seed", help="Random seed (overrides the config)."),
+        progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: on a terminal)."),
+    ) -> None:
+        """Audit a model on the configured datasets and publish a run; exit 2 when the gate fails."""
+        from audit.engine.config import load_config
+        from audit.engine.job import run_job
+
+        cfg = load_config(config)
+        result = run_job(cfg, config_path=config, resume=resume, store_root=store, seed=seed, progress=progress)
+        for line in _summary(result):
+            typer.echo(line)
+        typer.echo(result.run_id)
+        if not result.gate.passed:
+            raise GateFailure(
+                "regression gate failed: " + "; ".join(result.gate.breaches),
+                hint=f"see {result.record.path / 'report.md'} or `audit runs diff`",
+            )

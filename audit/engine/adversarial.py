@@ -1,0 +1,195 @@
+"""The nightly job's adversarial stage: REAT-guided WordNet attacks and driver-word flip rates.
+
+Texts are attacked in a deterministic order (datasets in config order, then
+example id), capped by ``attack.max_texts``, in chunks of ``batch_size`` texts
+written to the run store so an interrupted job resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audit.attack import MeaningFlagger, ReatWordNetAttack, driver_flip_rates
+from audit.engine.meta import Progress, seed_everything
+from audit.models.base import AuditModel
+
+if TYPE_CHECKING:
+    from audit.engine.config import NightlyConfig
+    from audit.store import RunWriter
+
+log = logging.getLogger(__name__)
+
+STAGE_ATTACK, STAGE_FLIPS, STAGE_DRIVER_VARIANTS = "attack", "driver_flips", "driver_variants"
+
+VARIANT_COLUMNS = [
+    "variant_id", "kind", "example_id", "dataset", "original", "variant", "swaps", "gold", "pred_before",
+    "probs_before", "pred_after", "probs_after", "flipped", "verified", "queries", "words_changed", "meaning_flags",
+    "constrained",
+]
+FLIP_COLUMNS = ["word", "replacement", "direction", "n_texts", "n_flipped", "rate"]
+_INT_COLS = ["variant_id", "example_id", "gold", "pred_before", "pred_after", "queries", "words_changed"]
+
+
+def empty_variants() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in VARIANT_COLUMNS})
+    return df.astype({c: "int64" for c in _INT_COLS} | {"flipped": "bool", "verified": "bool", "constrained": "bool"})
+
+
+def empty_flip_rates() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in FLIP_COLUMNS}).astype(
+        {"n_texts": "int64", "n_flipped": "int64", "rate": "float64"}
+    )
+
+
+def attack_targets(predictions: pd.DataFrame, *, max_texts: int | None, include_errors: bool = False) -> pd.DataFrame:
+    """The texts to attack: correctly classified ones (all if ``include_errors``), in table order, capped."""
+    rows = predictions if include_errors else predictions[predictions["correct"].astype(bool)]
+    return rows if max_texts is None else rows.head(max_texts)
+
+
+def variant_row(result: Any, *, kind: str, example_id: int, dataset: str) -> dict[str, Any]:
+    """One ``variants`` row (``variant_id`` is assigned when the table is assembled)."""
+    row = result.to_row()
+    row["swaps"] = json.dumps(row["swaps"], ensure_ascii=False, sort_keys=True)
+    row["gold"] = -1 if row["gold"] is None else int(row["gold"])
+    return {"variant_id": -1, "kind": kind, "example_id": int(example_id), "dataset": dataset, **row}
+
+
+def normalize_variants(df: pd.DataFrame) -> pd.DataFrame:
+    """Contract column order and types; list cells back to Python lists (Parquet gives arrays)."""
+    if df.empty:
+        return empty_variants()
+    out = df[VARIANT_COLUMNS].copy()
+    out["variant_id"] = np.arange(len(out), dtype=np.int64)
+    for col in ("probs_before", "probs_after"):
+        out[col] = [[float(x) for x in cell] for cell in out[col]]
+    out["meaning_flags"] = [[str(x) for x in cell] for cell in out["meaning_flags"]]
+    return out.astype({c: "int64" for c in _INT_COLS} | {"flipped": "bool", "verified": "bool", "constrained": "bool"})
+
+
+def run_text_attacks(
+    writer: RunWriter, model: AuditModel, predictions: pd.DataFrame, tokens: dict[str, list[list[str]]],
+    config: NightlyConfig, *, progress: bool | None, on_chunk: Callable[[str, int], None] | None,
+) -> pd.DataFrame:
+    """Attack the target texts chunk by chunk; return the assembled ``variants`` rows of kind ``text``."""
+    cfg = config.attack
+    targets = attack_targets(predictions, max_texts=cfg.max_texts, include_errors=cfg.attack_misclassified)
+    attack = ReatWordNetAttack(cfg.library_config())
+    size = config.batch_size
+    with Progress(total=len(targets), desc="attack", enabled=progress) as bar:
+        for i, start in enumerate(range(0, len(targets), size)):
+            chunk = targets.iloc[start : start + size]
+            if not writer.has_chunk(STAGE_ATTACK, i):
+                seed_everything(config.seed + 1_000_003 + i)
+                rows = []
+                for ds, ex, gold in zip(chunk["dataset"], chunk["example_id"], chunk["gold"], strict=True):
+                    result = attack.attack(model, tokens[str(ds)][int(ex)], gold=int(gold))
+                    rows.append(variant_row(result, kind="text", example_id=int(ex), dataset=str(ds)))
+                writer.write_chunk(STAGE_ATTACK, i, pd.DataFrame(rows, columns=VARIANT_COLUMNS))
+                if on_chunk is not None:
+                    on_chunk(STAGE_ATTACK, i)
+            bar.update(len(chunk))
+    return writer.read_chunks(STAGE_ATTACK)
+
+
+def run_attacks(
+    writer: RunWriter, model: AuditModel, predictions: pd.DataFrame, token_table: pd.DataFrame,
+    tokens: dict[str, list[list[str]]], words: pd.DataFrame, config: NightlyConfig, *, progress: bool | None = None,
+    on_chunk: Callable[[str, int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(variants, driver_flip_rates)`` tables; empty (with columns) when the attack is disabled."""
+    if not config.attack.enabled:
+        log.info("attack stage disabled by the config")
+        return empty_variants(), empty_flip_rates()
+    variants = run_text_attacks(writer, model, predictions, tokens, config, progress=progress, on_chunk=on_chunk)
+    driver_variants, flips = run_driver_flips(writer, model, predictions, token_table, tokens, words, config,
+                                              on_chunk=on_chunk)
+    frames = [f for f in (variants, driver_variants) if len(f)]
+    all_variants = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return normalize_variants(all_variants), flips
+
+
+def _driver_variant_rows(
+    results: list[Any], keys: list[tuple[str, int]], golds: dict[tuple[str, int], int],
+    tags: dict[tuple[str, int], list[str]], flagger: MeaningFlagger,
+) -> list[dict[str, Any]]:
+    flag_cache: dict[tuple[str, str, str], list[str]] = {}
+    rows = []
+    for rate in results:
+        for v in rate.variants:
+            ds, ex = keys[v.text_index]
+            text_tags = tags.get((ds, ex), [])
+            swaps, flags = [], set()
+            for pos_i, (a, b) in enumerate(zip(v.original, v.variant)):
+                if a == b:
+                    continue
+                tag = text_tags[pos_i] if pos_i < len(text_tags) else ""
+                key = (a, b, tag)
+                if key not in flag_cache:
+                    flag_cache[key] = flagger.flags(a, b, tag)
+                flags.update(flag_cache[key])
+                swaps.append({"original": a, "pos": tag, "position": pos_i, "replacement": b})
+            rows.append({
+                "variant_id": -1, "kind": "driver", "example_id": ex, "dataset": ds,
+                "original": " ".join(v.original), "variant": " ".join(v.variant),
+                "swaps": json.dumps(swaps, ensure_ascii=False, sort_keys=True), "gold": golds[(ds, ex)],
+                "pred_before": int(v.pred_before), "probs_before": list(v.probs_before),
+                "pred_after": int(v.pred_after), "probs_after": list(v.probs_after), "flipped": bool(v.flipped),
+                "verified": True, "queries": 1, "words_changed": len(swaps), "meaning_flags": sorted(flags),
+                "constrained": not flags,
+            })
+    return rows
+
+
+def run_driver_flips(
+    writer: RunWriter, model: AuditModel, predictions: pd.DataFrame, token_table: pd.DataFrame,
+    tokens: dict[str, list[list[str]]], words: pd.DataFrame, config: NightlyConfig, *,
+    on_chunk: Callable[[str, int], None] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Flip rates of swapping the top driver words with their synonyms, and every such variant (one chunk each)."""
+    top = words.sort_values("rank")["word"].head(config.attack.flip_top_words).astype(str).tolist() if len(words) else []
+    if not top:
+        return pd.DataFrame(), empty_flip_rates()
+    if not writer.has_chunk(STAGE_FLIPS, 0):
+        seed_everything(config.seed + 2_000_003)
+        lib = config.attack.library_config()
+        names = list(dict.fromkeys(predictions["dataset"].astype(str)))
+        keys = [(name, ex) for name in names for ex in range(len(tokens[name]))]
+        token_lists = [tokens[name][ex] for name, ex in keys]
+        results = driver_flip_rates(model, token_lists, top, config=lib)
+        golds = {(str(d), int(e)): int(g) for d, e, g in zip(predictions["dataset"], predictions["example_id"],
+                                                              predictions["gold"], strict=True)}
+        tags = {(str(d), int(e)): list(g["pos"]) for (d, e), g in token_table.groupby(["dataset", "example_id"], sort=False)}
+        flagger = MeaningFlagger(top_k=lib.sense_top_k, expand_intensifiers=lib.expand_intensifiers,
+                                 extra_synonyms=lib.extra_synonyms)
+        rows = _driver_variant_rows(results, keys, golds, tags, flagger)
+        writer.write_chunk(STAGE_DRIVER_VARIANTS, 0, pd.DataFrame(rows, columns=VARIANT_COLUMNS))
+        writer.write_chunk(STAGE_FLIPS, 0, pd.DataFrame([r.to_row() for r in results], columns=FLIP_COLUMNS))
+        if on_chunk is not None:
+            on_chunk(STAGE_FLIPS, 0)
+    flips = writer.read_chunks(STAGE_FLIPS)
+    flips = empty_flip_rates() if flips.empty else flips[FLIP_COLUMNS].astype(
+        {"n_texts": "int64", "n_flipped": "int64", "rate": "float64"})
+    return writer.read_chunks(STAGE_DRIVER_VARIANTS), flips
+
+
+def attack_metrics(variants: pd.DataFrame) -> dict[str, Any]:
+    """attack_success_rate (flipped and verified), ..._constrained (and no meaning flag), mean_queries."""
+    text = variants[variants["kind"] == "text"] if len(variants) else variants
+    n = len(text)
+    if n == 0:
+        return {"n_attacked": 0, "attack_success_rate": None, "attack_success_rate_constrained": None,
+                "mean_queries": None}
+    success = text["flipped"].astype(bool) & text["verified"].astype(bool)
+    return {
+        "n_attacked": int(n),
+        "attack_success_rate": float(success.mean()),
+        "attack_success_rate_constrained": float((success & text["constrained"].astype(bool)).mean()),
+        "mean_queries": float(text["queries"].mean()),
+    }

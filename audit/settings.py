@@ -62,3 +62,17 @@ def nltk_data_dir() -> Path | None:
     except ResourceMissingError:
         return None
     return candidate if candidate.is_dir() else None
+
+
+STORE_ENV = "AUDIT_STORE"
+DEFAULT_STORE = "reports/runs"
+
+
+def store_dir(explicit: str | Path | None = None, *, configured: str | Path | None = None) -> Path:
+    """The run store directory: ``explicit`` (``--store``), else ``$AUDIT_STORE``,
+    else ``configured`` (a config's ``store``), else ``reports/runs`` relative to the working directory."""
+    if explicit is not None and str(explicit):
+        return Path(explicit).expanduser()
+    if os.environ.get(STORE_ENV):
+        return Path(os.environ[STORE_ENV]).expanduser()
+    return Path(configured if configured is not None else DEFAULT_STORE).expanduser()

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     def run(
         config: Path = typer.Option(Path("configs/nightly.yaml"), "--config", "-c", help="Nightly job config (YAML)."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Reuse completed chunks of an interrupted run."),
-        store: Path | None = typer.Option(None, "--store", help="Run store directory (overrides the config)."),
+        store: Path | None = typer.Option(None, "--store", help="Run store directory (default: $AUDIT_STORE, else the config's `store`)."),
         seed: int | None = typer.Option(None, "--seed", help="Random seed (overrides the config)."),
         progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: on a terminal)."),
     ) -> None:
@@ -63,8 +63,11 @@ def register(app: typer.Typer) -> None:
         from audit.engine.config import load_config
         from audit.engine.job import run_job
 
+        from audit.settings import store_dir
+
         cfg = load_config(config)
-        result = run_job(cfg, config_path=config, resume=resume, store_root=store, seed=seed, progress=progress)
+        store_root = store_dir(store, configured=cfg.store)
+        result = run_job(cfg, config_path=config, resume=resume, store_root=store_root, seed=seed, progress=progress)
         for line in _summary(result):
             typer.echo(line)
         typer.echo(result.run_id)

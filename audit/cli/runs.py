@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +10,14 @@ import typer
 
 from audit.store import RunStore, diff_runs
 
-DEFAULT_STORE = "reports/runs"
-STORE_ENV = "AUDIT_STORE"
+from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir
 
 STORE_HELP = f"Run store directory (default: ${STORE_ENV} or {DEFAULT_STORE})."
 
 
 def resolve_store(store: Path | None) -> RunStore:
     """``--store`` beats ``$AUDIT_STORE`` beats ``reports/runs`` (relative to the current directory)."""
-    if store is not None:
-        return RunStore(store)
-    return RunStore(Path(os.environ.get(STORE_ENV) or DEFAULT_STORE))
+    return RunStore(store_dir(store))
 
 
 def _pct(value: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,11 +11,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STORE_ENV = "AUDIT_STORE"
-"""Environment variable through which ``audit dashboard`` passes the store directory."""
-
-DEFAULT_STORE = "runs"
-"""Store directory used when neither ``--store`` nor ``AUDIT_STORE`` is given."""
+from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir
 
 FIRST_RUN_MESSAGE = (
     "No audit runs yet in `{store}`. Make the first one with `make nightly` "
@@ -26,11 +21,8 @@ FIRST_RUN_MESSAGE = (
 
 
 def resolve_store_dir(explicit: str | Path | None = None) -> Path:
-    """The store directory: ``explicit``, else ``$AUDIT_STORE``, else :data:`DEFAULT_STORE`."""
-    if explicit is not None and str(explicit):
-        return Path(explicit).expanduser()
-    env = os.environ.get(STORE_ENV)
-    return Path(env).expanduser() if env else Path(DEFAULT_STORE)
+    """The store directory: ``explicit``, else ``$AUDIT_STORE``, else ``reports/runs``."""
+    return store_dir(explicit)
 
 
 def first_run_message(store_dir: str | Path) -> str:

@@ -1,0 +1,217 @@
+"""The REAT-guided WordNet swap attack: config, result, recipe."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from audit.attack.constraints import (
+    Constraint,
+    EntityConstraint,
+    MaxWordsChanged,
+    NoRepeatModification,
+    PosMatchConstraint,
+    StopwordConstraint,
+)
+from audit.attack.goal import UntargetedClassification
+from audit.attack.meaning import MeaningFlagger
+from audit.attack.search import GreedyReatSearch, QueryCounter, Ranker, Swap, Tagger, _argmax
+from audit.attack.transformation import Transformation, WordNetSwap
+from audit.errors import InputError
+from audit.models.base import AuditModel
+
+logger = logging.getLogger(__name__)
+
+
+class AttackConfig(BaseModel):
+    """Options of :class:`ReatWordNetAttack` (``None`` caps mean no cap)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_words_changed: int | None = Field(default=4, ge=1)
+    max_fraction: float | None = Field(default=0.25, gt=0.0, le=1.0)
+    query_budget: int | None = Field(default=500, ge=1)
+    max_candidates: int | None = Field(default=30, ge=1)
+    require_in_vocab: bool = True
+    skip_stopwords: bool = True
+    skip_entities: bool = True
+    pos_match: bool = True
+    attack_misclassified: bool = False
+    expand_intensifiers: bool = False
+    """Add sibling intensifier adverbs (terribly -> extremely, very); a WordNet gloss heuristic."""
+    extra_synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    """Declared synonym pairs, symmetric, e.g. ``{"terribly": ["extremely", "very"]}``."""
+    sense_top_k: int = Field(default=2, ge=1)
+    """``sense_mismatch`` flags candidates sharing none of the original's top-k senses."""
+    retry_positions: bool = True
+    """Re-try, after later swaps, a position none of whose candidates helped (False saves ~10% queries)."""
+
+    @field_validator("extra_synonyms")
+    @classmethod
+    def _lower(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {k.lower(): [s.lower() for s in v] for k, v in value.items()}
+
+
+@dataclass
+class AttackResult:
+    """Outcome of attacking one text. ``status``: ``succeeded``, ``failed`` or ``skipped``."""
+
+    original: list[str]
+    variant: list[str]
+    swaps: list[Swap]
+    gold: int | None
+    probs_before: list[float]
+    probs_after: list[float]
+    pred_before: int
+    pred_after: int
+    flipped: bool
+    verified: bool
+    queries: int
+    """All model queries: initial prediction + REAT ranking passes + candidate texts."""
+    rank_queries: int
+    words_changed: int
+    meaning_flags: list[str]
+    status: str
+    stop_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def constrained(self) -> bool:
+        """No meaning flag on any swap."""
+        return not self.meaning_flags
+
+    @property
+    def constrained_success(self) -> bool:
+        return self.flipped and self.verified and self.constrained
+
+    def to_row(self) -> dict[str, Any]:
+        """Fields of the ``variants`` table this result owns."""
+        return {
+            "original": " ".join(self.original),
+            "variant": " ".join(self.variant),
+            "swaps": [s.to_dict() for s in self.swaps],
+            "gold": self.gold,
+            "pred_before": self.pred_before,
+            "probs_before": list(self.probs_before),
+            "pred_after": self.pred_after,
+            "probs_after": list(self.probs_after),
+            "flipped": self.flipped,
+            "verified": self.verified,
+            "queries": self.queries,
+            "words_changed": self.words_changed,
+            "meaning_flags": list(self.meaning_flags),
+            "constrained": self.constrained,
+        }
+
+
+class ReatWordNetAttack:
+    """Greedy REAT-ranked WordNet synonym swaps (TextAttack-style: transformation,
+    constraints, goal, search).  Cheap to build; NLTK data loads on first attack.
+
+    ``ranker`` and ``tagger`` can be replaced (tests, other importance measures).
+    """
+
+    def __init__(self, config: AttackConfig | None = None, *, ranker: Ranker | None = None, tagger: Tagger | None = None) -> None:
+        self.config = config or AttackConfig()
+        self.goal = UntargetedClassification(attack_misclassified=self.config.attack_misclassified)
+        self.search = GreedyReatSearch(ranker=ranker, tagger=tagger, retry_positions=self.config.retry_positions)
+        self.flagger = MeaningFlagger(
+            top_k=self.config.sense_top_k,
+            expand_intensifiers=self.config.expand_intensifiers,
+            extra_synonyms=self.config.extra_synonyms,
+        )
+        self._tagger = tagger
+
+    def transformation(self, model: AuditModel) -> Transformation:
+        c = self.config
+        return WordNetSwap(
+            vocab=model.vocab if c.require_in_vocab else None,
+            max_candidates=c.max_candidates,
+            expand_intensifiers=c.expand_intensifiers,
+            extra_synonyms=c.extra_synonyms,
+        )
+
+    def constraints(self) -> list[Constraint]:
+        """Cheap position checks first, the re-tagging POS check last."""
+        c = self.config
+        out: list[Constraint] = [NoRepeatModification(), MaxWordsChanged(max_words=c.max_words_changed, max_fraction=c.max_fraction)]
+        if c.skip_stopwords:
+            out.append(StopwordConstraint())
+        if c.skip_entities:
+            out.append(EntityConstraint())
+        if c.pos_match:
+            out.append(PosMatchConstraint(tagger=self._tagger))
+        return out
+
+    def attack(
+        self, model: AuditModel, tokens: Sequence[str], *, gold: int | None, raw_tokens: Sequence[str] | None = None
+    ) -> AttackResult:
+        """Attack one tokenized text. ``raw_tokens``: the same tokens in original casing, if known."""
+        if not tokens:
+            raise InputError("cannot attack an empty text", hint="pass a non-empty token list")
+        if raw_tokens is not None and len(raw_tokens) != len(tokens):
+            raise InputError("raw_tokens must align with tokens")
+        counter = QueryCounter(model, budget=self.config.query_budget)
+        probs = counter.predict([tokens])[0]
+        pred = _argmax(probs)
+        base = dict(original=list(tokens), gold=gold, probs_before=probs, pred_before=pred)
+        if not self.goal.should_attack(pred, gold):
+            return AttackResult(
+                **base, variant=list(tokens), swaps=[], probs_after=probs, pred_after=pred, flipped=False, verified=False,
+                queries=counter.used, rank_queries=0, words_changed=0, meaning_flags=[], status="skipped",
+                stop_reason="misclassified",
+            )
+        outcome = self.search.run(
+            counter, tokens, pred=pred, probs=probs, goal=self.goal, transformation=self.transformation(model),
+            constraints=self.constraints(), raw_tokens=raw_tokens,
+        )
+        swaps = [
+            Swap(s.position, s.original, s.replacement, s.pos, tuple(self.flagger.flags(s.original, s.replacement, s.pos)))
+            for s in outcome.swaps
+        ]
+        flags = sorted({f for s in swaps for f in s.flags})
+        flipped = outcome.pred != pred
+        verified = False
+        if flipped:  # re-predict the final variant from scratch (not counted as a search query)
+            fresh = model.predict_proba_tokens([outcome.tokens])[0].tolist()
+            verified = _argmax(fresh) != pred and _argmax(fresh) == outcome.pred
+        return AttackResult(
+            **base, variant=outcome.tokens, swaps=swaps, probs_after=outcome.probs, pred_after=outcome.pred,
+            flipped=flipped, verified=verified, queries=counter.used, rank_queries=counter.rank_queries,
+            words_changed=sum(1 for a, b in zip(tokens, outcome.tokens) if a != b), meaning_flags=flags,
+            status="succeeded" if flipped and verified else "failed", stop_reason=outcome.stop_reason,
+        )
+
+    def attack_many(
+        self,
+        model: AuditModel,
+        token_lists: Sequence[Sequence[str]],
+        golds: Sequence[int | None] | None = None,
+        *,
+        progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    ) -> list[AttackResult]:
+        """Attack each text; ``progress`` wraps the iteration (e.g. ``tqdm``)."""
+        gold_list = list(golds) if golds is not None else [None] * len(token_lists)
+        if len(gold_list) != len(token_lists):
+            raise InputError(f"{len(token_lists)} texts but {len(gold_list)} gold labels")
+        pairs: Iterable[Any] = list(zip(token_lists, gold_list))
+        if progress is not None:
+            pairs = progress(pairs)
+        return [self.attack(model, toks, gold=g) for toks, g in pairs]
+
+
+def attack_many(
+    model: AuditModel,
+    token_lists: Sequence[Sequence[str]],
+    golds: Sequence[int | None] | None = None,
+    *,
+    config: AttackConfig | None = None,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    ranker: Ranker | None = None,
+) -> list[AttackResult]:
+    """Module-level helper: ``ReatWordNetAttack(config).attack_many(...)``."""
+    return ReatWordNetAttack(config, ranker=ranker).attack_many(model, token_lists, golds, progress=progress)

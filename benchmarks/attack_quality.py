@@ -1,0 +1,216 @@
+"""Attack quality: our REAT-guided WordNet attack vs TextAttack's PWWS, side by side.
+
+Same model (the trained SST-2 LSTM), same sentences (the first ``--n``
+correctly classified SST-2 test sentences), same candidate set (our
+in-vocabulary WordNet swaps with our stopword/entity/POS constraints) for
+both methods.  Two settings: no cap on words changed, and our default cap
+(``AttackConfig()``: 4 words / 25 %).  Reports success rate (verified flips),
+success without meaning flags, mean model queries per attacked text, and the
+share of words changed in successful variants.
+
+TextAttack lives in a separate, gitignored venv (its import pulls in flair, OpenHowNet,
+transformers... which PWWS never uses).  Setup used (about 25 minutes on the 2-core box):
+
+    python3 -m venv .bench-venv
+    .bench-venv/bin/pip install torch==2.13.0          # the cached CPU build
+    .bench-venv/bin/pip install textattack --no-deps
+    # then the modules `import textattack` actually needs, one import error at a time, with two pins:
+    #   transformers==4.57.6 (flair 0.15 imports LayoutLMv2FeatureExtractor, gone in transformers 5)
+    #   "huggingface-hub>=0.34,<1.0" "datasets>=2.4,<4" (transformers 4.57 refuses hub 2.x)
+    # and audit's own needs: pydantic pyyaml safetensors (audit is imported through PYTHONPATH=.)
+
+Run:
+
+    PYTHONPATH=. AUDIT_DATA_DIR=... NLTK_DATA=... .bench-venv/bin/python benchmarks/attack_quality.py \
+        --model artifacts/models/lstm --n 100
+
+``--peer none`` runs only our attack (in the main venv).  Writes
+``reports/benchmarks/attack.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from audit.attack import AttackConfig, MeaningFlagger, ReatWordNetAttack
+from audit.attack.constraints import EntityConstraint, PosMatchConstraint, StopwordConstraint
+from audit.attack.transformation import WordNetSwap
+from audit.models.base import AuditModel
+from audit.models.io import load_model_ref
+from audit.settings import data_dir
+
+ANCHOR = "published anchor: PWWS 93% at 128 queries/text; plain REAT greedy 92% at 52 queries (similar setup)"
+
+
+def load_sst2_test(path: Path) -> list[tuple[list[str], int]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        label, text = line.split("\t", 1)
+        rows.append((text.split(), int(label)))
+    return rows
+
+
+def select_correct(model: AuditModel, rows: list[tuple[list[str], int]], n: int) -> list[tuple[int, list[str], int]]:
+    chosen = []
+    for i in range(0, len(rows), 256):
+        chunk = rows[i : i + 256]
+        preds = model.predict_proba_tokens([t for t, _ in chunk]).argmax(-1).tolist()
+        for j, ((toks, gold), pred) in enumerate(zip(chunk, preds)):
+            if pred == gold and len(chosen) < n:
+                chosen.append((i + j, toks, gold))
+    return chosen
+
+
+def summarize(records: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    n = len(records)
+    ok = [r for r in records if r["succeeded"]]
+    return {
+        "n_attacked": n,
+        "success_rate": len(ok) / n if n else 0.0,
+        "success_rate_constrained": sum(1 for r in ok if not r["meaning_flags"]) / n if n else 0.0,
+        "mean_queries": sum(r["queries"] for r in records) / n if n else 0.0,
+        "mean_queries_successful": sum(r["queries"] for r in ok) / len(ok) if ok else None,
+        "words_changed_share": sum(r["words_changed"] / r["n_tokens"] for r in ok) / len(ok) if ok else None,
+        "mean_words_changed": sum(r["words_changed"] for r in ok) / len(ok) if ok else None,
+        "seconds": round(seconds, 1),
+    }
+
+
+def run_ours(model: AuditModel, chosen: list[tuple[int, list[str], int]], config: AttackConfig) -> tuple[list[dict[str, Any]], float]:
+    attack = ReatWordNetAttack(config)
+    t0 = time.perf_counter()
+    out = []
+    for idx, toks, gold in chosen:
+        r = attack.attack(model, toks, gold=gold)
+        out.append({"index": idx, "succeeded": r.status == "succeeded", "queries": r.queries, "rank_queries": r.rank_queries,
+                    "words_changed": r.words_changed, "n_tokens": len(toks), "meaning_flags": r.meaning_flags,
+                    "variant": " ".join(r.variant)})
+    return out, time.perf_counter() - t0
+
+
+def _flags(flagger: MeaningFlagger, tags: list[str], original: list[str], variant: list[str]) -> list[str]:
+    return sorted({f for i, (a, b) in enumerate(zip(original, variant)) if a != b for f in flagger.flags(a, b, tags[i])})
+
+
+def run_pwws(model: AuditModel, chosen: list[tuple[int, list[str], int]], config: AttackConfig, *, capped: bool) -> tuple[list[dict[str, Any]], float]:
+    from benchmarks import _textattack_peer as peer  # only inside the bench venv
+    from audit.attack import _nlp
+
+    swap = WordNetSwap(vocab=model.vocab, max_candidates=config.max_candidates)
+    filters = [StopwordConstraint(), EntityConstraint(), PosMatchConstraint()]
+    flagger = MeaningFlagger(top_k=config.sense_top_k)
+    t0 = time.perf_counter()
+    out = []
+    for idx, toks, gold in chosen:
+        cap = None
+        if capped:
+            caps = [len(toks)] + ([config.max_words_changed] if config.max_words_changed else [])
+            if config.max_fraction:
+                caps.append(max(1, math.floor(config.max_fraction * len(toks))))
+            cap = min(caps)
+        attack = peer.build_pwws(model, swap, filters, max_words=cap, max_percent=None)
+        res = peer.run_pwws(attack, " ".join(toks), gold)
+        variant = res["variant"]
+        verified = False
+        if res["succeeded"] and len(variant) == len(toks):
+            verified = int(model.predict_proba_tokens([variant]).argmax(-1)) != gold
+        changed = sum(1 for a, b in zip(toks, variant) if a != b) if len(variant) == len(toks) else len(toks)
+        out.append({"index": idx, "succeeded": bool(res["succeeded"] and verified), "queries": res["queries"],
+                    "words_changed": changed, "n_tokens": len(toks),
+                    "meaning_flags": _flags(flagger, _nlp.tag(toks), toks, variant) if len(variant) == len(toks) else [],
+                    "variant": " ".join(variant)})
+    return out, time.perf_counter() - t0
+
+
+def verdicts(results: list[dict[str, Any]]) -> list[str]:
+    """One line per cap setting: our success/queries against PWWS's, and whether the goal is met."""
+    out = []
+    for cap in dict.fromkeys(r["cap"] for r in results):
+        ours = next((r["summary"] for r in results if r["cap"] == cap and "ours" in r["method"]), None)
+        peer = next((r["summary"] for r in results if r["cap"] == cap and "PWWS" in r["method"]), None)
+        if ours is None or peer is None or not peer["mean_queries"]:
+            continue
+        ratio = ours["mean_queries"] / peer["mean_queries"]
+        met = ours["success_rate"] >= peer["success_rate"] and ratio <= 1 / 3
+        out.append(f"cap {cap}: ours {100 * ours['success_rate']:.0f}% vs PWWS {100 * peer['success_rate']:.0f}% success, "
+                   f"at {ratio:.2f}x PWWS's queries: goal {'met' if met else 'NOT met'}")
+    return out
+
+
+def write_report(out_dir: Path, payload: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "attack.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    lines = [
+        "# Attack quality: REAT-guided WordNet attack vs PWWS",
+        "",
+        f"Model `{payload['model']}`, {payload['n']} correctly classified SST-2 test sentences "
+        f"(first in file order), same in-vocabulary WordNet candidate set and stopword/entity/POS constraints for both.",
+        f"Peer: {payload['peer']}. Machine: {payload['machine']}.",
+        "",
+        "| method | cap on words changed | success | success, no meaning flag | queries/text | queries/success | words changed (share) | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in payload["results"]:
+        s = row["summary"]
+        share = "-" if s["words_changed_share"] is None else f"{100 * s['words_changed_share']:.1f}%"
+        qs = "-" if s["mean_queries_successful"] is None else f"{s['mean_queries_successful']:.1f}"
+        lines.append(f"| {row['method']} | {row['cap']} | {100 * s['success_rate']:.1f}% | {100 * s['success_rate_constrained']:.1f}% "
+                     f"| {s['mean_queries']:.1f} | {qs} | {share} | {s['seconds']} |")
+    lines += ["", ANCHOR + ".", "Goal: at least PWWS's success at <= 1/3 of its queries.", ""]
+    lines += [f"- {v}" for v in verdicts(payload["results"])]
+    lines += [f"- {note}" for note in payload.get("notes", [])]
+    (out_dir / "attack.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="artifacts/models/lstm")
+    ap.add_argument("--data", default=None, help="SST-2 test TSV (default: $AUDIT_DATA_DIR/sst2/test.tsv)")
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--peer", choices=["textattack", "none"], default="textattack")
+    ap.add_argument("--out", default="reports/benchmarks")
+    ap.add_argument("--render-only", action="store_true", help="rewrite attack.md from an existing attack.json")
+    args = ap.parse_args(argv)
+    if args.render_only:
+        write_report(Path(args.out), json.loads((Path(args.out) / "attack.json").read_text(encoding="utf-8")))
+        return 0
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = load_model_ref(args.model)
+    rows = load_sst2_test(Path(args.data) if args.data else data_dir() / "sst2" / "test.tsv")
+    chosen = select_correct(model, rows, args.n)
+    default = AttackConfig()
+    uncapped = AttackConfig(max_words_changed=None, max_fraction=None, query_budget=None)
+    results = []
+    for cap, cfg in (("none", uncapped), ("default (4 words / 25%)", default)):
+        recs, secs = run_ours(model, chosen, cfg)
+        results.append({"method": "REAT greedy (ours)", "cap": cap, "summary": summarize(recs, secs), "records": recs})
+        print(f"ours cap={cap}: {results[-1]['summary']}", file=sys.stderr)
+    notes = [f"our query budget: none when uncapped, {default.query_budget} with the default config",
+             "queries: ours = initial prediction + REAT passes + candidate texts; PWWS = TextAttack's count of unique texts"]
+    peer = "none"
+    if args.peer == "textattack":
+        from importlib.metadata import version
+
+        peer = f"TextAttack {version('textattack')} PWWS (GreedyWordSwapWIR weighted-saliency)"
+        for cap, capped in (("none", False), ("default (4 words / 25%)", True)):
+            recs, secs = run_pwws(model, chosen, default, capped=capped)
+            results.append({"method": "PWWS (TextAttack)", "cap": cap, "summary": summarize(recs, secs), "records": recs})
+            print(f"pwws cap={cap}: {results[-1]['summary']}", file=sys.stderr)
+    payload = {"model": args.model, "n": len(chosen), "peer": peer, "results": results, "notes": notes,
+               "machine": f"{platform.machine()} CPU, torch {torch.__version__}, 1 thread"}
+    write_report(Path(args.out), payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,1 +1,1 @@
-"""nlp."""
+"""NLP helpers: NLTK resources (lazy), POS tags, WordNet."""

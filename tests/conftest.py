@@ -108,3 +108,9 @@ def one_thread() -> Iterator[None]:
 def tiny_model_factory() -> Callable[..., AuditModel]:
     """``factory(arch, *, hidden=6, trained=True) -> AuditModel`` for gru/lstm/bigru/bilstm."""
     return build_tiny_model
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread for the whole session: tiny models are overhead-bound, and a single
+    thread keeps float reductions (and so trained weights) identical across machines."""
+    torch.set_num_threads(1)

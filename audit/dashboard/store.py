@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir
+from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir  # re-exported for the CLI and tests
 
 FIRST_RUN_MESSAGE = (
     "No audit runs yet in `{store}`. Make the first one with `make nightly` "

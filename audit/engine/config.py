@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audit.attack import AttackConfig
+from audit._config import read_yaml_mapping, validate
 from audit.errors import ConfigError
 from audit.gate import GateConfig
 
@@ -100,38 +100,14 @@ def dataset_name(spec: DatasetSpec) -> str:
     return str(Path(text).with_suffix("")).replace("\\", "/")
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """``field.path: message`` for each problem, joined with ``; ``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        parts.append(f"{loc}: {err['msg']}" if loc else str(err["msg"]))
-    return "; ".join(parts)
-
-
 def parse_config(data: object, *, source: str | Path = "<config>") -> NightlyConfig:
     """Validate an already-parsed mapping; errors name ``source`` and the field path."""
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping of keys to values", path=source)
-    try:
-        return NightlyConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc), path=source) from exc
+    return validate(NightlyConfig, data, path=source)
 
 
 def load_config(path: str | Path) -> NightlyConfig:
     """Read and validate a nightly YAML config."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError("config file not found", path=p) from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read config ({exc.strerror})", path=p) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"invalid YAML ({getattr(exc, 'problem', None) or exc})", path=p, line=line) from exc
-    return parse_config(data, source=p)
+    data, _ = read_yaml_mapping(path)
+    return parse_config(data, source=Path(path))

@@ -13,10 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from audit.errors import ConfigError
+from audit._config import read_yaml_mapping, validate
 
 PAPER_METHODS: tuple[str, ...] = ("vanilla_grad", "integrated_gradients", "grad_input", "lime", "naive_reat", "reat")
 
@@ -216,27 +215,8 @@ def config_hash(text: str) -> str:
 
 def load_config(path: str | Path) -> tuple[EvalConfig, str]:
     """Read and validate a YAML config. Returns ``(config, sha256 of the file)``."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError("config file not found", path=p) from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read config ({exc})", path=p) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(f"invalid YAML ({exc})", path=p, line=None if line is None else line + 1) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError("the config must be a YAML mapping", path=p)
-    try:
-        cfg = EvalConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "<root>"
-        raise ConfigError(f"{where}: {first['msg']} ({len(exc.errors())} error(s))", path=p) from exc
-    return cfg, config_hash(text)
+    raw, text = read_yaml_mapping(path)
+    return validate(EvalConfig, raw, path=Path(path)), config_hash(text)
 
 
 def resolve_path(value: str, *, base: Path) -> Path:

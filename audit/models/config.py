@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from audit._config import read_yaml_mapping, validate
 from audit.errors import ConfigError
 from audit.models.base import RecurrentClassifier
 
@@ -30,7 +30,6 @@ __all__ = [
     "TrainingSection",
     "build_module",
     "load_train_config",
-    "validation_message",
 ]
 
 Arch = Literal["gru", "lstm", "bigru", "bilstm"]
@@ -152,13 +151,6 @@ class TrainConfig(_Strict):
         return Path(self.out) if self.out else Path("artifacts") / "models" / self.name
 
 
-def validation_message(exc: ValidationError) -> tuple[str, str]:
-    """``(dotted.path, message)`` of the first error of ``exc``."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "<root>"
-    return where, err.get("msg", str(exc))
-
-
 def load_train_config(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> TrainConfig:
     """Read and validate a training YAML file.
 
@@ -166,16 +158,7 @@ def load_train_config(path: str | Path, *, overrides: Mapping[str, Any] | None =
     and is applied before validation (the CLI's ``--epochs`` etc.).
     """
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError("config file not found", path=p) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"invalid YAML ({getattr(exc, 'problem', exc)})", path=p, line=line) from exc
-    if not isinstance(raw, dict):
-        raise ConfigError("a training config must be a YAML mapping", path=p)
+    raw, _ = read_yaml_mapping(p)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, leaf = dotted.split(".")
@@ -184,8 +167,4 @@ def load_train_config(path: str | Path, *, overrides: Mapping[str, Any] | None =
             if not isinstance(node, dict):
                 raise ConfigError(f"cannot override {dotted}: {key} is not a mapping", path=p)
         node[leaf] = value
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        where, msg = validation_message(exc)
-        raise ConfigError(f"{where}: {msg}", path=p, hint="see configs/train/gru.yaml for the fields") from exc
+    return validate(TrainConfig, raw, path=p, hint="see configs/train/gru.yaml for the fields")

@@ -26,7 +26,8 @@ from audit.data.tokenize import tokenize
 from audit.data.vocab import Vocab
 from audit.errors import ModelError
 from audit.models.base import AuditModel
-from audit.models.config import ModelConfig, build_module, validation_message
+from audit._config import validation_message
+from audit.models.config import ModelConfig, build_module
 
 __all__ = [
     "CONFIG_FILE",
@@ -114,8 +115,7 @@ def _read_config(path: Path) -> ModelConfig:
     try:
         return ModelConfig.model_validate(raw)
     except ValidationError as exc:
-        where, msg = validation_message(exc)
-        raise ModelError(f"invalid model config at {where}: {msg}", path=path) from exc
+        raise ModelError(f"invalid model config: {validation_message(exc)}", path=path) from exc
 
 
 def load_model(model_dir: str | Path) -> AuditModel:

@@ -9,26 +9,32 @@ Public API::
     explain(model, text, *, method="reat", target=None, levels=...) -> Explanation
 """
 
+# ruff: noqa: F401  (the TYPE_CHECKING imports only inform type checkers; names resolve lazily)
 from __future__ import annotations
 
-from audit.attribution._reat import completeness_gap, reat_logits_check, reat_scores
-from audit.attribution._spans import span_scores
-from audit.attribution.hierarchy import Hierarchy, Segment
-from audit.attribution.methods import METHODS, Attribution, AttributionMethod, get_method
-from audit.attribution.explain import Explanation, explain  # rebinds `explain` to the function
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "METHODS",
-    "Attribution",
-    "AttributionMethod",
-    "Explanation",
-    "Hierarchy",
-    "Segment",
-    "completeness_gap",
-    "explain",
-    "get_method",
-    "reat_logits_check",
-    "reat_scores",
-    "span_scores",
-]
+from audit._lazy import attach
 
+_EXPORTS = {
+    "completeness_gap": "audit.attribution._reat",
+    "reat_logits_check": "audit.attribution._reat",
+    "reat_scores": "audit.attribution._reat",
+    "span_scores": "audit.attribution._spans",
+    "Hierarchy": "audit.attribution.hierarchy",
+    "Segment": "audit.attribution.hierarchy",
+    "METHODS": "audit.attribution.methods",
+    "Attribution": "audit.attribution.methods",
+    "AttributionMethod": "audit.attribution.methods",
+    "get_method": "audit.attribution.methods",
+    "Explanation": "audit.attribution._explain",
+    "explain": "audit.attribution._explain",
+}
+__getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from audit.attribution._explain import Explanation, explain
+    from audit.attribution._reat import completeness_gap, reat_logits_check, reat_scores
+    from audit.attribution._spans import span_scores
+    from audit.attribution.hierarchy import Hierarchy, Segment
+    from audit.attribution.methods import METHODS, Attribution, AttributionMethod, get_method

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         html_file: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML page to this file."),
     ) -> None:
         """Show how much each word (phrase, clause) of TEXT pushes the prediction."""
-        from audit.attribution.explain import explain
+        from audit.attribution import explain
         from audit.attribution.render import heatmap_rich, page_html
         from audit.models.io import load_model_ref
 

@@ -3,8 +3,15 @@
 The top recurrent layer is decomposed (Du et al., WWW'19, Eq. 13/16/20/22): for each
 direction the hidden states come from the fused, packed ``nn.GRU``/``nn.LSTM`` forward,
 the gates REAT needs (GRU: ``z``; LSTM: ``f`` and ``o``) are recomputed for all time steps
-at once from ``[x_t ; h_{t-1}]``, and the forgetting products come from one cumulative
-product.  There is no Python loop over time steps or examples.
+at once from ``[x_t ; h_{t-1}]`` (two matrix products on the packed rows), and the forgetting
+products come from cumulative products over blocks of similar-length examples.  There is no
+Python loop over time steps or examples.
+
+Speed (see ``benchmarks/reat_speed.py``): the packed input is gathered directly from the padded
+embeddings (no sorted copy of the whole padded batch), the previous state of every packed row
+is one gather (forward) or one contiguous slice (backward), gates are computed only where they
+are used, the evidence overwrites the RNN output it is built from, and the forgetting buffer
+is padded per length block rather than to the longest text.
 
 Conventions (see ``/shared/notes/reat-math.md``):
 
@@ -20,14 +27,13 @@ The scores are exact: ``scores.sum(1) + head.bias == head(final_state)`` up to r
 
 from __future__ import annotations
 
-import functools
 import logging
 import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence
 
 from audit.errors import InputError
 from audit.models.base import check_compatible, final_state
@@ -35,7 +41,7 @@ from audit.models.base import check_compatible, final_state
 log = logging.getLogger(__name__)
 
 _BUFFER_CELLS = 1 << 17
-"""Cells (examples x (longest length + 1)) of one forgetting-product buffer; bounds padding and memory."""
+"""Most cells (examples x width) of one cumulative-product block of the forgetting buffer."""
 
 
 def _sub_rnn(rnn: nn.GRU | nn.LSTM, first: int, count: int) -> nn.GRU | nn.LSTM:
@@ -73,45 +79,65 @@ def _run(module: nn.GRU | nn.LSTM, packed: PackedSequence) -> PackedSequence:
 
 @dataclass
 class _Layout:
-    """Where each row of a packed sequence sits: time step, rank in the length-sorted batch."""
+    """Where each row of the (time-major, length-sorted) packed sequence sits, and its neighbours.
+
+    Row ``r`` holds time step ``steps[r]`` of the example of rank ``ranks[r]`` in the sorted batch.
+    The first ``first`` rows are time step 0.  ``linked[k]`` is the row at the *same* example's
+    previous time step of row ``first + k``; so in the forward direction row ``first + k`` reads
+    the state of row ``linked[k]``, and in the backward direction row ``linked[k]`` reads the state
+    of row ``first + k`` (every other row reads ``h = 0``).  The forward neighbour rows are then
+    one contiguous slice, and no mask is needed.
+    """
 
     steps: torch.Tensor  # (N,) time step t of each packed row
     ranks: torch.Tensor  # (N,) index j of its example in the sorted batch
     offsets: torch.Tensor  # (T,) first packed row of each time step
     sorted_lengths: torch.Tensor  # (B,) lengths in packed (descending) order
-
-    @functools.cached_property
-    def by_example(self) -> torch.Tensor:
-        """Packed rows ordered example by example, time ascending ``(N,)``."""
-        return torch.argsort(self.ranks, stable=True)
-
-    @functools.cached_property
-    def example_starts(self) -> list[int]:
-        """``(B+1,)`` where each sorted example starts in :attr:`by_example`."""
-        return [0, *torch.cumsum(self.sorted_lengths, 0).tolist()]
+    order: torch.Tensor  # (B,) original index of each sorted example
+    linked: torch.Tensor  # (N - first,) see above
+    first: int  # number of rows at time step 0 (= B)
+    cells: torch.Tensor  # (B,) first cell of each example in the forgetting-product buffer
+    ones: torch.Tensor  # buffer cells that hold 1 (each example's first cell and its cells past the text)
+    chunks: list[tuple[int, int]]  # (examples, width) of each cumulative-product block, in rank order
 
     @classmethod
-    def of(cls, packed: PackedSequence, lengths: torch.Tensor) -> _Layout:
-        device = packed.data.device
-        sizes = packed.batch_sizes.to(device)
+    def of(cls, lengths: torch.Tensor, device: torch.device) -> tuple[_Layout, torch.Tensor]:
+        """Layout for ``lengths`` (CPU) plus the packed sequence's ``batch_sizes``."""
+        sorted_cpu, order_cpu = torch.sort(lengths, descending=True, stable=True)
+        longest = int(sorted_cpu[0])
+        counts = torch.bincount(lengths, minlength=longest + 1)
+        batch_sizes = counts.flip(0).cumsum(0).flip(0)[1:]  # (T,) examples longer than t
+        total = int(batch_sizes.sum())
+        sizes = batch_sizes.to(device)
         offsets = torch.cumsum(sizes, 0) - sizes
-        steps = torch.repeat_interleave(torch.arange(sizes.shape[0], device=device), sizes)
-        ranks = torch.arange(steps.shape[0], device=device) - offsets[steps]
-        order = packed.sorted_indices if packed.sorted_indices is not None else torch.arange(lengths.shape[0], device=device)
-        sorted_lengths = lengths[order]
-        return cls(steps, ranks, offsets, sorted_lengths)
-
-    def prev_rows(self, *, backward: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Row of the state each row reads (t-1 forward, t+1 backward), and where there is none."""
-        if backward:
-            nxt = self.steps + 1
-            has = nxt < self.sorted_lengths[self.ranks]
-            rows = self.offsets[nxt.clamp(max=self.offsets.shape[0] - 1)] + self.ranks
-        else:
-            has = self.steps > 0
-            rows = self.offsets[(self.steps - 1).clamp(min=0)] + self.ranks
-        edge = ~has
-        return rows.masked_fill_(edge, 0), edge
+        steps = torch.repeat_interleave(torch.arange(longest, device=device), sizes, output_size=total)
+        ranks = torch.arange(total, device=device) - offsets[steps]
+        first = int(batch_sizes[0])
+        linked = offsets[steps[first:] - 1] + ranks[first:]
+        chunks = _chunks(counts.tolist(), longest)
+        n = torch.tensor([c[0] for c in chunks])
+        width = torch.tensor([c[1] for c in chunks])
+        base = torch.cumsum(n * width, 0) - n * width - (torch.cumsum(n, 0) - n) * width
+        widths = torch.repeat_interleave(width, n)
+        cells = torch.repeat_interleave(base, n) + torch.arange(lengths.shape[0]) * widths
+        # cells that no alpha fills: each example's first cell and its cells from `length` on
+        tail = widths - sorted_cpu
+        tail_starts = torch.cumsum(tail, 0) - tail
+        within = torch.arange(int(tail.sum())) - torch.repeat_interleave(tail_starts, tail)
+        ones = torch.cat([cells, torch.repeat_interleave(cells + sorted_cpu, tail) + within])
+        layout = cls(
+            steps,
+            ranks,
+            offsets,
+            sorted_cpu.to(device),
+            order_cpu.to(device),
+            linked,
+            first,
+            cells.to(device),
+            ones.to(device),
+            chunks,
+        )
+        return layout, batch_sizes
 
     def sweep_positions(self, *, backward: bool) -> torch.Tensor:
         """How many steps come *after* each row in its direction's sweep (0 = the final state)."""
@@ -119,86 +145,148 @@ class _Layout:
             return self.steps
         return self.sorted_lengths[self.ranks] - 1 - self.steps
 
+    def final_rows(self, *, backward: bool) -> torch.Tensor:
+        """``(B,)`` row of each sorted example's final state in the direction's sweep."""
+        rank = torch.arange(self.first, device=self.steps.device)
+        if backward:
+            return rank
+        return self.offsets[self.sorted_lengths - 1] + rank
 
-def _gather_prev(data: torch.Tensor, prev: torch.Tensor, edge: torch.Tensor) -> torch.Tensor:
-    """``data[prev]`` with zero rows where ``edge`` (no previous state: h_0 = 0)."""
-    out = data.index_select(0, prev)
-    return out.masked_fill_(edge.unsqueeze(1), 0.0)
+
+_SLACK = 1.25
+"""A forgetting-product block ends where its examples would be padded by more than this factor."""
 
 
-def _forgetting(alpha: torch.Tensor, layout: _Layout, sweep: torch.Tensor) -> torch.Tensor:
-    """``prod`` of ``alpha`` over the steps after each row (Eq. 13's forgetting term), ``(N, H)``.
+def _chunks(counts: list[int], longest: int) -> list[tuple[int, int]]:
+    """Blocks of length-sorted examples ``(examples, width)`` for the cumulative products.
 
-    Rows are laid out per example in reverse sweep order in a ones-filled buffer, so one
-    cumulative product gives every suffix product (no division: zeros are safe).  Big batches
-    are split into chunks of length-sorted examples, which bounds the buffer's padding and size.
+    Each example takes ``width >= length + 1`` cells of its block; blocks hold examples of similar
+    lengths (little padding) and at most ``_BUFFER_CELLS`` cells.  Loops over lengths, not examples.
     """
-    hidden = alpha.shape[1]
-    lengths = layout.sorted_lengths.tolist()
-    batch = len(lengths)
-    if batch * (lengths[0] + 1) <= _BUFFER_CELLS:
-        width = lengths[0] + 1
-        flat = layout.ranks * width + sweep + 1
-        buf = alpha.new_ones(batch * width, hidden).index_copy_(0, flat, alpha)
-        buf.view(batch, width, hidden).cumprod_(1)
-        return buf.index_select(0, flat - 1)
-    out = torch.empty_like(alpha)
-    j0 = 0
-    while j0 < batch:
-        width = lengths[j0] + 1
-        j1 = min(batch, j0 + max(1, _BUFFER_CELLS // width))
-        rows = layout.by_example[layout.example_starts[j0] : layout.example_starts[j1]]
-        flat = (layout.ranks[rows] - j0) * width + sweep[rows] + 1
-        buf = alpha.new_ones((j1 - j0) * width, hidden).index_copy_(0, flat, alpha.index_select(0, rows))
-        buf.view(j1 - j0, width, hidden).cumprod_(1)
-        out.index_copy_(0, rows, buf.index_select(0, flat - 1))
-        j0 = j1
-    return out
+    chunks: list[tuple[int, int]] = []
+    n = width = 0
+    for length in range(longest, 0, -1):
+        left = counts[length]
+        while left:
+            if n == 0 or (length + 1) * _SLACK < width or n >= max(1, _BUFFER_CELLS // width):
+                if n:
+                    chunks.append((n, width))
+                n, width = 0, length + 1
+            take = min(left, max(1, _BUFFER_CELLS // width) - n)
+            n += take
+            left -= take
+    chunks.append((n, width))
+    return chunks
 
 
-def _gates(
-    rnn: nn.GRU | nn.LSTM, suffix: str, x: torch.Tensor, h_prev: torch.Tensor, rows: list[slice]
+def _forgetting(
+    alpha: torch.Tensor, rows: torch.Tensor | None, layout: _Layout, sweep: torch.Tensor, lead: torch.Tensor | None
 ) -> torch.Tensor:
-    """Sigmoid of the selected gate rows for all packed rows: ``W_i x_t + W_h h_{t-1} + b``."""
+    """``lead * prod`` of ``alpha`` over the steps after each row (Eq. 13's forgetting term), ``(N, H)``.
+
+    ``alpha`` holds the rows ``rows`` (all rows where ``None``).  Each example gets ``length + 1`` or more
+    cells of a ones-filled buffer: ``lead`` (or 1) first, then its ``alpha`` in sweep order from
+    the final state backwards, so one cumulative product per block of similar-length examples
+    gives every suffix product (no division: zeros are safe).  Only the cells no ``alpha`` fills
+    are set to 1: the buffer is written once.
+    """
+    cells = layout.cells[layout.ranks].add_(sweep)  # cell of each row's product
+    hidden = alpha.shape[1]
+    total = sum(n * w for n, w in layout.chunks)
+    buf = alpha.new_empty(total, hidden).index_fill_(0, layout.ones, 1.0)
+    if lead is not None:
+        buf.index_copy_(0, layout.cells, lead)
+    target = cells + 1 if rows is None else cells[rows] + 1
+    buf.index_copy_(0, target, alpha)
+    start = 0
+    for n, width in layout.chunks:
+        buf[start : start + n * width].view(n, width, hidden).cumprod_(1)
+        start += n * width
+    return buf.index_select(0, cells)
+
+
+def _weights(
+    rnn: nn.GRU | nn.LSTM, suffix: str, rows: list[slice]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Input and hidden weights (transposed) and summed bias of the selected gate rows of the top layer."""
     layer = rnn.num_layers - 1
     w_ih = getattr(rnn, f"weight_ih_l{layer}{suffix}")
     w_hh = getattr(rnn, f"weight_hh_l{layer}{suffix}")
     wi = w_ih[rows[0]] if len(rows) == 1 else torch.cat([w_ih[r] for r in rows])
     wh = w_hh[rows[0]] if len(rows) == 1 else torch.cat([w_hh[r] for r in rows])
+    bias = None
     if rnn.bias:
         b_ih = getattr(rnn, f"bias_ih_l{layer}{suffix}")
         b_hh = getattr(rnn, f"bias_hh_l{layer}{suffix}")
-        pre = torch.addmm(torch.cat([b_ih[r] + b_hh[r] for r in rows]), x, wi.T)
+        bias = torch.cat([b_ih[r] + b_hh[r] for r in rows])
+    return wi.T, wh.T, bias
+
+
+def _pre_gates(
+    rnn: nn.GRU | nn.LSTM,
+    suffix: str,
+    rows: list[slice],
+    x: torch.Tensor,
+    h: torch.Tensor,
+    layout: _Layout,
+    *,
+    backward: bool,
+) -> torch.Tensor:
+    """Pre-activations ``W_i x_t + W_h h_prev + b`` of the selected gates for every row (``(N, G)``).
+
+    Rows without a previous state get ``W_i x_t + b`` only (``h_0 = 0``).
+    """
+    wi, wh, bias = _weights(rnn, suffix, rows)
+    first = layout.first
+    pre = torch.mm(x, wi) if bias is None else torch.addmm(bias, x, wi)
+    if backward:
+        pre.index_add_(0, layout.linked, torch.mm(h[first:], wh))
     else:
-        pre = torch.mm(x, wi.T)
-    return pre.addmm_(h_prev, wh.T).sigmoid_()
+        pre[first:].addmm_(h.index_select(0, layout.linked), wh)
+    return pre
 
 
 def _direction_evidence(
     rnn: nn.GRU | nn.LSTM, x: torch.Tensor, h: torch.Tensor, layout: _Layout, *, backward: bool, naive: bool
 ) -> torch.Tensor:
-    """``Delta_t * P_t`` of one direction of the top layer for every packed row, ``(N, H)``."""
+    """``Delta_t * P_t`` of one direction of the top layer for every packed row, written over ``h``.
+
+    ``h`` is this direction's states, a view of the RNN output that nothing else reads afterwards.
+    """
     hs = rnn.hidden_size
-    prev, edge = layout.prev_rows(backward=backward)
-    h_prev = _gather_prev(h, prev, edge)
+    first, linked = layout.first, layout.linked
     if naive:
-        return h.sub(h_prev)
+        if backward:
+            h.index_copy_(0, linked, h.index_select(0, linked).sub_(h[first:]))
+        else:
+            h[first:].sub_(h.index_select(0, linked))
+        return h
     suffix = "_reverse" if backward else ""
     sweep = layout.sweep_positions(backward=backward)
     if isinstance(rnn, nn.GRU):
-        z = _gates(rnn, suffix, x, h_prev, [slice(hs, 2 * hs)])
-        delta = torch.addcmul(h, z, h_prev, value=-1.0)
-        return delta.mul_(_forgetting(z, layout, sweep))
-    gates = _gates(rnn, suffix, x, h_prev, [slice(hs, 2 * hs), slice(3 * hs, 4 * hs)])
+        if backward:
+            z = _pre_gates(rnn, suffix, [slice(hs, 2 * hs)], x, h, layout, backward=True).sigmoid_()
+            h.index_add_(0, linked, z.index_select(0, linked).mul_(h[first:]), alpha=-1.0)
+            return h.mul_(_forgetting(z, None, layout, sweep, None))
+        # forward: z is only needed where there is a previous state (t >= 1, rows first..N)
+        wi, wh, bias = _weights(rnn, suffix, [slice(hs, 2 * hs)])
+        h_prev = h.index_select(0, linked)
+        x_cur = x[first:]
+        pre = torch.mm(x_cur, wi) if bias is None else torch.addmm(bias, x_cur, wi)
+        z = pre.addmm_(h_prev, wh).sigmoid_()
+        h[first:].addcmul_(z, h_prev, value=-1.0)
+        rows = torch.arange(first, h.shape[0], device=h.device)
+        return h.mul_(_forgetting(z, rows, layout, sweep, None))
+    fo_rows = [slice(hs, 2 * hs), slice(3 * hs, 4 * hs)]
+    gates = _pre_gates(rnn, suffix, fo_rows, x, h, layout, backward=backward).sigmoid_()
     f, o = gates[:, :hs], gates[:, hs:]
-    tanh_c = h / o.clamp_min(torch.finfo(o.dtype).tiny)  # h = o * tanh(c) exactly, o > 0
-    delta = torch.addcmul(tanh_c, f, _gather_prev(tanh_c, prev, edge), value=-1.0)
-    delta.mul_(_forgetting(f.contiguous(), layout, sweep))
-    # o at the direction's final state: last real token (forward) or the first token (backward)
-    final_rows = (sweep == 0).nonzero().squeeze(1)
-    o_end = o.new_empty(layout.sorted_lengths.shape[0], hs)
-    o_end[layout.ranks[final_rows]] = o[final_rows]
-    return delta.mul_(o_end[layout.ranks])
+    o_end = o.index_select(0, layout.final_rows(backward=backward))  # o at the direction's final state
+    tanh_c = torch.div(h, o.clamp_min_(torch.finfo(o.dtype).tiny), out=h)  # h = o * tanh(c) exactly, o > 0
+    if backward:
+        tanh_c.index_add_(0, linked, f.index_select(0, linked).mul_(tanh_c[first:]), alpha=-1.0)
+    else:
+        tanh_c[first:].addcmul_(f[first:], tanh_c.index_select(0, linked), value=-1.0)
+    return tanh_c.mul_(_forgetting(f, None, layout, sweep, o_end))
 
 
 def _validate(rnn: nn.Module, head: nn.Module, embeddings: torch.Tensor, lengths: torch.Tensor) -> None:
@@ -247,23 +335,23 @@ def reat_scores(
         if batch == 0:
             return scores.to(embeddings.device)
         emb = embeddings.to(device=ref.device, dtype=ref.dtype)
-        lengths = lengths.to(device=ref.device, dtype=torch.long)
-        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        layout, batch_sizes = _Layout.of(lengths.to(device="cpu", dtype=torch.long), ref.device)
+        # pack: one gather of the real (example, step) rows, time-major, examples sorted by length
+        flat = layout.order[layout.ranks].mul_(steps).add_(layout.steps)  # row of each packed row in (B*T)
+        data = emb.reshape(batch * steps, emb.shape[-1]).index_select(0, flat)
+        packed = PackedSequence(data, batch_sizes, layout.order, None)
         if rnn.num_layers > 1:
             packed = _run(_sub_rnn(rnn, 0, rnn.num_layers - 1), packed)
         out = _run(_sub_rnn(rnn, rnn.num_layers - 1, 1), packed)
-        layout = _Layout.of(packed, lengths)
         hs = rnn.hidden_size
         weight = head.weight.to(ref.dtype)
         x, h_all = packed.data, out.data
-        per_row = torch.mm(
-            _direction_evidence(rnn, x, h_all[:, :hs], layout, backward=False, naive=naive), weight[:, :hs].T
-        )
+        # each direction's evidence overwrites its half of the output: one contraction with the head
+        _direction_evidence(rnn, x, h_all[:, :hs], layout, backward=False, naive=naive)
         if rnn.bidirectional:
-            evidence = _direction_evidence(rnn, x, h_all[:, hs:].contiguous(), layout, backward=True, naive=naive)
-            per_row.addmm_(evidence, weight[:, hs:].T)
-        order = packed.sorted_indices if packed.sorted_indices is not None else torch.arange(batch, device=ref.device)
-        scores[order[layout.ranks], layout.steps] = per_row
+            _direction_evidence(rnn, x, h_all[:, hs:], layout, backward=True, naive=naive)
+        per_row = torch.mm(h_all, weight.T)
+        scores.view(batch * steps, -1).index_copy_(0, flat, per_row)
     return scores.to(embeddings.device)
 
 

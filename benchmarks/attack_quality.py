@@ -24,13 +24,26 @@ Run:
     PYTHONPATH=. AUDIT_DATA_DIR=... NLTK_DATA=... .bench-venv/bin/python benchmarks/attack_quality.py \
         --model artifacts/models/lstm --n 100
 
-``--peer none`` runs only our attack (in the main venv).  Writes
+``--peer none`` runs only our attack (in the main venv).  ``--peer-cache DIR``
+keeps PWWS's records in ``DIR/pwws-<key>.json``, the key hashing the model
+files, the chosen sentences and the candidate settings, so a rerun after a
+change to our search does not rerun TextAttack.  ``--offset K`` attacks the
+correctly classified sentences ``K .. K+n-1`` (the search was tuned on
+``--offset 100``; the report uses ``--offset 0``).  ``--baseline`` adds the
+previous search (all candidates of a position at once, no minimum gain, REAT
+re-rank per swap) as rows; ``--senses K`` adds both methods with candidates
+from the top-K WordNet senses.  The report was made with
+
+    ... benchmarks/attack_quality.py --n 100 --baseline --senses 3 --peer-cache /tmp/reat_tune/pwws_cache --note ...
+
+Writes
 ``reports/benchmarks/attack.{json,md}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import platform
@@ -78,6 +91,7 @@ def summarize(records: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         "success_rate": len(ok) / n if n else 0.0,
         "success_rate_constrained": sum(1 for r in ok if not r["meaning_flags"]) / n if n else 0.0,
         "mean_queries": sum(r["queries"] for r in records) / n if n else 0.0,
+        "mean_rank_queries": sum(r.get("rank_queries", 0) for r in records) / n if n else 0.0,
         "mean_queries_successful": sum(r["queries"] for r in ok) / len(ok) if ok else None,
         "words_changed_share": sum(r["words_changed"] / r["n_tokens"] for r in ok) / len(ok) if ok else None,
         "mean_words_changed": sum(r["words_changed"] for r in ok) / len(ok) if ok else None,
@@ -105,7 +119,7 @@ def run_pwws(model: AuditModel, chosen: list[tuple[int, list[str], int]], config
     from benchmarks import _textattack_peer as peer  # only inside the bench venv
     from audit.attack import _nlp
 
-    swap = WordNetSwap(vocab=model.vocab, max_candidates=config.max_candidates)
+    swap = WordNetSwap(vocab=model.vocab, max_candidates=config.max_candidates, max_sense_rank=config.candidate_senses)
     filters = [StopwordConstraint(), EntityConstraint(), PosMatchConstraint()]
     flagger = MeaningFlagger(top_k=config.sense_top_k)
     t0 = time.perf_counter()
@@ -131,6 +145,18 @@ def run_pwws(model: AuditModel, chosen: list[tuple[int, list[str], int]], config
     return out, time.perf_counter() - t0
 
 
+def peer_key(model_ref: str, chosen: list[tuple[int, list[str], int]], config: AttackConfig, peer: str) -> str:
+    """Cache key for PWWS records: model files, sentences, candidate/cap settings, peer version."""
+    h = hashlib.sha256()
+    folder = Path(model_ref)
+    for f in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if f.suffix in (".safetensors", ".json") and f.name not in ("benchmark.json", "metrics.json"):
+            h.update(f.name.encode() + f.read_bytes())
+    settings = {k: getattr(config, k) for k in ("max_words_changed", "max_fraction", "max_candidates", "candidate_senses", "sense_top_k")}
+    h.update(json.dumps([peer, settings, [(i, t, g) for i, t, g in chosen]], sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
 def verdicts(results: list[dict[str, Any]]) -> list[str]:
     """One line per cap setting: our success/queries against PWWS's, and whether the goal is met."""
     out = []
@@ -152,19 +178,20 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> None:
     lines = [
         "# Attack quality: REAT-guided WordNet attack vs PWWS",
         "",
-        f"Model `{payload['model']}`, {payload['n']} correctly classified SST-2 test sentences "
-        f"(first in file order), same in-vocabulary WordNet candidate set and stopword/entity/POS constraints for both.",
+        f"Model `{payload['model']}` (model.safetensors sha256 {payload.get('model_sha256', '?')}...), {payload['n']} correctly classified SST-2 test sentences "
+        f"({'first' if not payload.get('offset') else 'from #' + str(payload['offset'])} in file order), same in-vocabulary WordNet candidate set and stopword/entity/POS constraints for both.",
         f"Peer: {payload['peer']}. Machine: {payload['machine']}.",
         "",
-        "| method | cap on words changed | success | success, no meaning flag | queries/text | queries/success | words changed (share) | seconds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| method | cap on words changed | success | success, no meaning flag | queries/text | of which ranking passes | queries/success | words changed (share) | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in payload["results"]:
         s = row["summary"]
         share = "-" if s["words_changed_share"] is None else f"{100 * s['words_changed_share']:.1f}%"
         qs = "-" if s["mean_queries_successful"] is None else f"{s['mean_queries_successful']:.1f}"
+        rank = f"{s['mean_rank_queries']:.1f}" if "PWWS" not in row["method"] and "mean_rank_queries" in s else "-"
         lines.append(f"| {row['method']} | {row['cap']} | {100 * s['success_rate']:.1f}% | {100 * s['success_rate_constrained']:.1f}% "
-                     f"| {s['mean_queries']:.1f} | {qs} | {share} | {s['seconds']} |")
+                     f"| {s['mean_queries']:.1f} | {rank} | {qs} | {share} | {s['seconds']} |")
     lines += ["", ANCHOR + ".", "Goal: at least PWWS's success at <= 1/3 of its queries.", ""]
     lines += [f"- {v}" for v in verdicts(payload["results"])]
     lines += [f"- {note}" for note in payload.get("notes", [])]
@@ -178,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--peer", choices=["textattack", "none"], default="textattack")
     ap.add_argument("--out", default="reports/benchmarks")
+    ap.add_argument("--offset", type=int, default=0, help="skip this many correctly classified sentences (tuning: 100)")
+    ap.add_argument("--peer-cache", default=None, help="directory caching PWWS records (keyed by model, sentences, settings)")
+    ap.add_argument("--baseline", action="store_true", help="also run the previous search (all candidates at once, no min gain)")
+    ap.add_argument("--senses", type=int, default=None, help="also run both methods with candidates from the top-K WordNet senses")
+    ap.add_argument("--note", action="append", default=[], help="a line added to the report's notes (repeatable)")
     ap.add_argument("--render-only", action="store_true", help="rewrite attack.md from an existing attack.json")
     args = ap.parse_args(argv)
     if args.render_only:
@@ -187,14 +219,23 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     model = load_model_ref(args.model)
     rows = load_sst2_test(Path(args.data) if args.data else data_dir() / "sst2" / "test.tsv")
-    chosen = select_correct(model, rows, args.n)
+    chosen = select_correct(model, rows, args.offset + args.n)[args.offset :]
     default = AttackConfig()
-    uncapped = AttackConfig(max_words_changed=None, max_fraction=None, query_budget=None)
+    no_caps = dict(max_words_changed=None, max_fraction=None, query_budget=None)
+    caps = (("none", False), ("default (4 words / 25%)", True))
+    legacy = dict(min_gain=0.0, batch_size=None, patience=None, window=1, order_candidates=None, rerank=True)
+    runs = [("REAT greedy (ours)", {})]
+    if args.senses:
+        runs.append((f"REAT greedy (ours), top-{args.senses} senses", {"candidate_senses": args.senses}))
+    if args.baseline:
+        runs.append(("REAT greedy, previous search", legacy))
     results = []
-    for cap, cfg in (("none", uncapped), ("default (4 words / 25%)", default)):
-        recs, secs = run_ours(model, chosen, cfg)
-        results.append({"method": "REAT greedy (ours)", "cap": cap, "summary": summarize(recs, secs), "records": recs})
-        print(f"ours cap={cap}: {results[-1]['summary']}", file=sys.stderr)
+    for method, extra in runs:
+        for cap, capped in caps:
+            cfg = AttackConfig(**extra) if capped else AttackConfig(**extra, **no_caps)
+            recs, secs = run_ours(model, chosen, cfg)
+            results.append({"method": method, "cap": cap, "summary": summarize(recs, secs), "records": recs})
+            print(f"{method} cap={cap}: {results[-1]['summary']}", file=sys.stderr)
     notes = [f"our query budget: none when uncapped, {default.query_budget} with the default config",
              "queries: ours = initial prediction + REAT passes + candidate texts; PWWS = TextAttack's count of unique texts"]
     peer = "none"
@@ -202,11 +243,32 @@ def main(argv: list[str] | None = None) -> int:
         from importlib.metadata import version
 
         peer = f"TextAttack {version('textattack')} PWWS (GreedyWordSwapWIR weighted-saliency)"
-        for cap, capped in (("none", False), ("default (4 words / 25%)", True)):
-            recs, secs = run_pwws(model, chosen, default, capped=capped)
-            results.append({"method": "PWWS (TextAttack)", "cap": cap, "summary": summarize(recs, secs), "records": recs})
-            print(f"pwws cap={cap}: {results[-1]['summary']}", file=sys.stderr)
-    payload = {"model": args.model, "n": len(chosen), "peer": peer, "results": results, "notes": notes,
+        peer_runs = [("PWWS (TextAttack)", default)]
+        if args.senses:
+            peer_runs.append((f"PWWS (TextAttack), top-{args.senses} senses", AttackConfig(candidate_senses=args.senses)))
+        for method, cfg in peer_runs:
+            cache = Path(args.peer_cache) / f"pwws-{peer_key(args.model, chosen, cfg, peer)}.json" if args.peer_cache else None
+            cached = json.loads(cache.read_text(encoding="utf-8")) if cache is not None and cache.is_file() else {}
+            for cap, capped in caps:
+                if cap in cached:
+                    recs, secs = cached[cap]["records"], cached[cap]["seconds"]
+                else:
+                    recs, secs = run_pwws(model, chosen, cfg, capped=capped)
+                    cached[cap] = {"records": recs, "seconds": secs}
+                    if cache is not None:
+                        cache.parent.mkdir(parents=True, exist_ok=True)
+                        cache.write_text(json.dumps(cached), encoding="utf-8")
+                results.append({"method": method, "cap": cap, "summary": summarize(recs, secs), "records": recs})
+                print(f"{method} cap={cap}: {results[-1]['summary']}", file=sys.stderr)
+    notes.append(f"ours: AttackConfig defaults min_gain={default.min_gain}, batch_size={default.batch_size}, "
+                 f"order_candidates={default.order_candidates}, rerank={default.rerank}, patience={default.patience}, "
+                 f"window={default.window}, candidate_senses={default.candidate_senses}; the uncapped run drops only the caps and the budget")
+    notes.append("these search settings were tuned on correctly classified sentences 100-199 (`--offset 100`), "
+                 "not on the reported sentences" if args.offset == 0 else f"offset {args.offset}: a tuning run, not the report")
+    notes += args.note
+    weights = Path(args.model) / "model.safetensors"
+    fingerprint = hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "?"
+    payload = {"model": args.model, "model_sha256": fingerprint, "n": len(chosen), "offset": args.offset, "peer": peer, "results": results, "notes": notes,
                "machine": f"{platform.machine()} CPU, torch {torch.__version__}, 1 thread"}
     write_report(Path(args.out), payload)
     return 0

@@ -20,7 +20,8 @@ from audit.attack import (
     UntargetedClassification,
     driver_flip_rates,
 )
-from audit.attack.constraints import MaxWordsChanged, NoRepeatModification
+from audit.attack.constraints import Constraint, MaxWordsChanged, NoRepeatModification
+from audit.attack.search import SearchOutcome
 from audit.data.vocab import PAD, UNK, Vocab
 from audit.errors import ConfigError, InputError
 from audit.models.base import AuditModel, RecurrentClassifier
@@ -89,6 +90,10 @@ def flippable() -> AuditModel:
     return sentiment_gru({"film": 0, "terribly": -1, "charismatic": 0.1, "awfully": 0, "frightfully": -1})
 
 
+LEGACY = dict(min_gain=0.0, batch_size=None, patience=None, window=1, order_candidates=None, rerank=True)
+"""The search before the minimum-gain rule, chunked evaluation and gradient ordering: all candidates at once."""
+
+
 def attack(config: AttackConfig | None = None, order: Sequence[int] = (2, 3, 0, 1)) -> ReatWordNetAttack:
     return ReatWordNetAttack(config or AttackConfig(), ranker=position_ranker(order), tagger=TAGS)
 
@@ -116,12 +121,19 @@ def test_unflippable_model_reports_failure() -> None:
 
 def test_query_counting_is_exact() -> None:
     # 1 initial prediction + rank, 2 candidates at "terribly" -> success: 1 + 1 + 2
-    result = attack().attack(flippable(), TEXT, gold=0)
+    result = attack(AttackConfig(**LEGACY)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 1)
     # ranking "charismatic" first: its WordNet candidate ("magnetic") is out of vocabulary, so no query;
     # then "terribly": 2 candidates
-    result = attack(order=(3, 2, 0, 1)).attack(flippable(), TEXT, gold=0)
+    result = attack(AttackConfig(**LEGACY), order=(3, 2, 0, 1)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 1)
+    # defaults: the gradient pass is one more rank query; chunks of one: "awfully" (ordered first by the
+    # gradient) flips and "frightfully" is never sent
+    result = attack().attack(flippable(), TEXT, gold=0)
+    assert (result.queries, result.rank_queries) == (4, 2) and result.variant[2] == "awfully"
+    # chunks of two: both candidates are sent
+    result = attack(AttackConfig(batch_size=2)).attack(flippable(), TEXT, gold=0)
+    assert (result.queries, result.rank_queries) == (5, 2) and result.flipped
 
 
 class FixedSwap(Transformation):
@@ -164,11 +176,18 @@ def test_query_counting_multi_round_and_budget() -> None:
 
 def test_budget_in_recipe_counts_initial_prediction() -> None:
     for budget in (1, 2):
-        result = attack(AttackConfig(query_budget=budget)).attack(flippable(), TEXT, gold=0)
+        result = attack(AttackConfig(query_budget=budget, **LEGACY)).attack(flippable(), TEXT, gold=0)
         assert result.queries == budget and not result.flipped and result.stop_reason in ("budget", "")
     # budget 3: initial + rank + only the first candidate ("awfully"), which flips
-    result = attack(AttackConfig(query_budget=3)).attack(flippable(), TEXT, gold=0)
+    result = attack(AttackConfig(query_budget=3, **LEGACY)).attack(flippable(), TEXT, gold=0)
     assert result.flipped and result.queries == 3
+    # defaults: the gradient pass counts too, so budget 3 leaves no candidate query, budget 4 one
+    result = attack(AttackConfig(query_budget=3)).attack(flippable(), TEXT, gold=0)
+    assert not result.flipped and result.queries == 3 and result.stop_reason == "budget"
+    result = attack(AttackConfig(query_budget=4)).attack(flippable(), TEXT, gold=0)
+    assert result.flipped and result.queries == 4
+    result = attack(AttackConfig(query_budget=4, batch_size=2)).attack(flippable(), TEXT, gold=0)
+    assert result.flipped and result.queries == 4  # the chunk of two is cut to the one query left
 
 
 def test_words_changed_cap() -> None:
@@ -192,7 +211,7 @@ def test_stopwords_and_entities_are_never_swapped() -> None:
     result = attack(order=(0, 1, 2, 3)).attack(model, toks, gold=0)
     assert result.swaps and all(s.position == 2 for s in result.swaps)
     # the same search without the stopword rule swaps "very" (ranked above "terribly") first
-    loose = attack(AttackConfig(skip_stopwords=False), order=(0, 1, 2, 3)).attack(model, toks, gold=0)
+    loose = attack(AttackConfig(skip_stopwords=False, **LEGACY), order=(0, 1, 2, 3)).attack(model, toks, gold=0)
     assert loose.swaps[0].position == 1 and loose.swaps[0].replacement == "really"
     # mid-sentence capitalization in the raw text marks an entity even when the tagger says otherwise
     raw = ["Film", "is", "Terribly", "charismatic"]
@@ -221,7 +240,7 @@ class LyingModel(AuditModel):
 def test_verification_re_predicts_from_scratch() -> None:
     honest = sentiment_gru({"film": 0, "terribly": -1, "charismatic": 0.1, "awfully": -1, "frightfully": -1})
     liar = LyingModel(module=honest.module, vocab=honest.vocab, tokenizer=honest.tokenizer, labels=honest.labels)
-    result = attack().attack(liar, TEXT, gold=0)
+    result = attack(AttackConfig(**LEGACY)).attack(liar, TEXT, gold=0)  # the liar lies to batches of 2+
     assert result.flipped and not result.verified and result.status == "failed"
 
 
@@ -314,3 +333,110 @@ def test_retry_positions_option_saves_repeated_queries() -> None:
         assert out.stop_reason == "exhausted" and [s.replacement for s in out.swaps] == ["fine"]
         counts[retry] = (counter.rank_queries, counter.model_queries)
     assert counts == {True: (2, 3), False: (2, 2)}
+
+
+def _gain_setup() -> tuple[AuditModel, list[str], list[float]]:
+    # scale 2 keeps probabilities off 0/1: p(neg) 0.920 for "good bad dull"; dull->meh 0.916 (weak),
+    # bad->fine 0.781 (strong), dull->ok 0.781, dull->great 0.205 (a flip)
+    model = sentiment_gru({"good": 0.2, "bad": -0.5, "dull": -0.5, "fine": 0.0, "ok": 0.0, "worse": -1.0,
+                           "meh": -0.45, "great": 1.0}, scale=2.0)
+    toks = "good bad dull".split()
+    return model, toks, model.predict_proba_tokens([toks])[0].tolist()
+
+
+def _run(
+    search: GreedyReatSearch, table: dict[str, list[str]], constraints: Sequence[Constraint] = ()
+) -> tuple[SearchOutcome, QueryCounter]:
+    model, toks, probs = _gain_setup()
+    counter = QueryCounter(model, budget=None)
+    out = search.run(counter, toks, pred=0, probs=probs, goal=UntargetedClassification(),
+                     transformation=FixedSwap(table), constraints=[NoRepeatModification(), *constraints])
+    return out, counter
+
+
+def _search(**kw: object) -> GreedyReatSearch:
+    tagger = lambda t: ["JJ"] * len(t)  # noqa: E731
+    return GreedyReatSearch(ranker=position_ranker((2, 1, 0)), tagger=tagger, **kw)  # type: ignore[arg-type]
+
+
+def test_min_gain_skips_a_weak_swap_without_spending_the_word_cap() -> None:
+    table = {"dull": ["meh"], "bad": ["fine"]}
+    cap = [MaxWordsChanged(max_words=1)]
+    plain, c0 = _run(_search(), table, cap)
+    assert [s.replacement for s in plain.swaps] == ["meh"]  # REAT's top position, tiny gain, uses the only word
+    assert (c0.rank_queries, c0.model_queries) == (1, 1)
+    ruled, c1 = _run(_search(min_gain=0.05), table, cap)
+    assert [s.replacement for s in ruled.swaps] == ["fine"]  # "meh" evaluated, not taken; moved on to "bad"
+    assert (c1.rank_queries, c1.model_queries) == (1, 2)
+    assert ruled.probs[0] < plain.probs[0] - 0.1
+
+
+def test_min_gain_falls_back_to_the_best_weak_swap_at_no_extra_query() -> None:
+    table = {"dull": ["meh"], "bad": ["fine"]}
+    out, counter = _run(_search(min_gain=0.5), table)
+    # round 1: both weak -> the better ("fine") is taken; round 2: "meh" is the only one left; round 3: nothing
+    assert [s.replacement for s in out.swaps] == ["fine", "meh"] and out.stop_reason == "exhausted"
+    assert (counter.rank_queries, counter.model_queries) == (3, 3)
+    # patience 1: the first weak position's swap is taken at once
+    out, counter = _run(_search(min_gain=0.5, patience=1), table)
+    assert [s.replacement for s in out.swaps] == ["meh", "fine"]
+    assert (counter.rank_queries, counter.model_queries) == (3, 2)
+    # max_weak 1: one weak swap per text, then a round without a min_gain swap ends the search
+    out, counter = _run(_search(min_gain=0.5, max_weak=1), table)
+    assert [s.replacement for s in out.swaps] == ["fine"] and out.stop_reason == "exhausted"
+    assert (counter.rank_queries, counter.model_queries) == (2, 3)
+    with pytest.raises(ValueError):
+        GreedyReatSearch(min_gain=-0.1)
+
+
+def test_chunks_stop_early_on_success_and_count_only_what_is_sent() -> None:
+    table = {"dull": ["worse", "great", "fine", "ok"]}
+    for batch, sent in ((None, 4), (1, 2), (2, 2), (3, 3)):
+        out, counter = _run(_search(batch_size=batch), table)
+        assert out.stop_reason == "succeeded" and out.swaps[0].replacement == "great"
+        assert (counter.rank_queries, counter.model_queries) == (1, sent), batch
+    # with the minimum-gain rule a chunk that reaches it ends the position ("ok" is kept, "great" never sent)
+    out, counter = _run(_search(batch_size=1, min_gain=0.05), {"dull": ["worse", "ok", "great"]})
+    assert out.swaps[0].replacement == "ok" and counter.model_queries == 2 and out.stop_reason == "exhausted"
+
+
+def test_gradient_estimator_orders_candidates_and_is_counted() -> None:
+    from audit.attack.search import gradient_estimator
+
+    model, toks, _ = _gain_setup()
+    est = gradient_estimator(model, toks, 0)
+    # lower = hurts the negative class more (first order: exact ordering among sentiment words here)
+    assert est(2, "great") < est(2, "meh") < est(2, "worse")
+    out, counter = _run(_search(batch_size=1, estimator=gradient_estimator), {"dull": ["worse", "meh", "great"]})
+    assert out.stop_reason == "succeeded" and out.swaps[0].replacement == "great"
+    assert (counter.rank_queries, counter.model_queries) == (2, 1)  # REAT + gradient; one candidate sent
+
+
+def test_rank_once_without_rerank() -> None:
+    table = {"dull": ["meh"], "bad": ["fine"]}
+    out, counter = _run(_search(rerank=False), table)
+    assert [s.replacement for s in out.swaps] == ["meh", "fine"] and counter.rank_queries == 1
+
+
+def test_candidate_senses_option_restricts_wordnet_candidates() -> None:
+    loose = ReatWordNetAttack(AttackConfig(require_in_vocab=False)).transformation(flippable())
+    strict = ReatWordNetAttack(AttackConfig(require_in_vocab=False, candidate_senses=1)).transformation(flippable())
+    tags = ["NN", "VBZ", "RB", "JJ"]
+    assert "atrociously" in loose.candidates(TEXT, tags, 2)
+    assert "atrociously" not in strict.candidates(TEXT, tags, 2) and "awfully" in strict.candidates(TEXT, tags, 2)
+
+
+def test_window_pools_positions_by_the_estimate() -> None:
+    from audit.attack.search import gradient_estimator
+
+    table = {"dull": ["worse", "meh"], "bad": ["great"]}  # REAT ranks "dull" first; bad->great is the strong swap
+    cap = [MaxWordsChanged(max_words=1)]
+    one, c1 = _run(_search(batch_size=1, min_gain=0.2, estimator=gradient_estimator), table, cap)
+    assert [s.replacement for s in one.swaps] == ["great"]
+    assert (c1.rank_queries, c1.model_queries) == (2, 3)  # "meh" and "worse" sent (weak) before "great"
+    pooled, c2 = _run(_search(batch_size=1, min_gain=0.2, estimator=gradient_estimator, window=2), table, cap)
+    # the pool of both positions is ordered by the gradient: "great" is sent first and reaches min_gain
+    assert [s.replacement for s in pooled.swaps] == ["great"]
+    assert (c2.rank_queries, c2.model_queries) == (2, 1)
+    with pytest.raises(ValueError):
+        GreedyReatSearch(window=0)

@@ -56,6 +56,7 @@ def test_long_lstm_stays_finite_on_cuda() -> None:
 
 
 def test_every_method_runs_on_a_cuda_model() -> None:
+    pytest.importorskip("captum", reason="the baselines need captum")
     torch.manual_seed(2)
     words = ["the", "movie", "is", "great", "a", "dull", "plot"]
     vocab = Vocab([PAD, UNK, *words])

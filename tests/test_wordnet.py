@@ -107,3 +107,12 @@ def test_antonyms_include_similar_to_sets() -> None:
     # "fantastic" is a satellite: its antonyms come only through its similar-to head
     assert "real" in wordnet.antonyms("fantastic", "JJ")
     assert wordnet.antonyms("the", "DT") == frozenset()
+
+
+def test_synonyms_restricted_to_frequent_senses() -> None:
+    every = wordnet.synonyms("terribly", "RB")
+    top1 = wordnet.synonyms("terribly", "RB", max_sense_rank=1)
+    assert "atrociously" in every and "atrociously" not in top1  # rank-1 sense only
+    assert "awfully" in top1 and set(top1) <= set(every)
+    top2 = wordnet.synonyms("terribly", "RB", max_sense_rank=2)
+    assert top2 == every[: len(top2)]  # WordNet order: the top senses' synonyms come first

@@ -19,7 +19,7 @@ from audit.attack.constraints import (
 )
 from audit.attack.goal import UntargetedClassification
 from audit.attack.meaning import MeaningFlagger
-from audit.attack.search import GreedyReatSearch, QueryCounter, Ranker, Swap, Tagger, _argmax
+from audit.attack.search import GreedyReatSearch, gradient_estimator, QueryCounter, Ranker, Swap, Tagger, _argmax
 from audit.attack.transformation import Transformation, WordNetSwap
 from audit.errors import InputError
 from audit.models.base import AuditModel
@@ -49,6 +49,22 @@ class AttackConfig(BaseModel):
     """``sense_mismatch`` flags candidates sharing none of the original's top-k senses."""
     retry_positions: bool = True
     """Re-try, after later swaps, a position none of whose candidates helped (False saves ~10% queries)."""
+    min_gain: float = Field(default=0.15, ge=0.0, le=1.0)
+    """Accept a swap at once only if it lowers the original class's probability by this much (see GreedyReatSearch)."""
+    batch_size: int | None = Field(default=1, ge=1)
+    """Evaluate a position's candidates in chunks of this size, stopping early on success (None: all at once)."""
+    patience: int | None = Field(default=1, ge=1)
+    """Weak positions (gain below ``min_gain``) tried in a round before the best weak swap is taken."""
+    rerank: bool = False
+    """Re-rank with REAT after each accepted swap (one rank query each); default: rank once."""
+    order_candidates: str | None = Field(default="gradient", pattern="^gradient$")
+    """``gradient``: order a position's candidates by a first-order estimate (one extra rank query per round)."""
+    window: int = Field(default=3, ge=1)
+    """Pool the candidates of this many REAT-ranked positions, ordered by the estimate."""
+    max_weak: int | None = Field(default=None, ge=0)
+    """At most this many swaps below ``min_gain`` per text (None: no limit)."""
+    candidate_senses: int | None = Field(default=None, ge=1)
+    """Only candidates from the original word's k most frequent WordNet senses (None: all senses)."""
 
     @field_validator("extra_synonyms")
     @classmethod
@@ -118,7 +134,12 @@ class ReatWordNetAttack:
     def __init__(self, config: AttackConfig | None = None, *, ranker: Ranker | None = None, tagger: Tagger | None = None) -> None:
         self.config = config or AttackConfig()
         self.goal = UntargetedClassification(attack_misclassified=self.config.attack_misclassified)
-        self.search = GreedyReatSearch(ranker=ranker, tagger=tagger, retry_positions=self.config.retry_positions)
+        c = self.config
+        self.search = GreedyReatSearch(
+            ranker=ranker, tagger=tagger, retry_positions=c.retry_positions, min_gain=c.min_gain,
+            batch_size=c.batch_size, patience=c.patience, rerank=c.rerank, window=c.window, max_weak=c.max_weak,
+            estimator=gradient_estimator if c.order_candidates == "gradient" else None,
+        )
         self.flagger = MeaningFlagger(
             top_k=self.config.sense_top_k,
             expand_intensifiers=self.config.expand_intensifiers,
@@ -133,6 +154,7 @@ class ReatWordNetAttack:
             max_candidates=c.max_candidates,
             expand_intensifiers=c.expand_intensifiers,
             extra_synonyms=c.extra_synonyms,
+            max_sense_rank=c.candidate_senses,
         )
 
     def constraints(self) -> list[Constraint]:

@@ -49,7 +49,9 @@ class WordNetSwap(Transformation):
     words; ``max_candidates`` caps the list (WordNet order: most frequent sense
     first); ``expand_intensifiers`` adds sibling intensifier adverbs
     (terribly -> extremely, very ...); ``extra_synonyms`` declares pairs used
-    as given (symmetric, not inflected, any POS), listed before WordNet's.
+    as given (symmetric, not inflected, any POS), listed before WordNet's;
+    ``max_sense_rank`` keeps only WordNet synonyms that come through one of the
+    original's ``max_sense_rank`` most frequent senses (declared pairs are kept).
     """
 
     name = "wordnet_swap"
@@ -61,8 +63,10 @@ class WordNetSwap(Transformation):
         max_candidates: int | None = None,
         expand_intensifiers: bool = False,
         extra_synonyms: Mapping[str, Sequence[str]] | None = None,
+        max_sense_rank: int | None = None,
     ) -> None:
         self.vocab = vocab
+        self.max_sense_rank = max_sense_rank
         self.max_candidates = max_candidates
         self.expand_intensifiers = expand_intensifiers
         self.extra = symmetric_pairs(extra_synonyms or {})
@@ -71,7 +75,9 @@ class WordNetSwap(Transformation):
         word = tokens[position]
         lower = word.lower()
         found = list(self.extra.get(lower, ()))
-        found += wordnet.synonyms(word, tags[position], expand_intensifiers=self.expand_intensifiers)
+        found += wordnet.synonyms(
+            word, tags[position], expand_intensifiers=self.expand_intensifiers, max_sense_rank=self.max_sense_rank
+        )
         out: list[str] = []
         for cand in found:
             if cand.lower() == lower or cand in out:

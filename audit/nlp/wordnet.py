@@ -277,14 +277,20 @@ def synonym_senses(word: str, ptb_tag: str, *, expand_intensifiers: bool = False
     return tuple(out.items())
 
 
-def synonyms(word: str, ptb_tag: str, *, expand_intensifiers: bool = False) -> list[str]:
+def synonyms(
+    word: str, ptb_tag: str, *, expand_intensifiers: bool = False, max_sense_rank: int | None = None
+) -> list[str]:
     """Same-POS WordNet synonyms of ``word``, inflected like it; never ``word`` itself.
 
-    Keeps the case pattern of ``word`` (all lower, Title or UPPER).
+    Keeps the case pattern of ``word`` (all lower, Title or UPPER).  ``max_sense_rank``
+    keeps only synonyms that come through one of the original's ``max_sense_rank``
+    most frequent senses (rank as in :func:`synonym_senses`).
     """
     w = word.lower()
     out: list[str] = []
-    for lemma, _ in synonym_senses(w, ptb_tag, expand_intensifiers=expand_intensifiers):
+    for lemma, rank in synonym_senses(w, ptb_tag, expand_intensifiers=expand_intensifiers):
+        if max_sense_rank is not None and rank >= max_sense_rank:
+            continue
         form = inflect(lemma, ptb_tag)
         if form is None or form == w or form in out:
             continue

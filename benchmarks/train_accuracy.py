@@ -114,7 +114,7 @@ def _row(arch: str, models_dir: Path) -> dict[str, object] | None:
         "dev_accuracy": round(100 * float(metrics["dev_accuracy"]), 2),
         "paper_test_accuracy": paper,
         "delta_points": round(test - paper, 2) if paper is not None else None,
-        "within_goal": (abs(test - paper) <= GOAL_POINTS) if paper is not None else None,
+        "within_goal": (test >= paper - GOAL_POINTS) if paper is not None else None,  # "within 1.5 points, or better"
         "best_epoch": metrics["best_epoch"],
         "epochs_run": metrics["epochs_run"],
         "seconds_per_epoch": round(float(metrics["seconds_per_epoch"]), 2),
@@ -134,7 +134,7 @@ def write_report(models_dir: Path, out_dir: Path) -> dict[str, object]:
     report = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
-        "goal": f"test accuracy within {GOAL_POINTS} points of the paper's Table 3",
+        "goal": f"test accuracy within {GOAL_POINTS} points of the paper's Table 3, or better",
         "notes": [
             "The paper used frozen 300-d GoogleNews word2vec; not available here. These models use GloVe 6B 50-d "
             "vectors (shared/data/embeddings, a subset covering SST-2), frozen or fine-tuned per model as the "

@@ -304,10 +304,7 @@ def test_driver_flip_rates_both_directions() -> None:
     assert back.to_row()["rate"] == 1.0
 
 
-def test_reat_ranker_when_available() -> None:
-    attribution = pytest.importorskip("audit.attribution")
-    if not hasattr(attribution, "reat_scores"):
-        pytest.skip("audit.attribution.reat_scores has not landed yet")
+def test_reat_ranker() -> None:
     from audit.attack import reat_ranker
 
     model = flippable()
@@ -440,3 +437,17 @@ def test_window_pools_positions_by_the_estimate() -> None:
     assert (c2.rank_queries, c2.model_queries) == (2, 1)
     with pytest.raises(ValueError):
         GreedyReatSearch(window=0)
+
+
+def test_ranker_and_estimator_keep_the_callers_training_mode() -> None:
+    from audit.attack import reat_ranker
+    from audit.attack.search import gradient_estimator
+
+    model = flippable()
+    model.module.train()
+    reat_ranker(model, TEXT, 0)
+    gradient_estimator(model, TEXT, 0)
+    assert all(m.training for m in model.module.modules())
+    model.module.eval()
+    reat_ranker(model, TEXT, 0)
+    assert not any(m.training for m in model.module.modules())

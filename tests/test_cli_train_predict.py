@@ -96,3 +96,30 @@ def test_train_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     cfg.write_text(f"name: x\narch: gru\ndata: {{train: {bad}, dev: {bad}}}\n", encoding="utf-8")
     assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "m")]) == EXIT_CODES["data"]
     assert f"{bad}:3" in capsys.readouterr().err
+
+
+def test_predict_input_file_is_chunked(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More lines than one chunk: every line predicted once, in input order, in batches of at most 256."""
+    from audit.cli import predict as predict_cli
+    from audit.models.base import AuditModel
+
+    texts = [f"w{i % 20} {'superb' if i % 3 else 'awful'} w{(i * 7) % 20}" for i in range(600)]
+    f = tmp_path / "many.txt"
+    f.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    sizes: list[int] = []
+    real = AuditModel.predict_proba
+
+    def spy(self: AuditModel, batch: list[str]):  # type: ignore[no-untyped-def]
+        sizes.append(len(batch))
+        return real(self, batch)
+
+    monkeypatch.setattr(AuditModel, "predict_proba", spy)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(trained), "--input", str(f), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sizes == [predict_cli.PREDICT_CHUNK, predict_cli.PREDICT_CHUNK, 600 - 2 * predict_cli.PREDICT_CHUNK]
+    assert [r["text"] for r in rows] == texts
+    expected = real(load_model(trained), texts)
+    assert [r["label_id"] for r in rows] == expected.argmax(dim=-1).tolist()

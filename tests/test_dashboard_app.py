@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from audit.cli import main
+from audit.dashboard.explain import ALLOW_ADAPTERS_ENV
 from audit.dashboard.store import STORE_ENV
 from audit.models.io import load_model
 from audit.store import RunStore
@@ -238,7 +239,40 @@ def test_cli_dashboard_starts_streamlit_on_localhost(monkeypatch, tmp_path):
     assert opts == {"--server.address": "127.0.0.1", "--server.port": "8765", "--server.headless": "true",
                     "--browser.gatherUsageStats": "false"}
     assert env[STORE_ENV] == str((tmp_path / "runs").resolve())
+    assert ALLOW_ADAPTERS_ENV not in env  # typed module:function models are off by default
     monkeypatch.setattr(cli_dashboard.subprocess, "call", lambda cmd, env: 3)
     assert main(["dashboard", "--store", str(tmp_path)]) == 1  # streamlit failed: not a silent success
     monkeypatch.setenv("AUDIT_DASHBOARD_APP", str(tmp_path / "nope.py"))
     assert main(["dashboard"]) == 4  # ResourceMissingError: app not found, named
+
+
+def test_cli_dashboard_allow_adapters_and_public_host_warning(monkeypatch, tmp_path, capsys):
+    import audit.cli.dashboard as cli_dashboard
+
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(cli_dashboard.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setenv(ALLOW_ADAPTERS_ENV, "1")  # a stray variable does not turn adapters on; only the flag does
+    capsys.readouterr()
+    assert main(["dashboard", "--store", str(tmp_path)]) == 0
+    assert ALLOW_ADAPTERS_ENV not in calls[-1][1] and "warning" not in capsys.readouterr().err
+    assert main(["dashboard", "--store", str(tmp_path), "--allow-adapters", "--host", "0.0.0.0"]) == 0
+    cmd, env = calls[-1]
+    assert env[ALLOW_ADAPTERS_ENV] == "1" and dict(zip(cmd[5::2], cmd[6::2]))["--server.address"] == "0.0.0.0"
+    err = capsys.readouterr().err
+    assert "warning: --host 0.0.0.0 is not a loopback address" in err and "run code" in err
+    for host in ("localhost", "127.0.0.2", "::1"):
+        assert main(["dashboard", "--store", str(tmp_path), "--host", host]) == 0
+        assert "warning" not in capsys.readouterr().err, host
+    assert main(["dashboard", "--store", str(tmp_path), "--host", "dash.example.org"]) == 0
+    assert "warning: --host dash.example.org" in capsys.readouterr().err
+
+
+def test_explain_page_refuses_typed_adapter_refs(monkeypatch, real_store, tmp_path):
+    marker = tmp_path / "ran.txt"
+    evil = tmp_path / "evil.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('x')\ndef build():\n    return None\n", encoding="utf-8")
+    monkeypatch.delenv(ALLOW_ADAPTERS_ENV, raising=False)
+    at = open_page(monkeypatch, real_store["root"], "explain")
+    at.text_input(key="e_model_dir").set_value(f"{evil}:build").run()
+    assert not at.exception and "--allow-adapters" in texts(at.error)
+    assert not marker.exists()  # the file was never imported

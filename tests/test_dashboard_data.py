@@ -196,3 +196,35 @@ def test_scores_frame_and_model_refs():
     frame = vm_explain.scores_frame(res)
     assert list(frame.columns) == ["position", "token", "reat", "lime"] and frame["reat"].tolist() == [0.5, -0.5]
     assert vm_explain.model_refs([{"model_ref": "a"}, {"model_ref": "b"}, {"model_ref": "a"}, {}]) == ["a", "b"]
+
+
+def test_explain_model_ref_policy(tmp_path):
+    from audit.errors import InputError
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    runs = ["models/tiny", "mypkg.models:build"]
+    choose = vm_explain.choose_model_ref
+    assert choose("", None, run_refs=runs, allow_adapters=False) is None
+    assert choose("  ", "models/tiny", run_refs=runs, allow_adapters=False) == "models/tiny"
+    assert choose(None, "mypkg.models:build", run_refs=runs, allow_adapters=False) == "mypkg.models:build"
+    assert choose(f" {model_dir} ", "models/tiny", run_refs=runs, allow_adapters=False) == str(model_dir)
+    assert choose("mypkg.models:build", None, run_refs=runs, allow_adapters=False) == "mypkg.models:build"
+    for evil in ("os:system", "/tmp/evil.py:build", "C:/x"):
+        with pytest.raises(InputError, match="allow-adapters"):
+            choose(evil, "models/tiny", run_refs=runs, allow_adapters=False)
+        assert choose(evil, None, run_refs=runs, allow_adapters=True) == evil
+    with pytest.raises(InputError, match="no model directory"):
+        choose(str(tmp_path / "nope"), None, run_refs=runs, allow_adapters=False)
+    with pytest.raises(InputError, match="not one named by a run"):
+        choose("", "other:fn", run_refs=runs, allow_adapters=False)
+    colon_dir = tmp_path / "a:b"
+    colon_dir.mkdir()
+    assert choose(str(colon_dir), None, run_refs=[], allow_adapters=False) == str(colon_dir)
+
+
+def test_adapters_allowed_env():
+    env = vm_explain.ALLOW_ADAPTERS_ENV
+    assert not vm_explain.adapters_allowed({})
+    assert not vm_explain.adapters_allowed({env: "0"}) and not vm_explain.adapters_allowed({env: ""})
+    assert vm_explain.adapters_allowed({env: "1"}) and vm_explain.adapters_allowed({env: " True "})

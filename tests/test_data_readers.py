@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from audit.data.readers import read_dataset
-from audit.errors import DataError
+from audit.errors import DataError, ResourceMissingError
 
 
 def _write(path: Path, text: str | bytes) -> Path:
@@ -102,9 +102,42 @@ def test_sst2_via_data_dir() -> None:
 
     try:
         path = resolve_data_path("data:sst2/dev.tsv")
-    except Exception:
+    except ResourceMissingError:
         pytest.skip("AUDIT_DATA_DIR / shared data not available")
     if not path.is_file():
         pytest.skip("SST-2 not available")
     ds = read_dataset(path)
     assert len(ds) == 872 and sum(ds.labels) == 444 and ds.lines[0] == 2 and ds.lines[-1] == 873
+
+
+def _corrupt_deflate_gz(path: Path) -> Path:
+    """A .gz with a valid header but garbage deflate data (zlib.error, not OSError, when read)."""
+    import gzip
+
+    body = "".join(f"w{i} " + " ".join(f"{(i * j) % 7 * 0.1:.1f}" for j in range(4)) + "\n" for i in range(400))
+    blob = bytearray(gzip.compress(body.encode("utf-8")))
+    for i in range(12, len(blob) - 8):  # keep the 10-byte header, scramble the deflate stream
+        blob[i] ^= 0x5A
+    path.write_bytes(bytes(blob))
+    return path
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated"])
+def test_damaged_gzip_vectors_raise_data_error(tmp_path: Path, damage: str) -> None:
+    import gzip
+
+    from audit.data.embeddings import load_vectors, vector_words
+    from audit.data.vocab import PAD, UNK, Vocab
+
+    if damage == "corrupt":
+        p = _corrupt_deflate_gz(tmp_path / "vec.txt.gz")
+    else:
+        full = gzip.compress(b"".join(b"w%d 0.1 0.2 0.3\n" % i for i in range(2000)))
+        p = tmp_path / "vec.txt.gz"
+        p.write_bytes(full[: len(full) // 2])
+    vocab = Vocab([PAD, UNK, "w1", "w2"])
+    with pytest.raises(DataError, match="cannot read word-vector file") as info:
+        load_vectors(p, vocab)
+    assert info.value.path == str(p)
+    with pytest.raises(DataError, match="cannot read word-vector file"):
+        vector_words(p)

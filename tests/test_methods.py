@@ -10,7 +10,7 @@ from torch import nn
 from audit.attribution import METHODS, Attribution, explain, get_method
 from audit.data.vocab import Vocab
 from audit.errors import IncompatibleModelError, InputError
-from audit.models.base import AuditModel, RecurrentClassifier, final_state
+from audit.models.base import AuditModel, RecurrentClassifier, eval_mode, final_state
 
 WORDS = ["<pad>", "<unk>", "the", "movie", "is", "great", "bad", "not", "good", ",", "but", "."]
 TEXTS = [["the", "movie", "is", "great"], ["not", "good", ",", "but", "bad", "."], ["zzz"]]
@@ -134,3 +134,25 @@ def test_explain_end_to_end_and_bad_input(model: AuditModel) -> None:
     for bad_target in (5, "awesome", -1):
         with pytest.raises(InputError):
             explain(model, "great", target=bad_target)
+
+
+@pytest.mark.parametrize("name", ["reat", "vanilla_grad", "lime"])
+def test_attribution_keeps_the_callers_training_mode(name: str) -> None:
+    model = make_model("gru")
+    model.module.train()
+    get_method(name, **FAST.get(name, {})).attribute(model, TEXTS[:2])
+    model.predict_proba_tokens(TEXTS[:2])
+    model.predict_proba(["the movie is great"])
+    assert all(m.training for m in model.module.modules())
+
+
+def test_eval_mode_restores_each_submodule_flag() -> None:
+    model = make_model("gru")
+    model.module.train()
+    model.module.head.eval()  # mixed flags come back exactly as they were
+    with eval_mode(model.module) as m:
+        assert m is model.module and not any(x.training for x in model.module.modules())
+    assert model.module.training and model.module.rnn.training and not model.module.head.training
+    with pytest.raises(RuntimeError), eval_mode(model.module):
+        raise RuntimeError("boom")
+    assert model.module.training and not model.module.head.training

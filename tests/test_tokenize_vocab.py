@@ -9,7 +9,7 @@ import pytest
 from audit.data.readers import read_dataset
 from audit.data.tokenize import tokenize
 from audit.data.vocab import PAD, UNK, Vocab
-from audit.errors import ModelError
+from audit.errors import ModelError, ResourceMissingError
 
 
 def _sst_path(split: str) -> Path:
@@ -17,7 +17,7 @@ def _sst_path(split: str) -> Path:
 
     try:
         path = resolve_data_path(f"data:sst2/{split}.tsv")
-    except Exception:
+    except ResourceMissingError:
         pytest.skip("AUDIT_DATA_DIR / shared data not available")
     if not path.is_file():
         pytest.skip("SST-2 not available")

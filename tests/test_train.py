@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from audit.errors import ConfigError
+from audit.errors import ConfigError, ModelError
 from audit.models.config import TrainConfig, load_train_config
 from audit.models.io import load_model, model_fingerprint
 from audit.models.train import ensure_reference_model, train_model
@@ -89,9 +89,22 @@ def test_ensure_reference_model_trains_once(tmp_path: Path) -> None:
     stamp = (out / "model.safetensors").stat().st_mtime_ns
     assert ensure_reference_model(cfg_path, tmp_path / "ref") == out
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp  # not retrained
-    (out / "model.safetensors").write_bytes(b"broken")
-    ensure_reference_model(cfg_path, tmp_path / "ref")  # invalid -> retrained
     assert load_model(out).labels == ("negative", "positive")
+
+
+def test_ensure_reference_model_refuses_invalid_dir(tmp_path: Path) -> None:
+    """An existing but invalid model folder raises ModelError and is left untouched (never retrained over)."""
+    cfg = tiny_config(tmp_path, epochs=1)
+    cfg_path = tmp_path / "tiny.yaml"
+    import yaml
+
+    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    out = ensure_reference_model(cfg_path, tmp_path / "ref")
+    (out / "model.safetensors").write_bytes(b"broken")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ModelError, match="corrupt"):
+        ensure_reference_model(cfg_path, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_config_errors_name_file_and_field(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from audit.attack import _nlp
 from audit.attack.constraints import Constraint, SwapContext, apply_filters
 from audit.attack.goal import UntargetedClassification
 from audit.attack.transformation import Transformation
-from audit.models.base import AuditModel
+from audit.models.base import AuditModel, eval_mode
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ def reat_ranker(model: AuditModel, tokens: Sequence[str], target: int) -> np.nda
     from audit.attribution import reat_scores
 
     enc = model.encode_tokens([list(tokens)])
-    model.module.eval()
-    with torch.no_grad():
+    with eval_mode(model.module), torch.no_grad():
         scores = reat_scores(model.rnn, model.head, model.embedding(enc.ids), enc.lengths)
     return scores[0, : len(tokens), target].detach().cpu().numpy()
 
@@ -58,8 +57,7 @@ def gradient_estimator(model: AuditModel, tokens: Sequence[str], target: int) ->
     from audit.models.base import final_state
 
     enc = model.encode_tokens([list(tokens)])
-    model.module.eval()
-    with torch.enable_grad():
+    with eval_mode(model.module), torch.enable_grad():
         emb = model.embedding(enc.ids).detach().requires_grad_(True)
         logits = model.head(final_state(model.rnn, emb, enc.lengths))
         (grad,) = torch.autograd.grad(torch.log_softmax(logits, dim=-1)[0, target], emb)

@@ -29,7 +29,7 @@ import torch
 
 from audit.attribution._reat import reat_scores
 from audit.errors import IncompatibleModelError, InputError
-from audit.models.base import AuditModel, Encoded, final_state
+from audit.models.base import AuditModel, Encoded, eval_mode, final_state
 
 log = logging.getLogger(__name__)
 
@@ -72,33 +72,33 @@ class AttributionMethod:
         """One :class:`Attribution` per text, toward ``targets`` (default: predicted classes)."""
         if targets is not None and len(targets) != len(tokens):
             raise InputError(f"got {len(targets)} targets for {len(tokens)} texts")
-        model.module.eval()
-        results: list[Attribution] = []
-        for start in range(0, len(tokens), self.batch_size):
-            batch = tokens[start : start + self.batch_size]
-            enc = model.encode_tokens(batch)
-            device = model.head.weight.device
-            enc = replace(enc, ids=enc.ids.to(device), lengths=enc.lengths.to(device))
-            with torch.inference_mode():
-                logits = model.module(enc.ids, enc.lengths)
-            if targets is None:
-                tgt = logits.argmax(-1).tolist()
-            else:
-                tgt = [_check_target(t, model.num_classes) for t in targets[start : start + self.batch_size]]
-            scores, deltas = self._scores(model, enc, tgt, logits)
-            bias = model.head.bias
-            for i, toks in enumerate(enc.tokens):
-                results.append(
-                    Attribution(
-                        tokens=list(toks),
-                        scores=scores[i, : len(toks)].astype(np.float64),
-                        target=tgt[i],
-                        logit=float(logits[i, tgt[i]]),
-                        bias=float(bias[tgt[i]].detach()) if bias is not None else 0.0,
-                        completeness_delta=None if deltas is None else float(deltas[i]),
-                        method=self.name,
+        with eval_mode(model.module):
+            results: list[Attribution] = []
+            for start in range(0, len(tokens), self.batch_size):
+                batch = tokens[start : start + self.batch_size]
+                enc = model.encode_tokens(batch)
+                device = model.head.weight.device
+                enc = replace(enc, ids=enc.ids.to(device), lengths=enc.lengths.to(device))
+                with torch.inference_mode():
+                    logits = model.module(enc.ids, enc.lengths)
+                if targets is None:
+                    tgt = logits.argmax(-1).tolist()
+                else:
+                    tgt = [_check_target(t, model.num_classes) for t in targets[start : start + self.batch_size]]
+                scores, deltas = self._scores(model, enc, tgt, logits)
+                bias = model.head.bias
+                for i, toks in enumerate(enc.tokens):
+                    results.append(
+                        Attribution(
+                            tokens=list(toks),
+                            scores=scores[i, : len(toks)].astype(np.float64),
+                            target=tgt[i],
+                            logit=float(logits[i, tgt[i]]),
+                            bias=float(bias[tgt[i]].detach()) if bias is not None else 0.0,
+                            completeness_delta=None if deltas is None else float(deltas[i]),
+                            method=self.name,
+                        )
                     )
-                )
         return results
 
     def _scores(

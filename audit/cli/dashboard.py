@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from audit.dashboard.store import STORE_ENV, resolve_store_dir
+from audit.dashboard.store import DEFAULT_STORE, STORE_ENV, resolve_store_dir
 from audit.errors import AuditError, ResourceMissingError
 
 APP_ENV = "AUDIT_DASHBOARD_APP"
@@ -34,6 +35,17 @@ def find_app() -> Path:
     )
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for anything else."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # another host name: assume it is reachable from elsewhere
+
+
 def streamlit_command(app: Path, *, host: str, port: int) -> list[str]:
     """The ``streamlit run`` command line (headless, no usage stats)."""
     return [
@@ -50,14 +62,30 @@ def register(app: typer.Typer) -> None:
 
     @app.command("dashboard")
     def dashboard(
-        store: Path = typer.Option(None, "--store", help=f"Run store directory (default: ${STORE_ENV} or ./runs)."),
+        store: Path = typer.Option(
+            None, "--store", help=f"Run store directory (default: ${STORE_ENV} or {DEFAULT_STORE})."
+        ),
         port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (localhost by default)."),
+        allow_adapters: bool = typer.Option(
+            False, "--allow-adapters",
+            help="Let the Explain page load typed module:function models (runs code on this machine).",
+        ),
     ) -> None:
         """Start the Streamlit dashboard: runs, failures, driver words, POS patterns, variants, explain."""
+        from audit.dashboard.explain import ALLOW_ADAPTERS_ENV  # lazy: pulls in pandas
+
         script = find_app()  # ResourceMissingError -> exit 4 with the fix named
         store_dir = resolve_store_dir(store).resolve()
         env = {**os.environ, STORE_ENV: str(store_dir)}
+        env.pop(ALLOW_ADAPTERS_ENV, None)  # only the flag turns adapters on
+        if allow_adapters:
+            env[ALLOW_ADAPTERS_ENV] = "1"
+        if not is_loopback_host(host):
+            typer.echo(f"warning: --host {host} is not a loopback address: anyone who can reach port {port} "
+                       "can use the dashboard (it has no authentication)"
+                       + ("; with --allow-adapters they can also run code on this machine" if allow_adapters else ""),
+                       err=True)
         if not store_dir.is_dir():
             typer.echo(f"note: run store {store_dir} does not exist yet; the dashboard will say how to make one",
                        err=True)

@@ -9,6 +9,8 @@ import typer
 
 from audit.errors import InputError
 
+PREDICT_CHUNK = 256  # texts per forward pass
+
 
 def _read_lines(path: Path) -> list[str]:
     try:
@@ -46,9 +48,11 @@ def predict(
         if not t.strip():
             raise InputError(f"text #{i + 1} is empty", hint="pass a non-empty --text")
     m = load_model_ref(model)
-    probs = m.predict_proba(texts)
+    probs: list[list[float]] = []
+    for start in range(0, len(texts), PREDICT_CHUNK):  # bounded memory for long --input files
+        probs.extend(m.predict_proba(texts[start : start + PREDICT_CHUNK]).tolist())
     rows = []
-    for t, p in zip(texts, probs.tolist()):
+    for t, p in zip(texts, probs):
         best = max(range(len(p)), key=p.__getitem__)
         rows.append({"text": t, "label": m.labels[best], "label_id": best, "probs": dict(zip(m.labels, p))})
     if as_json:

@@ -13,6 +13,15 @@ log = logging.getLogger(__name__)
 
 from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir  # re-exported for the CLI and tests
 
+__all__ = [
+    "DEFAULT_STORE",
+    "FIRST_RUN_MESSAGE",
+    "STORE_ENV",
+    "first_run_message",
+    "open_store",
+    "resolve_store_dir",
+]
+
 FIRST_RUN_MESSAGE = (
     "No audit runs yet in `{store}`. Make the first one with `make nightly` "
     "(or `audit run --config configs/nightly.yaml`), then reload this page. "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import zlib
 from pathlib import Path
 
 import torch
@@ -97,7 +98,7 @@ def load_vectors(
                         found[word] = torch.tensor([float(v) for v in values], dtype=torch.float32)
                     except ValueError as exc:
                         raise DataError(f"non-numeric value in the vector of {word!r}", path=p, line=lineno) from exc
-    except (OSError, EOFError) as exc:  # truncated gzip and the like
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # truncated or corrupt gzip and the like
         raise DataError(f"cannot read word-vector file ({exc})", path=p) from exc
     if dim is None:
         raise DataError("the word-vector file is empty", path=p)
@@ -148,6 +149,6 @@ def vector_words(path: str | Path) -> list[str]:
                     words.append(word.decode("utf-8"))
                 except UnicodeDecodeError as exc:
                     raise DataError("not valid UTF-8", path=p, line=lineno) from exc
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:  # truncated or corrupt gzip and the like
         raise DataError(f"cannot read word-vector file ({exc})", path=p) from exc
     return words

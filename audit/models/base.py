@@ -14,7 +14,8 @@ from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -25,6 +26,22 @@ from audit.data.vocab import Vocab
 from audit.errors import IncompatibleModelError, InputError
 
 Tokenizer = Callable[[str], list[str]]
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Run the block with ``module`` in eval mode, then restore every submodule's previous ``training`` flag.
+
+    Inference helpers use this so that they never leave a caller's model (for
+    example one being trained) switched to eval mode.
+    """
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in flags:
+            m.training = training
 
 
 def final_state(rnn: nn.GRU | nn.LSTM, embeddings: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -139,8 +156,8 @@ class AuditModel:
     @torch.inference_mode()
     def logits_tokens(self, batch: Sequence[Sequence[str]]) -> torch.Tensor:
         enc = self.encode_tokens(batch)
-        self.module.eval()
-        return self.module(enc.ids, enc.lengths)
+        with eval_mode(self.module):
+            return self.module(enc.ids, enc.lengths)
 
     def predict_proba_tokens(self, batch: Sequence[Sequence[str]]) -> torch.Tensor:
         """Class probabilities ``(B, C)`` for pre-tokenized texts."""

@@ -88,8 +88,9 @@ class DataSection(_Strict):
     dev: str
     test: str | None = None
     format: Literal["tsv", "csv", "jsonl", "parquet"] | None = None
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str | int = "text"
+    label_column: str | int = "label"
+    header: bool = Field(default=True, description="False for TSV/CSV files without a header row (columns by position)")
     label_map: dict[str, int] | None = None
     labels: list[str] | None = Field(default=None, description="class names in id order, e.g. [negative, positive]")
 

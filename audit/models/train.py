@@ -35,7 +35,7 @@ from audit.data.vocab import Vocab
 from audit.errors import ConfigError
 from audit.models.base import AuditModel, RecurrentClassifier, final_state
 from audit.models.config import ModelConfig, TrainConfig, build_module, load_train_config
-from audit.models.io import is_model_dir, save_model
+from audit.models.io import load_model, save_model
 from audit.settings import resolve_data_path
 
 __all__ = ["EpochStats", "TrainResult", "accuracy", "ensure_reference_model", "train_model"]
@@ -79,6 +79,7 @@ def _read(cfg: TrainConfig, value: str, name: str) -> Dataset:
         fmt=d.format,
         name=name,
         label_names=d.labels,
+        header=d.header,
     )
 
 
@@ -293,10 +294,16 @@ def _progress(batches: list[list[int]], enabled: bool, desc: str) -> Any:
 
 
 def ensure_reference_model(config_path: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Return a loadable model directory for ``config_path``, training it only when missing or invalid."""
+    """Return a loadable model directory for ``config_path``, training it only when the folder is missing.
+
+    An existing folder is loaded and never replaced: an invalid one (corrupt
+    weights, vocab mismatch, ...) raises :class:`~audit.errors.ModelError`
+    instead of being silently deleted and retrained over.
+    """
     cfg = load_train_config(config_path)
     out = Path(out_dir) if out_dir is not None else cfg.out_dir()
-    if is_model_dir(out):
+    if out.exists():
+        load_model(out)  # ModelError propagates; the folder is left as it is
         log.info("reference model %s is present at %s", cfg.name, out)
         return out
     log.info("training reference model %s into %s", cfg.name, out)

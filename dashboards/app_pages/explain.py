@@ -26,15 +26,21 @@ if _shared.get_store(root) is not None:
 if not refs:
     st.info(first_run_message(root) + " Meanwhile, a model directory works here too.", icon=":material/info:")
 
+allow_adapters = vm.adapters_allowed()
 c1, c2 = st.columns(2)
 choice = c1.selectbox("Model from a run", [None, *refs], index=1 if refs else 0, key="e_ref",
                       format_func=lambda r: r or "(none)")
-typed = c2.text_input("...or a model directory / module:function", key="e_model_dir")
-ref = typed.strip() or choice
+typed = c2.text_input("...or a model directory" + (" / module:function" if allow_adapters else ""),
+                      key="e_model_dir")
 methods = st.multiselect("Methods", vm.available_methods(), default=["reat"], key="e_methods",
                          format_func=lambda m: vm.METHOD_TITLES.get(m, m))
 text = st.text_area("Text", value=EXAMPLE, key="e_text")
 
+try:  # typed module:function refs would run code on this server: refused unless --allow-adapters
+    ref = vm.choose_model_ref(typed, choice, run_refs=refs, allow_adapters=allow_adapters)
+except AuditError as exc:
+    st.error(str(exc))
+    st.stop()
 if not ref:
     st.info("Pick a model from a run or type a model directory (a folder made by `audit train`).")
     st.stop()

@@ -47,7 +47,7 @@ def test_markdown_escapes_and_falls_back_to_tables(tmp_path):
     diff = diff_runs(old, new)
     assert diff.accuracy_new == pytest.approx(7 / 8)
     md = diff.to_markdown()
-    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt; \\| pipe" in md
+    assert "<img" not in md and "&lt;img src=x onerror=alert\\(1\\)&gt; \\| pipe" in md
     assert "New failures: 1" in md
 
 
@@ -66,3 +66,30 @@ def test_cli_runs_diff(tmp_path, capsys):
     assert main(["runs", "diff", old.run_id, new.run_id, "--store", str(tmp_path)]) == 0
     assert "New failures: 1" in capsys.readouterr().out
     assert main(["runs", "diff", old.run_id, "nope", "--store", str(tmp_path)]) == 7
+
+
+def test_accuracy_delta_uses_shared_examples_when_datasets_differ(tmp_path):
+    from audit.gate import GateConfig, evaluate_gate
+
+    store = RunStore(tmp_path)
+    old = publish_run(store, wrong={4, 5, 6, 7})  # 8 texts, accuracy 0.5
+    texts = list(BASE_TEXTS[:4]) + [f"a brand new test text number {i}" for i in range(8)]
+    new = publish_run(store, wrong={0}, texts=texts)  # 12 texts, accuracy 11/12, but example 0 broke
+    diff = diff_runs(old, new)
+    assert diff.accuracy_old == pytest.approx(0.5) and diff.accuracy_new == pytest.approx(11 / 12)
+    assert diff.accuracy_headline_delta == pytest.approx(11 / 12 - 0.5)
+    assert diff.n_matched == 4
+    assert (diff.accuracy_matched_old, diff.accuracy_matched_new) == (pytest.approx(1.0), pytest.approx(0.75))
+    assert diff.accuracy_delta == pytest.approx(-0.25) and diff.accuracy_drop == pytest.approx(0.25)
+    result = evaluate_gate(GateConfig(max_accuracy_drop=0.1, max_completeness_delta=None), {"accuracy": 0.9}, diff)
+    assert not result.passed and "accuracy drop" in result.breaches[0]
+    assert "| accuracy (4 shared examples, gated) | 100.00% | 75.00% | -25.00 pp |" in diff.to_markdown()
+
+
+def test_markdown_driver_words_are_escaped_not_code_spans(tmp_path):
+    store = RunStore(tmp_path)
+    old = publish_run(store, drivers=["dull"])
+    new = publish_run(store, drivers=["dull", "a`b", "![](http://x)"])
+    md = diff_runs(old, new).to_markdown()
+    assert "New driver words (top 20): a\\`b, \\!\\[\\]\\(http://x\\)" in md
+    assert "![](" not in md

@@ -214,3 +214,41 @@ def test_same_inputs_and_seed_give_identical_tables(setup_dir: Path, baseline: A
     assert again.previous_run_id == baseline.run_id  # diffed against the previous complete run
     assert again.diff is not None and again.diff.new_failures == []
     assert_same_tables(tables_of(again.record), tables_of(baseline.record))
+
+
+def test_nan_completeness_delta_is_not_skipped_and_breaches_the_gate() -> None:
+    import math
+
+    from audit.engine.job import compute_metrics
+    from audit.gate import GateConfig, evaluate_gate
+
+    preds = pd.DataFrame({"correct": [True, False], "completeness_delta": [1e-6, float("nan")]})
+    metrics = compute_metrics(preds, pd.DataFrame(), n_truncated=0, max_len=None)
+    assert math.isnan(metrics["max_completeness_delta"])
+    result = evaluate_gate(GateConfig(), metrics, None)
+    assert not result.passed and any("max_completeness_delta" in b for b in result.breaches)
+
+
+def test_source_version_marks_uncommitted_audit_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from audit.engine import meta
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "m.py").write_text("x = 1\n")
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "c"], cwd=tmp_path, check=True)
+    clean = meta.source_version(tmp_path)
+    assert clean is not None and len(clean) == 40
+    (tmp_path / "notes.txt").write_text("outside audit/: not code")
+    assert meta.source_version(tmp_path) == clean
+    (tmp_path / "audit" / "m.py").write_text("x = 2\n")
+    assert meta.source_version(tmp_path) == clean + "+dirty"
+
+    def no_git(*args: Any, **kwargs: Any) -> Any:
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(meta.subprocess, "run", no_git)
+    assert meta.source_version(tmp_path) is None and meta.code_version()["git_commit"] is None

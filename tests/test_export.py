@@ -207,3 +207,25 @@ def test_cli_export_and_suite_run(toy_run, tmp_path, tiny_model, monkeypatch, ca
     suite_path.write_text(lines[0] + "\n")  # only the case the model gets right
     assert main(["suite", "run", str(suite_path), "--model", model_dir]) == 0
     assert "1 cases, 0 failed" in capsys.readouterr().out
+
+
+def test_suite_without_cases_is_an_error_not_a_pass(toy_run, tmp_path, tiny_model):
+    out = export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl")
+    suite = read_suite(out)
+    out.write_text("\n\n")  # manifest still beside it, but no case lines
+    with pytest.raises(DataError, match=r"suite\.jsonl: suite has no cases"):
+        read_suite(out)
+    suite.cases = []
+    with pytest.raises(DataError, match="suite has no cases"):
+        run_suite(suite, tiny_model)
+
+
+def test_read_suite_keeps_unicode_line_separators_inside_strings(toy_run, tmp_path):
+    out = export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl")
+    first, *rest = out.read_text(encoding="utf-8").split("\n")
+    case = json.loads(first)
+    case["original"] = "the movie\u2028is\u0085good\u2029"
+    out.write_text("\n".join([json.dumps(case, ensure_ascii=False), *rest]), encoding="utf-8")
+    assert "\u2028" in out.read_text(encoding="utf-8")
+    suite = read_suite(out)
+    assert len(suite.cases) == 3 and suite.cases[0].original == "the movie\u2028is\u0085good\u2029"

@@ -88,3 +88,13 @@ def test_report_write_fault_is_store_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError):
         write_run_report(blocker, manifest={"run_id": "r"}, tables=make_tables(), out_dir=blocker / "sub")
+
+
+def test_report_md_escapes_markdown_images_links_and_backticks(tmp_path):
+    texts = list(BASE_TEXTS)
+    texts[1] = "![](http://tracker/x) see [x](http://url) and `code` dull"  # misclassified (wrong={1})
+    tables = make_tables(wrong={1}, flipped=set(), texts=texts)
+    md_path, _ = write_run_report(tmp_path, manifest={"run_id": "r1", "metrics": metrics_of(tables)}, tables=tables)
+    md = md_path.read_text()
+    assert "![](" not in md and "[x](" not in md and "`code`" not in md
+    assert "\\!\\[\\]\\(http://tracker/x\\) see \\[x\\]\\(http://url\\) and \\`code\\` dull" in md

@@ -144,6 +144,16 @@ def test_rebuild_index_from_folders(tmp_path):
     assert rows[w.run_id].status == "failed"
 
 
+def test_rebuild_index_takes_the_store_lock(tmp_path):
+    store = RunStore(tmp_path)
+    holder = store.begin("busykey", make_manifest())  # another writer holds the lock
+    with pytest.raises(StoreLockedError, match="locked"):
+        store.rebuild_index(wait_s=0.2)
+    holder.publish(manifest_updates={})
+    store.rebuild_index(wait_s=0.2)  # free again
+    assert [r.status for r in store.list_runs()] == ["complete"]
+
+
 def test_killed_job_marked_interrupted_by_next_job(tmp_path):
     store = RunStore(tmp_path)
     w = store.begin("k1", make_manifest())

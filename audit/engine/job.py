@@ -186,7 +186,8 @@ def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_trun
         "accuracy": float(correct.mean()) if n else None,
         "n_examples": int(n),
         "n_errors": int((~correct).sum()),
-        "max_completeness_delta": float(predictions["completeness_delta"].max()) if n else None,
+        # skipna=False: one NaN delta makes the max NaN, which the gate treats as a breach
+        "max_completeness_delta": float(predictions["completeness_delta"].max(skipna=False)) if n else None,
         "n_truncated": int(n_truncated),
         "max_len": max_len,
     }

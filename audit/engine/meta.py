@@ -20,21 +20,40 @@ import audit
 log = logging.getLogger(__name__)
 
 
-def git_commit(cwd: str | Path | None = None) -> str | None:
-    """``git rev-parse HEAD`` of the source tree, or None when git or the repository is unavailable."""
-    where = Path(cwd) if cwd is not None else Path(audit.__file__).resolve().parent.parent
+def _source_root() -> Path:
+    return Path(audit.__file__).resolve().parent.parent
+
+
+def _git(args: list[str], where: Path) -> str | None:
+    """stdout of ``git <args>`` in ``where``, or None when git or the repository is unavailable."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=False
-        )
+        out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit(cwd: str | Path | None = None) -> str | None:
+    """``git rev-parse HEAD`` of the source tree, or None when git or the repository is unavailable."""
+    commit = (_git(["rev-parse", "HEAD"], Path(cwd) if cwd is not None else _source_root()) or "").strip()
+    return commit or None
+
+
+def source_version(cwd: str | Path | None = None) -> str | None:
+    """The source tree's commit, with ``+dirty`` when ``audit/`` has uncommitted changes; None without git.
+
+    Part of the run key, so a resumed run never mixes chunks computed by different code.
+    """
+    where = Path(cwd) if cwd is not None else _source_root()
+    commit = git_commit(where)
+    if commit is None:
+        return None
+    status = _git(["status", "--porcelain", "--", "audit"], where)
+    return commit + ("+dirty" if status and status.strip() else "")
 
 
 def code_version() -> dict[str, str | None]:
-    return {"version": audit.__version__, "git_commit": git_commit()}
+    return {"version": audit.__version__, "git_commit": source_version()}
 
 
 def run_key(**parts: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit._markdown import md_escape
 from audit.evaluation.paper import method_label
 
 
@@ -11,9 +12,7 @@ def _f(x: Any, fmt: str = ".3f") -> str:
     return "–" if x is None else format(x, fmt)
 
 
-def _md(text: str) -> str:
-    """Escape table-breaking characters of dataset text."""
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+_md = md_escape  # dataset text: literal, and safe inside a table cell
 
 
 def _pair_table(rows: list[dict[str, Any]], models: list[str], fmt: str) -> list[str]:
@@ -300,7 +299,7 @@ def _misbehaviour(res: dict[str, Any]) -> list[str]:
     for m, words in mb["words"].items():
         for w, s in words.items():
             L.append(
-                f"| {m} | {w} | {s['n']} | {_f(s['mean'])} | {_f(s['median'])} | {_f(s['min'])} | {_f(s['max'])} | {_f(s['share_negative'], '.2f')} |"
+                f"| {m} | {_md(w)} | {s['n']} | {_f(s['mean'])} | {_f(s['median'])} | {_f(s['min'])} | {_f(s['max'])} | {_f(s['share_negative'], '.2f')} |"
             )
     L += [
         "",
@@ -311,7 +310,7 @@ def _misbehaviour(res: dict[str, Any]) -> list[str]:
         "",
     ]
     for m, f in mb["failures"].items():
-        top = ", ".join(f"{w} ({c})" for w, c in f["top_driver_words"][:10])
+        top = ", ".join(f"{_md(w)} ({c})" for w, c in f["top_driver_words"][:10])
         L += [
             f"**{m}**: {f['n_errors']} errors. Most frequent top driver: {top}.",
             "",
@@ -337,15 +336,15 @@ def _misbehaviour(res: dict[str, Any]) -> list[str]:
             before = f"{lab(c['pred_before'])} ({100 * max(c['prob_before']):.2f}%)"
             after = f"{lab(c['pred_after'])} ({100 * max(c['prob_after']):.2f}%)"
             L.append(
-                f"| {c['model']} | {_md(c['original'])} | {c['source']} → {c['replacement']} | {before} | {after} | "
+                f"| {c['model']} | {_md(c['original'])} | {_md(c['source'])} → {_md(c['replacement'])} | {before} | {after} | "
                 f"{'yes' if c['flipped'] else 'no'} | {_md(c['top_word_before'] or '–')} ({_f(c['top_score_before'], '+.2f')}) | "
                 f"{_f(c['source_score_before'], '+.2f')} |"
             )
         for s in mb["searches"]:
             L.append("")
             L.append(
-                f"Search ({s['model']}): {s['n_found']} texts contain `{s['word']}` with the searched prediction; "
-                f"{s['n_flipped']} flip after `{s['word']}` → `{s['replacement']}`."
+                f"Search ({s['model']}): {s['n_found']} texts contain \"{_md(s['word'])}\" with the searched "
+                f"prediction; {s['n_flipped']} flip after \"{_md(s['word'])}\" → \"{_md(s['replacement'])}\"."
             )
         L.append("")
     return L

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from audit.data.readers import Dataset
+from audit.engine.meta import source_version
 from audit.errors import ConfigError
 from audit.evaluation import hierarchical, paper, report, sections
 from audit.evaluation import interpretability as interp
@@ -154,17 +154,6 @@ def _as_tsv(ds: Dataset, path: Path) -> Path:
     return path
 
 
-def _code_version(base: Path) -> str | None:
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=base, capture_output=True, text=True, timeout=10, check=True
-        )
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=base, capture_output=True, text=True, timeout=10)
-        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _tag_all(tokens: list[list[str]], cache: dict[tuple[str, ...], list[str]]) -> list[list[str]]:
     from audit.nlp.pos import tag
 
@@ -240,7 +229,7 @@ def _run(
         per_model=per_model,
         timings=timings.stages,
         environment={
-            "code_version": _code_version(base_p),
+            "code_version": source_version(),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "platform": platform.platform(),

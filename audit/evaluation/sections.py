@@ -7,7 +7,6 @@ the tokenized test set and the config, and returns plain data for the report.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from audit.engine.meta import seed_everything  # noqa: F401  (re-exported: sections.seed_everything)
 from audit.evaluation import faithfulness as faith
 from audit.evaluation import interpretability as interp
 from audit.evaluation import misbehaviour as misb
@@ -23,12 +23,6 @@ from audit.evaluation.config import EvalConfig, MethodEntry
 from audit.models.base import AuditModel
 
 log = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
 
 
 def predict(model: AuditModel, tokens: Sequence[Sequence[str]], *, batch_size: int) -> np.ndarray:

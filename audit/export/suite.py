@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "reat-audit.suite"
 SCHEMA_VERSION = 1
 _BATCH = 256
+_NO_CASES_HINT = "an empty suite checks nothing; export one from a run with adversarial variants (audit export)"
 
 
 class _Strict(BaseModel):
@@ -210,7 +211,8 @@ def read_suite(path: str | Path) -> Suite:
     """Read a JSONL suite (and its manifest, if beside it). Errors name the file and line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # "\n" only: str.splitlines() also splits on U+2028, U+0085... which JSON strings may hold raw
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise DataError(f"cannot read suite ({exc.strerror or exc})", path=path) from exc
     cases = []
@@ -230,6 +232,8 @@ def read_suite(path: str | Path) -> Suite:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise DataError(f"invalid case: {where}: {first['msg']}", path=path, line=n) from exc
+    if not cases:
+        raise DataError("suite has no cases", path=path, hint=_NO_CASES_HINT)
     mpath = manifest_path(path)
     if mpath.is_file():
         try:
@@ -248,6 +252,8 @@ def read_suite(path: str | Path) -> Suite:
 # ------------------------------------------------------------------------------ rerunning
 def run_suite(suite: Suite, model: AuditModel, *, tolerance: float | None = None) -> SuiteResult:
     """Re-predict every case with ``model``; a case passes when the prediction is its expected label."""
+    if not suite.cases:  # an empty suite checks nothing: it must not pass
+        raise DataError("suite has no cases", hint=_NO_CASES_HINT)
     tol = suite.manifest.tolerance if tolerance is None else tolerance
     results: list[CaseResult] = []
     for start in range(0, len(suite.cases), _BATCH):

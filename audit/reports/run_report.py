@@ -3,8 +3,8 @@
 Headline numbers, the gate verdict, the comparison with the previous run,
 the driver-word table, sample failures (word heatmaps from
 ``token_attributions``) and sample flips (swapped words highlighted).
-Every piece of dataset text is escaped: ``html.escape`` in HTML, entity-escaped
-in Markdown (renderers pass inline HTML through).
+Every piece of dataset text is escaped: ``html.escape`` in HTML,
+:func:`audit._markdown.md_escape` in Markdown (renderers pass inline HTML through).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit._markdown import md_escape
 from audit.errors import StoreError
 from audit.store._atomic import store_error, write_bytes_atomic
 from audit.store.diff import RunDiff
@@ -44,9 +45,7 @@ def _heatmap(tokens: Sequence[str], scores: Sequence[float], *, title: str | Non
     return heatmap_html(list(tokens), [float(s) for s in scores], title=title)
 
 
-def _md(text: Any) -> str:
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " ").replace("`", "&#96;").replace("*", "\\*").replace("_", "\\_"))
+_md = md_escape
 
 
 def _fmt(value: Any, pct: bool) -> str:
@@ -129,7 +128,7 @@ class _Report:
         if self.diff is not None:
             d = self.diff
             out += ["", f"## Compared with {_md(d.old_run_id)}", "",
-                    f"- accuracy change: {_fmt(d.accuracy_delta, True)}",
+                    f"- accuracy change on the {d.n_matched} shared examples: {_fmt(d.accuracy_delta, True)}",
                     f"- new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}",
                     "- new driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
         drivers = self.drivers()
@@ -176,8 +175,9 @@ class _Report:
             body.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in breaches) + "</ul>")
         if self.diff is not None:
             d = self.diff
-            body.append(f"<h2>Compared with {e(d.old_run_id)}</h2><ul><li>accuracy change: {e(_fmt(d.accuracy_delta, True))}"
-                        f"</li><li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
+            body.append(f"<h2>Compared with {e(d.old_run_id)}</h2><ul><li>accuracy change on the {d.n_matched} "
+                        f"shared examples: {e(_fmt(d.accuracy_delta, True))}</li>"
+                        f"<li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
                         f"<li>new driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
         body.append("<h2>Driver words</h2>")
         drivers = self.drivers()

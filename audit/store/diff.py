@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit._markdown import md_escape
 from audit.store.runs import RunRecord
 
 TOP_N_DRIVERS = 20
@@ -54,6 +55,10 @@ def _outcomes(record: RunRecord) -> pd.DataFrame:
     return preds[_KEY + ["gold", "pred", "correct"]].drop_duplicates(_KEY)
 
 
+def _matched_accuracy(correct: pd.Series) -> float | None:
+    return float(correct.mean()) if len(correct) else None
+
+
 def _top_words(record: RunRecord, top_n: int) -> list[str]:
     if not record.has_table("driver_words"):
         return []
@@ -71,7 +76,14 @@ def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 @dataclass
 class RunDiff:
-    """The comparison of ``new`` against ``old`` (a previous run)."""
+    """The comparison of ``new`` against ``old`` (a previous run).
+
+    ``accuracy_old``/``accuracy_new`` are the runs' headline accuracies (each on its own
+    examples; ``accuracy_headline_delta`` is their difference).  ``accuracy_delta`` -- and so
+    ``accuracy_drop``, which the gate's ``max_accuracy_drop`` checks -- is computed only on the
+    ``n_matched`` examples both runs share (same dataset, example_id and text;
+    ``accuracy_matched_old``/``_new``), so a changed dataset does not pass for a changed model.
+    """
 
     old_run_id: str
     new_run_id: str
@@ -79,6 +91,9 @@ class RunDiff:
     accuracy_new: float | None
     accuracy_delta: float | None
     n_matched: int
+    accuracy_matched_old: float | None = None
+    accuracy_matched_new: float | None = None
+    accuracy_headline_delta: float | None = None
     new_failures: list[dict[str, Any]] = field(default_factory=list)
     fixed_failures: list[dict[str, Any]] = field(default_factory=list)
     new_driver_words: list[str] = field(default_factory=list)
@@ -93,6 +108,7 @@ class RunDiff:
 
     @property
     def accuracy_drop(self) -> float | None:
+        """Accuracy lost on the shared examples (what the gate's ``max_accuracy_drop`` checks)."""
         return None if self.accuracy_delta is None else -self.accuracy_delta
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,14 +121,17 @@ class RunDiff:
         lines = [
             f"# Run diff: {self.old_run_id} -> {self.new_run_id}", "",
             "| metric | old | new | change |", "|---|---|---|---|",
-            f"| accuracy | {pct(self.accuracy_old)} | {pct(self.accuracy_new)} | {pct(self.accuracy_delta, True)} |",
+            f"| accuracy (all examples) | {pct(self.accuracy_old)} | {pct(self.accuracy_new)} "
+            f"| {pct(self.accuracy_headline_delta, True)} |",
+            f"| accuracy ({self.n_matched} shared examples, gated) | {pct(self.accuracy_matched_old)} "
+            f"| {pct(self.accuracy_matched_new)} | {pct(self.accuracy_delta, True)} |",
             f"| attack success | {pct(self.attack_success_rate_old)} | {pct(self.attack_success_rate_new)} "
             f"| {pct(self.attack_success_rate_delta, True)} |",
             f"| attack success (constrained) | {pct(self.attack_success_rate_constrained_old)} "
             f"| {pct(self.attack_success_rate_constrained_new)} | {pct(self.attack_success_rate_constrained_delta, True)} |",
             "", f"Matched examples: {self.n_matched}. New failures: {len(self.new_failures)}. "
             f"Fixed failures: {len(self.fixed_failures)}.", "",
-            f"New driver words (top {self.top_n}): " + (", ".join(f"`{_md(w)}`" for w in self.new_driver_words)
+            f"New driver words (top {self.top_n}): " + (", ".join(_md(w) for w in self.new_driver_words)
                                                         or "none"), "",
         ]
         for title, rows in (("New failures", self.new_failures), ("Fixed failures", self.fixed_failures)):
@@ -128,10 +147,7 @@ class RunDiff:
         return "\n".join(lines)
 
 
-def _md(text: str) -> str:
-    """Make text safe inside a Markdown table cell (also neutralises inline HTML)."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
+_md = md_escape  # safe inside a Markdown table cell (also neutralises inline HTML)
 
 
 def diff_runs(old: RunRecord, new: RunRecord, *, top_n: int = TOP_N_DRIVERS) -> RunDiff:
@@ -143,12 +159,14 @@ def diff_runs(old: RunRecord, new: RunRecord, *, top_n: int = TOP_N_DRIVERS) -> 
     fixed = _rows(merged[~old_ok & new_ok].sort_values(["dataset", "example_id"]))
     old_words, new_words = _top_words(old, top_n), _top_words(new, top_n)
     acc_old, acc_new = _metric(old, "accuracy"), _metric(new, "accuracy")
+    m_old, m_new = _matched_accuracy(old_ok), _matched_accuracy(new_ok)
     asr = [_metric(r, "attack_success_rate") for r in (old, new)]
     asr_c = [_metric(r, "attack_success_rate_constrained") for r in (old, new)]
     return RunDiff(
         old_run_id=old.run_id, new_run_id=new.run_id,
-        accuracy_old=acc_old, accuracy_new=acc_new, accuracy_delta=_delta(acc_old, acc_new),
-        n_matched=int(len(merged)), new_failures=new_failures, fixed_failures=fixed,
+        accuracy_old=acc_old, accuracy_new=acc_new, accuracy_delta=_delta(m_old, m_new),
+        n_matched=int(len(merged)), accuracy_matched_old=m_old, accuracy_matched_new=m_new,
+        accuracy_headline_delta=_delta(acc_old, acc_new), new_failures=new_failures, fixed_failures=fixed,
         new_driver_words=[w for w in new_words if w not in set(old_words)],
         dropped_driver_words=[w for w in old_words if w not in set(new_words)],
         attack_success_rate_old=asr[0], attack_success_rate_new=asr[1], attack_success_rate_delta=_delta(*asr),

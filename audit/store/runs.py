@@ -349,8 +349,20 @@ class RunStore:
                              status=str(manifest.get("status", "complete")))
         return None
 
-    def rebuild_index(self) -> None:
-        """Rebuild ``index.sqlite`` from the run folders and staging manifests."""
+    def rebuild_index(self, *, wait_s: float = 5.0) -> None:
+        """Rebuild ``index.sqlite`` from the run folders and staging manifests.
+
+        Takes the store lock (waiting up to ``wait_s``, else :class:`StoreLockedError`) so a
+        job publishing meanwhile cannot have its index row overwritten by a stale listing.
+        """
+        lock = StoreLock(self.root)
+        lock.acquire(wait_s=wait_s)
+        try:
+            self._rebuild_index_locked()
+        finally:
+            lock.release()
+
+    def _rebuild_index_locked(self) -> None:
         rows = []
         for run_id in self._published_ids():
             manifest = _read_manifest(self.root / run_id)

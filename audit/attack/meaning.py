@@ -14,7 +14,7 @@ but antonym and sentiment checks still apply.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from audit.attack import _nlp
 from audit.attack.transformation import symmetric_pairs
@@ -49,7 +49,7 @@ class MeaningFlagger:
                 return lex[base]
         return 0
 
-    def _candidate_lemmas(self, candidate: str, tag: str) -> Collection[str]:
+    def _candidate_lemmas(self, candidate: str, tag: str) -> set[str]:
         c = candidate.lower()
         return set(wordnet.lemmas(c, tag)) | {c}
 

@@ -180,10 +180,9 @@ class ReatWordNetAttack:
         counter = QueryCounter(model, budget=self.config.query_budget)
         probs = counter.predict([tokens])[0]
         pred = _argmax(probs)
-        base = dict(original=list(tokens), gold=gold, probs_before=probs, pred_before=pred)
         if not self.goal.should_attack(pred, gold):
             return AttackResult(
-                **base, variant=list(tokens), swaps=[], probs_after=probs, pred_after=pred, flipped=False, verified=False,
+                original=list(tokens), gold=gold, probs_before=probs, pred_before=pred, variant=list(tokens), swaps=[], probs_after=probs, pred_after=pred, flipped=False, verified=False,
                 queries=counter.used, rank_queries=0, words_changed=0, meaning_flags=[], status="skipped",
                 stop_reason="misclassified",
             )
@@ -202,7 +201,7 @@ class ReatWordNetAttack:
             fresh = model.predict_proba_tokens([outcome.tokens])[0].tolist()
             verified = _argmax(fresh) != pred and _argmax(fresh) == outcome.pred
         return AttackResult(
-            **base, variant=outcome.tokens, swaps=swaps, probs_after=outcome.probs, pred_after=outcome.pred,
+            original=list(tokens), gold=gold, probs_before=probs, pred_before=pred, variant=outcome.tokens, swaps=swaps, probs_after=outcome.probs, pred_after=outcome.pred,
             flipped=flipped, verified=verified, queries=counter.used, rank_queries=counter.rank_queries,
             words_changed=sum(1 for a, b in zip(tokens, outcome.tokens) if a != b), meaning_flags=flags,
             status="succeeded" if flipped and verified else "failed", stop_reason=outcome.stop_reason,

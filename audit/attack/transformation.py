@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 
 from audit.nlp import wordnet
 
@@ -59,7 +59,7 @@ class WordNetSwap(Transformation):
     def __init__(
         self,
         *,
-        vocab: Collection[str] | None = None,
+        vocab: Container[str] | None = None,
         max_candidates: int | None = None,
         expand_intensifiers: bool = False,
         extra_synonyms: Mapping[str, Sequence[str]] | None = None,

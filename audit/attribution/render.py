@@ -7,7 +7,7 @@ intensity proportional to ``|score| / max |score|``.  Every piece of text is ``h
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,7 +68,7 @@ def page_html(
     *,
     title: str = "REAT explanation",
     summary: str | None = None,
-    levels: dict[str, Sequence[Any]] | None = None,
+    levels: Mapping[str, Sequence[Any]] | None = None,
 ) -> str:
     """A self-contained HTML page: heatmap, optional summary line and one table per level."""
     body = [f"<h1>{html.escape(title)}</h1>"]

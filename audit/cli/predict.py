@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypedDict
 
 import typer
 
 from audit.errors import InputError
 
 PREDICT_CHUNK = 256  # texts per forward pass
+
+
+class _Prediction(TypedDict):
+    text: str
+    label: str
+    label_id: int
+    probs: dict[str, float]
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -51,7 +59,7 @@ def predict(
     probs: list[list[float]] = []
     for start in range(0, len(texts), PREDICT_CHUNK):  # bounded memory for long --input files
         probs.extend(m.predict_proba(texts[start : start + PREDICT_CHUNK]).tolist())
-    rows = []
+    rows: list[_Prediction] = []
     for t, p in zip(texts, probs):
         best = max(range(len(p)), key=p.__getitem__)
         rows.append({"text": t, "label": m.labels[best], "label_id": best, "probs": dict(zip(m.labels, p))})

@@ -129,7 +129,7 @@ def interpretability(
     if len(scores) != len(items):
         raise ValueError(f"{len(items)} texts but {len(scores)} attributions")
     aggs = list(dict.fromkeys([primary, *aggregations]))
-    matches = {a: 0 for a in aggs}
+    matches: dict[str, int] = {a: 0 for a in aggs}
     per_text: list[bool] = []
     for item, s in zip(items, scores):
         for a in aggs:

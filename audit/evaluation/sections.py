@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,7 @@ def run_faithfulness(
     fc = cfg.faithfulness
     rules = {"main": (fc.min_clause_tokens, fc.conjunction_goes_with)}
     if fc.sensitivity:
-        other = "neither" if fc.conjunction_goes_with == "second" else "second"
+        other: Literal["second", "neither"] = "neither" if fc.conjunction_goes_with == "second" else "second"
         if fc.min_clause_tokens != 1:
             rules["min_clause_tokens=1"] = (1, fc.conjunction_goes_with)
         rules[f"conjunction_goes_with={other}"] = (fc.min_clause_tokens, other)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
@@ -34,7 +34,7 @@ __all__ = [
 
 Arch = Literal["gru", "lstm", "bigru", "bilstm"]
 ARCHS: tuple[str, ...] = ("gru", "lstm", "bigru", "bilstm")
-MODEL_FORMAT = "reat-audit.model"
+MODEL_FORMAT: Final = "reat-audit.model"
 TOKENIZERS = ("treebank-sst-v1",)
 
 

@@ -42,7 +42,7 @@ def heatmap_html(tokens: Sequence[str], scores: Sequence[float] | np.ndarray, *,
         parts.append(
             f'<span class="reat-token" title="{html.escape(f"{score:+.4f}", quote=True)}" '
             f'style="background:{colour(float(r))};padding:2px 3px;margin:1px;border-radius:3px">'
-            f"{html.escape(tok)}</span>"
+            f"{html.escape(tok)}</span> "  # the space lets long texts wrap between tokens
         )
     parts.append("</div>")
     return "".join(parts)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from audit.attack import _nlp
 from audit.attack.recipe import AttackConfig
-from audit.attack.search import _argmax
+from audit.attack.goal import argmax
 from audit.attack.transformation import WordNetSwap
 from audit.models.base import AuditModel
 from audit.nlp import wordnet
@@ -120,7 +120,7 @@ def driver_flip_rates(
                 variants = [[new if tok == old else tok for tok in texts[i]] for i in idx]
                 after = _predict(model, variants)
                 rows = [
-                    DriverVariant(w, syn, direction, i, texts[i], v, _argmax(base_probs[i]), base_probs[i], _argmax(p), p)
+                    DriverVariant(w, syn, direction, i, texts[i], v, argmax(base_probs[i]), base_probs[i], argmax(p), p)
                     for i, v, p in zip(idx, variants, after)
                 ]
                 results.append(DriverFlipRate(w, syn, direction, len(rows), sum(r.flipped for r in rows), rows))

@@ -23,7 +23,7 @@ class UntargetedClassification:
 
     @staticmethod
     def is_success(original_pred: int, probs: Sequence[float]) -> bool:
-        return _argmax(probs) != original_pred
+        return argmax(probs) != original_pred
 
     @staticmethod
     def score(original_pred: int, probs: Sequence[float]) -> float:
@@ -31,5 +31,5 @@ class UntargetedClassification:
         return 1.0 - float(probs[original_pred])
 
 
-def _argmax(values: Sequence[float]) -> int:
+def argmax(values: Sequence[float]) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))

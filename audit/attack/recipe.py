@@ -19,7 +19,8 @@ from audit.attack.constraints import (
 )
 from audit.attack.goal import UntargetedClassification
 from audit.attack.meaning import MeaningFlagger
-from audit.attack.search import GreedyReatSearch, gradient_estimator, QueryCounter, Ranker, Swap, Tagger, _argmax
+from audit.attack.goal import argmax
+from audit.attack.search import GreedyReatSearch, QueryCounter, Ranker, Swap, Tagger, gradient_estimator
 from audit.attack.transformation import Transformation, WordNetSwap
 from audit.errors import InputError
 from audit.models.base import AuditModel
@@ -179,7 +180,7 @@ class ReatWordNetAttack:
             raise InputError("raw_tokens must align with tokens")
         counter = QueryCounter(model, budget=self.config.query_budget)
         probs = counter.predict([tokens])[0]
-        pred = _argmax(probs)
+        pred = argmax(probs)
         if not self.goal.should_attack(pred, gold):
             return AttackResult(
                 original=list(tokens), gold=gold, probs_before=probs, pred_before=pred, variant=list(tokens), swaps=[], probs_after=probs, pred_after=pred, flipped=False, verified=False,
@@ -199,7 +200,7 @@ class ReatWordNetAttack:
         verified = False
         if flipped:  # re-predict the final variant from scratch (not counted as a search query)
             fresh = model.predict_proba_tokens([outcome.tokens])[0].tolist()
-            verified = _argmax(fresh) != pred and _argmax(fresh) == outcome.pred
+            verified = argmax(fresh) != pred and argmax(fresh) == outcome.pred
         return AttackResult(
             original=list(tokens), gold=gold, probs_before=probs, pred_before=pred, variant=outcome.tokens, swaps=swaps, probs_after=outcome.probs, pred_after=outcome.pred,
             flipped=flipped, verified=verified, queries=counter.used, rank_queries=counter.rank_queries,

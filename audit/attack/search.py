@@ -21,7 +21,7 @@ import torch
 
 from audit.attack import _nlp
 from audit.attack.constraints import Constraint, SwapContext, apply_filters
-from audit.attack.goal import UntargetedClassification
+from audit.attack.goal import UntargetedClassification, argmax
 from audit.attack.transformation import Transformation
 from audit.models.base import AuditModel, eval_mode
 
@@ -267,7 +267,7 @@ class GreedyReatSearch:
         weak_taken = 0
 
         def outcome(reason: str) -> SearchOutcome:
-            return SearchOutcome(current, swaps, cur_probs, _argmax(cur_probs), reason, rounds, tried)
+            return SearchOutcome(current, swaps, cur_probs, argmax(cur_probs), reason, rounds, tried)
 
         while True:
             if goal.is_success(pred, cur_probs):
@@ -289,7 +289,7 @@ class GreedyReatSearch:
             if scores is None or self.rerank:
                 if counter.remaining < 1:
                     return outcome("budget")
-                scores = counter.rank(self.ranker, current, _argmax(cur_probs))
+                scores = counter.rank(self.ranker, current, argmax(cur_probs))
             estimate = None
             if self.estimator is not None:
                 if counter.remaining < 1:
@@ -351,5 +351,3 @@ class GreedyReatSearch:
             logger.debug("swap %d: %s -> %s (p_orig %.4f)", i, swaps[-1].original, word, cur_probs[pred])
 
 
-def _argmax(values: Sequence[float]) -> int:
-    return int(max(range(len(values)), key=lambda i: (values[i], -i)))

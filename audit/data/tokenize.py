@@ -67,3 +67,8 @@ def tokenize(text: str) -> list[str]:
     for i, chunk in enumerate(chunks):
         out.extend(_split_chunk(chunk, i == n - 1))
     return out
+
+
+def is_punct(token: str) -> bool:
+    """A token with no letter or digit (``,``, ``.``, ``--``, ``'``...)."""
+    return not any(ch.isalnum() for ch in token)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from audit.data.tokenize import is_punct
+
 FAILURE_DRIVER_COLUMNS = ["example_id", "dataset", "rank", "kind", "text", "start", "end", "score"]
 _KEY = ["dataset", "example_id"]
 
@@ -105,11 +107,6 @@ def train_label_counts(
     return pd.DataFrame(data, index=pd.Index(words, name="word"), dtype="int64")
 
 
-def is_word(token: str) -> bool:
-    """True when ``token`` has a letter or digit (not pure punctuation)."""
-    return any(ch.isalnum() for ch in token)
-
-
 def _most_frequent_tag(token_attributions: pd.DataFrame) -> pd.Series:
     sizes = token_attributions.groupby(["token", "pos"], sort=False).size().rename("count").reset_index()
     sizes = sizes.sort_values(["token", "count", "pos"], ascending=[True, False, True], kind="mergesort")
@@ -143,7 +140,7 @@ def driver_words(
     columns = driver_word_columns(label_names)
     word_drivers = drivers[drivers["kind"] == "word"]
     if words_only:
-        word_drivers = word_drivers[word_drivers["text"].map(is_word).astype(bool)]
+        word_drivers = word_drivers[word_drivers["text"].map(lambda t: not is_punct(t)).astype(bool)]
     if word_drivers.empty:
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
         return empty.astype({"word": "object", "pos": "object", "rank": "int64", "n_top_error": "int64",

@@ -25,14 +25,11 @@ from typing import Literal
 
 import numpy as np
 
+from audit.data.tokenize import is_punct
+
 log = logging.getLogger(__name__)
 
 ProbaFn = Callable[[Sequence[Sequence[str]]], np.ndarray]
-
-
-def is_punct(token: str) -> bool:
-    """A token with no letter or digit (``,``, ``.``, ``--``, ``'``...)."""
-    return not any(ch.isalnum() for ch in token)
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,14 @@ keeps PWWS's records in ``DIR/pwws-<key>.json``, the key hashing the model
 files, the chosen sentences and the candidate settings, so a rerun after a
 change to our search does not rerun TextAttack.  ``--offset K`` attacks the
 correctly classified sentences ``K .. K+n-1`` (the search was tuned on
-``--offset 100``; the report uses ``--offset 0``).  ``--baseline`` adds the
-previous search (all candidates of a position at once, no minimum gain, REAT
-re-rank per swap) as rows; ``--senses K`` adds both methods with candidates
-from the top-K WordNet senses.  The report was made with
+``--offset 100``; the report uses ``--offset 0``).  ``--baseline`` adds rows for
+the same search with the embedding-gradient estimate, the previous default search,
+and the plain REAT greedy (no estimate, all candidates of a position at once, no
+minimum gain); ``--senses K`` adds both methods with candidates from the top-K
+WordNet senses; ``--estimators`` adds a table of how well each estimate orders the
+real swaps.  The report was made with
 
-    ... benchmarks/attack_quality.py --n 100 --baseline --senses 3 --peer-cache /tmp/reat_tune/pwws_cache --note ...
+    ... benchmarks/attack_quality.py --n 100 --baseline --senses 3 --estimators --peer-cache /tmp/reat_tune/pwws_cache --note ...
 
 Writes
 ``reports/benchmarks/attack.{json,md}``.
@@ -55,7 +57,7 @@ from typing import Any
 import torch
 
 from audit.attack import AttackConfig, MeaningFlagger, ReatWordNetAttack
-from audit.attack.constraints import EntityConstraint, PosMatchConstraint, StopwordConstraint
+from audit.attack.constraints import EntityConstraint, PosMatchConstraint, StopwordConstraint, SwapContext, apply_filters
 from audit.attack.transformation import WordNetSwap
 from audit.models.base import AuditModel
 from audit.models.io import load_model_ref
@@ -92,6 +94,7 @@ def summarize(records: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         "success_rate_constrained": sum(1 for r in ok if not r["meaning_flags"]) / n if n else 0.0,
         "mean_queries": sum(r["queries"] for r in records) / n if n else 0.0,
         "mean_rank_queries": sum(r.get("rank_queries", 0) for r in records) / n if n else 0.0,
+        "mean_estimated": sum(r.get("estimated", 0) for r in records) / n if n else 0.0,
         "mean_queries_successful": sum(r["queries"] for r in ok) / len(ok) if ok else None,
         "words_changed_share": sum(r["words_changed"] / r["n_tokens"] for r in ok) / len(ok) if ok else None,
         "mean_words_changed": sum(r["words_changed"] for r in ok) / len(ok) if ok else None,
@@ -106,6 +109,7 @@ def run_ours(model: AuditModel, chosen: list[tuple[int, list[str], int]], config
     for idx, toks, gold in chosen:
         r = attack.attack(model, toks, gold=gold)
         out.append({"index": idx, "succeeded": r.status == "succeeded", "queries": r.queries, "rank_queries": r.rank_queries,
+                    "estimated": r.extra.get("estimated", 0),
                     "words_changed": r.words_changed, "n_tokens": len(toks), "meaning_flags": r.meaning_flags,
                     "variant": " ".join(r.variant)})
     return out, time.perf_counter() - t0
@@ -145,6 +149,39 @@ def run_pwws(model: AuditModel, chosen: list[tuple[int, list[str], int]], config
     return out, time.perf_counter() - t0
 
 
+def estimator_quality(model: AuditModel, chosen: list[tuple[int, list[str], int]]) -> list[dict[str, Any]]:
+    """Spearman correlation and best-swap hit rate of each estimate against the true change of log p."""
+    from audit.attack import _nlp, gradient_estimator
+    from audit.attack.estimate import reat_estimator
+
+    swap = WordNetSwap(vocab=model.vocab, max_candidates=AttackConfig().max_candidates)
+    filters = [StopwordConstraint(), EntityConstraint(), PosMatchConstraint()]
+    estimators = (("REAT view: exact swapped cell + state gradient (ours)", reat_estimator, 1),
+                  ("embedding gradient", gradient_estimator, 1))
+    stats: dict[str, list[tuple[float, bool]]] = {name: [] for name, _, _ in estimators}
+    for _, toks, _ in chosen:
+        tags = _nlp.tag(toks)
+        pairs = []
+        for i in range(len(toks)):
+            ctx = SwapContext(tokens=tuple(toks), tags=tuple(tags), position=i, original=tuple(toks), modified=frozenset())
+            if all(f.allows_position(ctx) for f in filters):
+                pairs += [(i, c) for c in apply_filters(ctx, swap.candidates(toks, tags, i), filters)]
+        if len(pairs) < 3:
+            continue
+        probs = model.predict_proba_tokens([toks])[0]
+        pred = int(probs.argmax())
+        texts = [toks[:i] + [c] + toks[i + 1 :] for i, c in pairs]
+        true = (torch.log(model.predict_proba_tokens(texts)[:, pred]) - torch.log(probs[pred])).numpy()
+        for name, estimator, _ in estimators:
+            est = estimator(model, toks, pred)(pairs)
+            ra, rb = est.argsort().argsort(), true.argsort().argsort()
+            rho = float(((ra - ra.mean()) * (rb - rb.mean())).sum() / (ra.std() * rb.std() * len(ra)))
+            stats[name].append((rho, int(est.argmin()) == int(true.argmin())))
+    return [{"name": name, "passes": passes, "n": len(stats[name]),
+             "spearman": sum(r for r, _ in stats[name]) / max(1, len(stats[name])),
+             "top1": sum(t for _, t in stats[name]) / max(1, len(stats[name]))} for name, _, passes in estimators]
+
+
 def peer_key(model_ref: str, chosen: list[tuple[int, list[str], int]], config: AttackConfig, peer: str) -> str:
     """Cache key for PWWS records: model files, sentences, candidate/cap settings, peer version."""
     h = hashlib.sha256()
@@ -182,19 +219,29 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> None:
         f"({'first' if not payload.get('offset') else 'from #' + str(payload['offset'])} in file order), same in-vocabulary WordNet candidate set and stopword/entity/POS constraints for both.",
         f"Peer: {payload['peer']}. Machine: {payload['machine']}.",
         "",
-        "| method | cap on words changed | success | success, no meaning flag | queries/text | of which ranking passes | queries/success | words changed (share) | seconds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| method | cap on words changed | success | success, no meaning flag | queries/text | of which ranking passes | queries/success | candidates only estimated/text | words changed (share) | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in payload["results"]:
         s = row["summary"]
         share = "-" if s["words_changed_share"] is None else f"{100 * s['words_changed_share']:.1f}%"
         qs = "-" if s["mean_queries_successful"] is None else f"{s['mean_queries_successful']:.1f}"
-        rank = f"{s['mean_rank_queries']:.1f}" if "PWWS" not in row["method"] and "mean_rank_queries" in s else "-"
+        ours = "PWWS" not in row["method"]
+        rank = f"{s['mean_rank_queries']:.1f}" if ours and "mean_rank_queries" in s else "-"
+        est = f"{s['mean_estimated']:.1f}" if ours and "mean_estimated" in s else "-"
         lines.append(f"| {row['method']} | {row['cap']} | {100 * s['success_rate']:.1f}% | {100 * s['success_rate_constrained']:.1f}% "
-                     f"| {s['mean_queries']:.1f} | {rank} | {qs} | {share} | {s['seconds']} |")
+                     f"| {s['mean_queries']:.1f} | {rank} | {qs} | {est} | {share} | {s['seconds']} |")
     lines += ["", ANCHOR + ".", "Goal: at least PWWS's success at <= 1/3 of its queries.", ""]
     lines += [f"- {v}" for v in verdicts(payload["results"])]
     lines += [f"- {note}" for note in payload.get("notes", [])]
+    if payload.get("estimators"):
+        lines += ["", "## How well the guide's estimates order real swaps", "",
+                  "Every in-vocabulary candidate swap of each sentence, sent to the model once to get the true change of "
+                  "log p(predicted class); mean per-sentence Spearman correlation with the estimate, and how often the "
+                  "estimate's best swap is the truly best one.", "",
+                  "| estimate | passes per round | Spearman (mean) | best swap found | sentences |", "| --- | --- | --- | --- | --- |"]
+        for row in payload["estimators"]:
+            lines.append(f"| {row['name']} | {row['passes']} | {row['spearman']:.3f} | {100 * row['top1']:.0f}% | {row['n']} |")
     (out_dir / "attack.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -209,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-cache", default=None, help="directory caching PWWS records (keyed by model, sentences, settings)")
     ap.add_argument("--baseline", action="store_true", help="also run the previous search (all candidates at once, no min gain)")
     ap.add_argument("--senses", type=int, default=None, help="also run both methods with candidates from the top-K WordNet senses")
+    ap.add_argument("--estimators", action="store_true", help="also measure how well each estimate orders real swaps")
     ap.add_argument("--note", action="append", default=[], help="a line added to the report's notes (repeatable)")
     ap.add_argument("--render-only", action="store_true", help="rewrite attack.md from an existing attack.json")
     args = ap.parse_args(argv)
@@ -223,12 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     default = AttackConfig()
     no_caps = dict(max_words_changed=None, max_fraction=None, query_budget=None)
     caps = (("none", False), ("default (4 words / 25%)", True))
-    legacy = dict(min_gain=0.0, batch_size=None, patience=None, window=1, order_candidates=None, rerank=True)
+    plain = dict(min_gain=0.0, batch_size=None, patience=None, window=1, estimator="none", max_estimate=None, group_sends=None)
+    previous = dict(estimator="gradient", window=3, max_estimate=None, group_sends=None)
     runs = [("REAT greedy (ours)", {})]
     if args.senses:
         runs.append((f"REAT greedy (ours), top-{args.senses} senses", {"candidate_senses": args.senses}))
     if args.baseline:
-        runs.append(("REAT greedy, previous search", legacy))
+        runs.append(("REAT greedy, embedding-gradient estimate instead", {"estimator": "gradient"}))
+        runs.append(("REAT greedy, previous default (stop 7)", previous))
+        runs.append(("plain REAT greedy (no estimate, all candidates)", plain))
     results = []
     for method, extra in runs:
         for cap, capped in caps:
@@ -260,15 +311,21 @@ def main(argv: list[str] | None = None) -> int:
                         cache.write_text(json.dumps(cached), encoding="utf-8")
                 results.append({"method": method, "cap": cap, "summary": summarize(recs, secs), "records": recs})
                 print(f"{method} cap={cap}: {results[-1]['summary']}", file=sys.stderr)
-    notes.append(f"ours: AttackConfig defaults min_gain={default.min_gain}, batch_size={default.batch_size}, "
-                 f"order_candidates={default.order_candidates}, rerank={default.rerank}, patience={default.patience}, "
-                 f"window={default.window}, candidate_senses={default.candidate_senses}; the uncapped run drops only the caps and the budget")
+    notes.append(f"ours: AttackConfig defaults estimator={default.estimator}, window={default.window}, "
+                 f"max_estimate={default.max_estimate}, group_sends={default.group_sends}, min_gain={default.min_gain}, "
+                 f"batch_size={default.batch_size}, patience={default.patience}, candidate_senses={default.candidate_senses}; "
+                 "the uncapped run drops only the caps and the budget")
+    notes.append("ranking passes: one REAT view per round for ours (a forward and a backward pass over the current text, "
+                 "giving the REAT ranking and the swap estimates), two per round with the embedding-gradient estimate; "
+                 "each is counted as one query. Candidates only estimated are not queries: each costs one cell step "
+                 "per direction (about 1/T of a forward pass) and is listed apart")
     notes.append("these search settings were tuned on correctly classified sentences 100-199 (`--offset 100`), "
                  "not on the reported sentences" if args.offset == 0 else f"offset {args.offset}: a tuning run, not the report")
     notes += args.note
     weights = Path(args.model) / "model.safetensors"
     fingerprint = hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "?"
-    payload = {"model": args.model, "model_sha256": fingerprint, "n": len(chosen), "offset": args.offset, "peer": peer, "results": results, "notes": notes,
+    estimators = estimator_quality(model, chosen) if args.estimators else []
+    payload = {"estimators": estimators, "model": args.model, "model_sha256": fingerprint, "n": len(chosen), "offset": args.offset, "peer": peer, "results": results, "notes": notes,
                "machine": f"{platform.machine()} CPU, torch {torch.__version__}, 1 thread"}
     write_report(Path(args.out), payload)
     return 0

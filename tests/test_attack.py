@@ -21,6 +21,7 @@ from audit.attack import (
     driver_flip_rates,
 )
 from audit.attack.constraints import Constraint, MaxWordsChanged, NoRepeatModification
+from audit.attack.estimate import Estimator, RankerGuide
 from audit.attack.search import SearchOutcome
 from audit.data.vocab import PAD, UNK, Vocab
 from audit.errors import ConfigError, InputError
@@ -90,8 +91,8 @@ def flippable() -> AuditModel:
     return sentiment_gru({"film": 0, "terribly": -1, "charismatic": 0.1, "awfully": 0, "frightfully": -1})
 
 
-LEGACY = dict(min_gain=0.0, batch_size=None, patience=None, window=1, order_candidates=None, rerank=True)
-"""The search before the minimum-gain rule, chunked evaluation and gradient ordering: all candidates at once."""
+LEGACY = dict(min_gain=0.0, batch_size=None, patience=None, window=1, estimator="none", max_estimate=None, group_sends=None)
+"""The plain search: no estimates, no minimum gain, all candidates of a position at once."""
 
 
 def attack(config: AttackConfig | None = None, order: Sequence[int] = (2, 3, 0, 1)) -> ReatWordNetAttack:
@@ -127,13 +128,16 @@ def test_query_counting_is_exact() -> None:
     # then "terribly": 2 candidates
     result = attack(AttackConfig(**LEGACY), order=(3, 2, 0, 1)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 1)
-    # defaults: the gradient pass is one more rank query; chunks of one: "awfully" (ordered first by the
-    # gradient) flips and "frightfully" is never sent
+    # defaults with a custom ranker: the REAT view's estimate is one more rank query; "awfully" (ordered
+    # first by the estimate) flips and "frightfully" (estimated to help the negative class) is never sent
     result = attack().attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 2) and result.variant[2] == "awfully"
     # chunks of two: both candidates are sent
-    result = attack(AttackConfig(batch_size=2)).attack(flippable(), TEXT, gold=0)
+    result = attack(AttackConfig(batch_size=2, max_estimate=None)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (5, 2) and result.flipped
+    # group_sends 1: only the best-estimated candidate of the group is sent
+    result = attack(AttackConfig(batch_size=2, max_estimate=None, group_sends=1)).attack(flippable(), TEXT, gold=0)
+    assert (result.queries, result.rank_queries) == (4, 2) and result.variant[2] == "awfully"
 
 
 class FixedSwap(Transformation):
@@ -157,7 +161,7 @@ def _two_round_setup() -> tuple[AuditModel, list[str]]:
 def test_query_counting_multi_round_and_budget() -> None:
     model, toks = _two_round_setup()
     table = {"bad": ["worse", "fine"], "dull": ["ok", "worse", "worse"]}
-    search = GreedyReatSearch(ranker=position_ranker((2, 1, 0)), tagger=lambda t: ["JJ"] * len(t))
+    search = GreedyReatSearch(guide=RankerGuide(position_ranker((2, 1, 0))), tagger=lambda t: ["JJ"] * len(t))
     goal = UntargetedClassification()
     probs = model.predict_proba_tokens([toks])[0].tolist()
     assert int(np.argmax(probs)) == 0
@@ -313,7 +317,9 @@ def test_reat_ranker() -> None:
     logits = model.logits_tokens([TEXT])[0]
     assert float(scores.sum() + model.head.bias[0].detach()) == pytest.approx(float(logits[0]), abs=1e-4)
     result = ReatWordNetAttack(AttackConfig(), tagger=TAGS).attack(model, TEXT, gold=0)
-    assert result.status == "succeeded" and result.swaps[0].position == 2 and result.queries == 4
+    # 1 initial prediction + 1 REAT view (ranking and estimates) + 1 candidate ("awfully", estimated best)
+    assert result.status == "succeeded" and result.swaps[0].position == 2
+    assert (result.queries, result.rank_queries, result.extra["estimated"]) == (3, 1, 2)
     torch.testing.assert_close(torch.tensor(result.probs_before), model.predict_proba_tokens([TEXT])[0])
 
 
@@ -323,7 +329,9 @@ def test_retry_positions_option_saves_repeated_queries() -> None:
     probs = model.predict_proba_tokens([toks])[0].tolist()
     counts = {}
     for retry in (True, False):
-        search = GreedyReatSearch(ranker=position_ranker((2, 1, 0)), tagger=lambda t: ["JJ"] * len(t), retry_positions=retry)
+        search = GreedyReatSearch(
+            guide=RankerGuide(position_ranker((2, 1, 0))), tagger=lambda t: ["JJ"] * len(t), retry_positions=retry
+        )
         counter = QueryCounter(model, budget=None)
         out = search.run(counter, toks, pred=0, probs=probs, goal=UntargetedClassification(),
                          transformation=FixedSwap(table), constraints=[NoRepeatModification()])
@@ -351,9 +359,10 @@ def _run(
     return out, counter
 
 
-def _search(**kw: object) -> GreedyReatSearch:
+def _search(*, estimator: Estimator | None = None, **kw: object) -> GreedyReatSearch:
     tagger = lambda t: ["JJ"] * len(t)  # noqa: E731
-    return GreedyReatSearch(ranker=position_ranker((2, 1, 0)), tagger=tagger, **kw)  # type: ignore[arg-type]
+    guide = RankerGuide(position_ranker((2, 1, 0)), estimator)
+    return GreedyReatSearch(guide=guide, tagger=tagger, **kw)  # type: ignore[arg-type]
 
 
 def test_min_gain_skips_a_weak_swap_without_spending_the_word_cap() -> None:
@@ -398,21 +407,31 @@ def test_chunks_stop_early_on_success_and_count_only_what_is_sent() -> None:
 
 
 def test_gradient_estimator_orders_candidates_and_is_counted() -> None:
-    from audit.attack.search import gradient_estimator
+    from audit.attack import gradient_estimator
 
     model, toks, _ = _gain_setup()
-    est = gradient_estimator(model, toks, 0)
+    est = gradient_estimator(model, toks, 0)([(2, "great"), (2, "meh"), (2, "worse")])
     # lower = hurts the negative class more (first order: exact ordering among sentiment words here)
-    assert est(2, "great") < est(2, "meh") < est(2, "worse")
+    assert est[0] < est[1] < est[2]
     out, counter = _run(_search(batch_size=1, estimator=gradient_estimator), {"dull": ["worse", "meh", "great"]})
     assert out.stop_reason == "succeeded" and out.swaps[0].replacement == "great"
     assert (counter.rank_queries, counter.model_queries) == (2, 1)  # REAT + gradient; one candidate sent
 
 
-def test_rank_once_without_rerank() -> None:
-    table = {"dull": ["meh"], "bad": ["fine"]}
-    out, counter = _run(_search(rerank=False), table)
-    assert [s.replacement for s in out.swaps] == ["meh", "fine"] and counter.rank_queries == 1
+def test_reat_guide_ranks_and_estimates_in_one_pass_per_round() -> None:
+    from audit.attack import ReatGuide
+
+    model, toks, probs = _gain_setup()
+    counter = QueryCounter(model, budget=None)
+    search = GreedyReatSearch(guide=ReatGuide(), tagger=lambda t: ["JJ"] * len(t), window=None, group_sends=1)
+    out = search.run(counter, toks, pred=0, probs=probs, goal=UntargetedClassification(),
+                     transformation=FixedSwap({"dull": ["meh", "ok", "great"], "bad": ["fine"]}),
+                     constraints=[NoRepeatModification()])
+    # the estimate puts dull->great (a flip) first: one pass, one candidate sent
+    assert out.stop_reason == "succeeded" and [s.replacement for s in out.swaps] == ["great"]
+    assert (counter.rank_queries, counter.model_queries, counter.estimated) == (1, 1, 4)
+    with pytest.raises(ValueError):
+        GreedyReatSearch(group_sends=0)
 
 
 def test_candidate_senses_option_restricts_wordnet_candidates() -> None:
@@ -424,7 +443,7 @@ def test_candidate_senses_option_restricts_wordnet_candidates() -> None:
 
 
 def test_window_pools_positions_by_the_estimate() -> None:
-    from audit.attack.search import gradient_estimator
+    from audit.attack import gradient_estimator
 
     table = {"dull": ["worse", "meh"], "bad": ["great"]}  # REAT ranks "dull" first; bad->great is the strong swap
     cap = [MaxWordsChanged(max_words=1)]
@@ -441,7 +460,7 @@ def test_window_pools_positions_by_the_estimate() -> None:
 
 def test_ranker_and_estimator_keep_the_callers_training_mode() -> None:
     from audit.attack import reat_ranker
-    from audit.attack.search import gradient_estimator
+    from audit.attack import gradient_estimator
 
     model = flippable()
     model.module.train()

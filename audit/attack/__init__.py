@@ -4,6 +4,7 @@
     constraints     Stopword/Entity/PosMatch/MaxWordsChanged/NoRepeat
     meaning         MeaningFlagger          antonym / sense_mismatch / sentiment_flip flags (never block)
     goal            UntargetedClassification
+    estimate        ReatGuide, ReatView     REAT ranking + swap estimates from one pass (the search's guide)
     search          GreedyReatSearch        REAT-ranked greedy, exact query counting
     recipe          ReatWordNetAttack, AttackConfig, AttackResult, attack_many
     driver          driver_flip_rates, DriverFlipRate
@@ -22,7 +23,8 @@ from audit.attack.driver import DriverFlipRate, DriverVariant, driver_flip_rates
 from audit.attack.goal import UntargetedClassification
 from audit.attack.meaning import FLAGS, MeaningFlagger
 from audit.attack.recipe import AttackConfig, AttackResult, ReatWordNetAttack, attack_many
-from audit.attack.search import GreedyReatSearch, QueryCounter, Ranker, Swap, reat_ranker
+from audit.attack.estimate import Guidance, Guide, Ranker, RankerGuide, ReatGuide, ReatView, gradient_estimator, reat_ranker
+from audit.attack.search import GreedyReatSearch, QueryCounter, Swap
 from audit.attack.transformation import Transformation, WordNetSwap
 
 __all__ = [
@@ -34,12 +36,17 @@ __all__ = [
     "DriverVariant",
     "EntityConstraint",
     "GreedyReatSearch",
+    "Guidance",
+    "Guide",
     "MaxWordsChanged",
     "MeaningFlagger",
     "NoRepeatModification",
     "PosMatchConstraint",
     "QueryCounter",
     "Ranker",
+    "RankerGuide",
+    "ReatGuide",
+    "ReatView",
     "ReatWordNetAttack",
     "StopwordConstraint",
     "Swap",
@@ -50,5 +57,6 @@ __all__ = [
     "attack_many",
     "driver_flip_rates",
     "driver_synonyms",
+    "gradient_estimator",
     "reat_ranker",
 ]

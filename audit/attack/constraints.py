@@ -46,6 +46,10 @@ class Constraint(ABC):
     """Base class; both checks allow everything unless overridden."""
 
     name: str = "constraint"
+    lazy: bool = False
+    """A costly per-candidate check: the search applies it only to candidates it is about to send,
+    after the cheap ones and the ordering (same result, fewer checks).  Its filter must judge each
+    candidate on its own."""
 
     def allows_position(self, ctx: SwapContext) -> bool:
         return True
@@ -93,6 +97,7 @@ class PosMatchConstraint(Constraint):
     """Re-tag each variant; keep a candidate only if its universal tag at the position is unchanged."""
 
     name = "pos_match"
+    lazy = True  # re-tags a whole sentence per candidate
 
     def __init__(
         self,
@@ -157,10 +162,17 @@ class NoRepeatModification(Constraint):
         return ctx.position not in ctx.modified
 
 
-def apply_filters(ctx: SwapContext, candidates: Sequence[str], constraints: Sequence[Constraint]) -> list[str]:
-    """Run every constraint's filter in order (cheap ones should come first)."""
+def apply_filters(
+    ctx: SwapContext, candidates: Sequence[str], constraints: Sequence[Constraint], *, lazy: bool | None = None
+) -> list[str]:
+    """Run the constraints' filters in order (cheap ones should come first).
+
+    ``lazy``: None runs every constraint; False only the cheap ones; True only the lazy ones.
+    """
     out = list(candidates)
     for constraint in constraints:
+        if lazy is not None and constraint.lazy != lazy:
+            continue
         if not out:
             break
         out = constraint.filter(ctx, out)

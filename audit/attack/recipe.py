@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,12 +20,21 @@ from audit.attack.constraints import (
 from audit.attack.goal import UntargetedClassification
 from audit.attack.meaning import MeaningFlagger
 from audit.attack.goal import argmax
-from audit.attack.search import GreedyReatSearch, QueryCounter, Ranker, Swap, Tagger, gradient_estimator
+from audit.attack.estimate import Guide, Ranker, RankerGuide, ReatGuide, gradient_estimator, reat_estimator
+from audit.attack.search import GreedyReatSearch, QueryCounter, Swap, Tagger
 from audit.attack.transformation import Transformation, WordNetSwap
 from audit.errors import InputError
 from audit.models.base import AuditModel
 
 logger = logging.getLogger(__name__)
+
+
+def make_guide(estimator: str, ranker: Ranker | None = None) -> Guide:
+    """The search's guide: REAT ranking (or ``ranker``) plus the named candidate estimator."""
+    if ranker is None and estimator == "reat":
+        return ReatGuide()  # ranking and estimates from one pass
+    est = {"reat": reat_estimator, "gradient": gradient_estimator, "none": None}[estimator]
+    return RankerGuide(ranker, est)
 
 
 class AttackConfig(BaseModel):
@@ -56,12 +65,17 @@ class AttackConfig(BaseModel):
     """Evaluate a position's candidates in chunks of this size, stopping early on success (None: all at once)."""
     patience: int | None = Field(default=1, ge=1)
     """Weak positions (gain below ``min_gain``) tried in a round before the best weak swap is taken."""
-    rerank: bool = False
-    """Re-rank with REAT after each accepted swap (one rank query each); default: rank once."""
-    order_candidates: str | None = Field(default="gradient", pattern="^gradient$")
-    """``gradient``: order a position's candidates by a first-order estimate (one extra rank query per round)."""
-    window: int = Field(default=3, ge=1)
-    """Pool the candidates of this many REAT-ranked positions, ordered by the estimate."""
+    estimator: Literal["reat", "gradient", "none"] = "reat"
+    """How candidates are ordered before they are sent: ``reat`` (REAT view: exact swapped cell plus
+    state gradient, from the same pass as the REAT ranking), ``gradient`` (embedding gradient, one
+    more pass per round) or ``none`` (WordNet order)."""
+    window: int | None = Field(default=5, ge=1)
+    """Pool the candidates of this many REAT-ranked positions, ordered by the estimate (None: all)."""
+    max_estimate: float | None = 0.0
+    """Do not send candidates whose estimated change of log p(class) is above this (None: send all)."""
+    group_sends: int | None = Field(default=3, ge=1)
+    """Send at most this many candidates per group of positions (None: all)."""
+    """Do not send candidates whose estimated change of log p(class) is above this (None: send all)."""
     max_weak: int | None = Field(default=None, ge=0)
     """At most this many swaps below ``min_gain`` per text (None: no limit)."""
     candidate_senses: int | None = Field(default=None, ge=1)
@@ -137,9 +151,9 @@ class ReatWordNetAttack:
         self.goal = UntargetedClassification(attack_misclassified=self.config.attack_misclassified)
         c = self.config
         self.search = GreedyReatSearch(
-            ranker=ranker, tagger=tagger, retry_positions=c.retry_positions, min_gain=c.min_gain,
-            batch_size=c.batch_size, patience=c.patience, rerank=c.rerank, window=c.window, max_weak=c.max_weak,
-            estimator=gradient_estimator if c.order_candidates == "gradient" else None,
+            guide=make_guide(c.estimator, ranker), tagger=tagger, retry_positions=c.retry_positions, min_gain=c.min_gain,
+            batch_size=c.batch_size, patience=c.patience, window=c.window, max_weak=c.max_weak,
+            max_estimate=c.max_estimate, group_sends=c.group_sends,
         )
         self.flagger = MeaningFlagger(
             top_k=self.config.sense_top_k,
@@ -204,6 +218,7 @@ class ReatWordNetAttack:
         return AttackResult(
             original=list(tokens), gold=gold, probs_before=probs, pred_before=pred, variant=outcome.tokens, swaps=swaps, probs_after=outcome.probs, pred_after=outcome.pred,
             flipped=flipped, verified=verified, queries=counter.used, rank_queries=counter.rank_queries,
+            extra={"estimated": counter.estimated},
             words_changed=sum(1 for a, b in zip(tokens, outcome.tokens) if a != b), meaning_flags=flags,
             status="succeeded" if flipped and verified else "failed", stop_reason=outcome.stop_reason,
         )

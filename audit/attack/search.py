@@ -1,13 +1,14 @@
 """Greedy search guided by REAT word importance, with exact query counting.
 
-Each round ranks the positions of the current text by their REAT score toward
-the currently predicted class (one forward pass: one *rank query*), then walks
-the ranking: at the first position that has acceptable candidates it
-evaluates all of them in one batch (each candidate text is one *model query*)
-and keeps the one that lowers the original class's probability most.  If no
-candidate lowers it, the next position is tried; otherwise the text is updated
-and re-ranked.  The search stops on success, when no position is left (cap on
-words changed included), or when the next query would exceed the budget.
+Each round calls the guide on the current text (default: one REAT view, a forward
+and backward pass counted as one *rank query*), which ranks the positions by their
+REAT score toward the class under attack and estimates every candidate swap.  The
+search walks the ranking in groups of ``window`` positions; a group's candidates are
+sent to the model best-estimated first (each candidate text is one *model query*),
+a few at most, and the first that lowers the class's probability enough is taken.
+Then the text is re-ranked.  The search stops on success, when no position is left
+(cap on words changed included) or no swap improves, or when the next query would
+exceed the budget.
 """
 
 from __future__ import annotations
@@ -17,59 +18,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from audit.attack import _nlp
 from audit.attack.constraints import Constraint, SwapContext, apply_filters
 from audit.attack.goal import UntargetedClassification, argmax
+from audit.attack.estimate import Guidance, Guide, Pairs, ReatGuide
 from audit.attack.transformation import Transformation
-from audit.models.base import AuditModel, eval_mode
+from audit.models.base import AuditModel
 
 logger = logging.getLogger(__name__)
 
-Ranker = Callable[[AuditModel, Sequence[str], int], np.ndarray]
-"""``(model, tokens, target class) -> importance (T,)``; higher = more support for ``target``."""
 Tagger = Callable[[Sequence[str]], list[str]]
-
-
-def reat_ranker(model: AuditModel, tokens: Sequence[str], target: int) -> np.ndarray:
-    """REAT word scores toward ``target`` (one forward pass)."""
-    from audit.attribution import reat_scores
-
-    enc = model.encode_tokens([list(tokens)])
-    with eval_mode(model.module), torch.no_grad():
-        scores = reat_scores(model.rnn, model.head, model.embedding(enc.ids), enc.lengths)
-    return scores[0, : len(tokens), target].detach().cpu().numpy()
-
-
-Estimator = Callable[[AuditModel, Sequence[str], int], Callable[[int, str], float]]
-"""``(model, tokens, original class) -> estimate(position, candidate)``; lower = hurts the class more."""
-
-
-def gradient_estimator(model: AuditModel, tokens: Sequence[str], target: int) -> Callable[[int, str], float]:
-    """First-order estimate of the change in ``log p(target)`` when a word is swapped.
-
-    One forward and one backward pass (counted as one rank query by :class:`QueryCounter`):
-    ``g_i . (e(candidate) - e(token_i))`` with ``g`` the gradient of ``log p(target)``
-    with respect to the input embeddings.  Only orders candidates; every candidate the
-    search then evaluates is still a model query.
-    """
-    from audit.models.base import final_state
-
-    enc = model.encode_tokens([list(tokens)])
-    with eval_mode(model.module), torch.enable_grad():
-        emb = model.embedding(enc.ids).detach().requires_grad_(True)
-        logits = model.head(final_state(model.rnn, emb, enc.lengths))
-        (grad,) = torch.autograd.grad(torch.log_softmax(logits, dim=-1)[0, target], emb)
-    g = grad[0].detach()
-    base = emb[0].detach()
-    table = model.embedding.weight.detach()
-
-    def estimate(position: int, word: str) -> float:
-        idx = model.vocab.encode([word])[0]
-        return float(torch.dot(g[position], table[idx] - base[position]))
-
-    return estimate
 
 
 @dataclass(frozen=True)
@@ -95,6 +54,8 @@ class QueryCounter:
         self.budget = budget
         self.model_queries = 0
         self.rank_queries = 0
+        self.estimated = 0
+        """Candidate swaps only estimated (never sent to the model): not queries, reported apart."""
 
     @property
     def used(self) -> int:
@@ -112,18 +73,21 @@ class QueryCounter:
             return []
         return self.model.predict_proba_tokens([list(t) for t in batch]).tolist()
 
-    def rank(self, ranker: Ranker, tokens: Sequence[str], target: int) -> np.ndarray:
-        if self.remaining < 1:
+    def guide(self, guide: Guide, tokens: Sequence[str], target: int) -> Guidance:
+        """One call of the guide on the current text: ``guide.passes`` rank queries."""
+        if guide.passes > self.remaining:
             raise RuntimeError("query budget exceeded")
-        self.rank_queries += 1
-        return np.asarray(ranker(self.model, tokens, target), dtype=float)
+        self.rank_queries += guide.passes
+        guidance = guide(self.model, tokens, target)
+        estimate = guidance.estimate
+        if estimate is None:
+            return guidance
 
-    def estimator(self, estimator: Estimator, tokens: Sequence[str], target: int) -> Callable[[int, str], float]:
-        """One estimating pass (e.g. a gradient): counted like a ranking pass."""
-        if self.remaining < 1:
-            raise RuntimeError("query budget exceeded")
-        self.rank_queries += 1
-        return estimator(self.model, tokens, target)
+        def counted(pairs: Pairs) -> np.ndarray:
+            self.estimated += len(pairs)
+            return estimate(pairs)
+
+        return Guidance(scores=guidance.scores, estimate=counted)
 
 
 @dataclass
@@ -139,36 +103,33 @@ class SearchOutcome:
 
 
 class GreedyReatSearch:
-    """Greedy word-importance search; ``ranker`` defaults to REAT.
+    """Greedy search over REAT-ranked positions, candidates ordered by the guide's estimate.
+
+    Each round calls the guide once on the current text (default :class:`ReatGuide`: REAT
+    scores and swap estimates from one pass), walks the positions in REAT order in groups
+    of ``window``, and sends the group's candidates to the model best-estimated first.
 
     Options (keyword-only):
 
-    * ``retry_positions``: False marks a position none of whose candidates
+    * ``guide``: importance and (optional) estimates; see :mod:`audit.attack.estimate`;
+    * ``window``: pool the candidates of this many consecutive REAT-ranked positions
+      (None: all positions of the round) and order the pool by the estimate (WordNet
+      order without an estimator);
+    * ``group_sends``: send at most this many candidates of a group (None: all); with a
+      good estimator the best candidates come first, so a few are enough;
+    * ``max_estimate``: do not send candidates whose estimated change of ``log p(class)``
+      is above this (e.g. 0: only candidates estimated to hurt the class); None sends all;
+    * ``min_gain``: a swap is accepted at once only if it lowers the original class's
+      probability by at least this much; a weaker (but improving) swap is remembered
+      and the walk goes on.  The best remembered swap is taken when ``patience`` weak
+      groups have been tried in the round or the ranking is exhausted (no extra query);
+    * ``batch_size``: send a group's candidates in chunks of this size (None: all at
+      once), stopping at the first chunk with a success or a ``min_gain`` swap.  Every
+      candidate text sent is one query; candidates not sent are not counted;
+    * ``retry_positions``: False marks a single-position group none of whose candidates
       improved as dead for the rest of the search;
-    * ``min_gain``: a swap is accepted at once only if it lowers the original
-      class's probability by at least this much; a weaker (but improving)
-      swap is remembered and the walk moves on to the next REAT-ranked
-      position, so a small gain does not use up the words-changed budget.  The
-      best remembered swap is taken when ``patience`` weak positions have been
-      tried in the round or the ranking is exhausted (no extra query: it was
-      already evaluated);
-    * ``batch_size``: evaluate a position's candidates in chunks of this size
-      (None: all at once).  The search stops as soon as a chunk contains a
-      success, and, with ``min_gain``, stops the position as soon as a chunk
-      reaches ``min_gain`` (its best is accepted).  Every candidate text sent
-      to the model is one query; candidates not sent are not counted;
-    * ``rerank``: re-rank with REAT (one rank query) after each accepted swap;
-      False keeps the first ranking for the whole search;
-    * ``estimator``: orders each position's candidates by a cheap estimate
-      (e.g. :func:`gradient_estimator`; one extra rank query per round) before
-      they are evaluated in chunks; None keeps WordNet order (most frequent
-      sense first);
-    * ``window``: pool the candidates of this many consecutive REAT-ranked
-      positions into one group, ordered by the estimate (1: one position at a
-      time).  ``min_gain``, ``patience`` and chunks then apply per group;
-    * ``max_weak``: at most this many swaps below ``min_gain`` per text (None:
-      no limit); once used up, a round without a ``min_gain`` swap ends the
-      search (``exhausted``), which bounds the queries spent on hopeless texts.
+    * ``max_weak``: at most this many swaps below ``min_gain`` per text (None: no limit);
+      once used up, a round without a ``min_gain`` swap ends the search (``exhausted``).
     """
 
     name = "greedy_reat"
@@ -176,71 +137,96 @@ class GreedyReatSearch:
     def __init__(
         self,
         *,
-        ranker: Ranker | None = None,
+        guide: Guide | None = None,
         tagger: Tagger | None = None,
-        retry_positions: bool = True,
+        window: int | None = 1,
+        max_estimate: float | None = None,
+        group_sends: int | None = None,
         min_gain: float = 0.0,
         batch_size: int | None = None,
         patience: int | None = None,
-        rerank: bool = True,
-        estimator: Estimator | None = None,
-        window: int = 1,
+        retry_positions: bool = True,
         max_weak: int | None = None,
     ) -> None:
-        self.max_weak = max_weak
-        if window < 1:
-            raise ValueError("window must be >= 1")
-        self.window = window
+        if window is not None and window < 1:
+            raise ValueError("window must be >= 1 (or None)")
         if min_gain < 0:
             raise ValueError("min_gain must be >= 0")
         if batch_size is not None and batch_size < 1:
             raise ValueError("batch_size must be >= 1 (or None)")
         if patience is not None and patience < 1:
             raise ValueError("patience must be >= 1 (or None)")
-        self.ranker: Ranker = ranker if ranker is not None else reat_ranker
+        self.guide: Guide = guide if guide is not None else ReatGuide()
         self._tagger = tagger
-        self.retry_positions = retry_positions
-        """False: a position none of whose candidates improved is not tried again after later swaps."""
+        self.window = window
+        self.max_estimate = max_estimate
+        if group_sends is not None and group_sends < 1:
+            raise ValueError("group_sends must be >= 1 (or None)")
+        self.group_sends = group_sends
         self.min_gain = min_gain
         self.batch_size = batch_size
         self.patience = patience
-        self.rerank = rerank
-        self.estimator = estimator
+        self.retry_positions = retry_positions
+        self.max_weak = max_weak
 
     def _tag(self, tokens: Sequence[str]) -> list[str]:
         return self._tagger(tokens) if self._tagger is not None else _nlp.tag(tokens)
 
-    def _units(
+    def _groups(
         self,
         order: Sequence[int],
         ctx_for: Callable[[int], SwapContext],
         tags: tuple[str, ...],
         transformation: Transformation,
         constraints: Sequence[Constraint],
-        estimate: Callable[[int, str], float] | None,
-    ) -> Iterator[list[tuple[int, str]]]:
-        """Groups of ``(position, candidate)`` to evaluate, in REAT order: one position each,
-        or the candidates of ``window`` positions pooled and sorted by the estimate."""
+        guidance: Guidance,
+    ) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
+        """``(positions, candidates to send)`` per group of ``window`` REAT-ranked positions
+        that have acceptable candidates; candidates best-estimated first.
+
+        Cheap constraints run on every candidate, lazy ones (a POS re-tag) only while
+        picking the ``group_sends`` candidates to send, in that order: the same picks as
+        filtering everything first."""
         pool: list[tuple[int, str]] = []
-        used = 0
+        positions: list[int] = []
         for i in order:
             ctx = ctx_for(i)
-            cands = apply_filters(ctx, transformation.candidates(ctx.tokens, tags, i), constraints)
+            cands = apply_filters(ctx, transformation.candidates(ctx.tokens, tags, i), constraints, lazy=False)
             if not cands:
                 continue
             pool += [(i, c) for c in cands]
-            used += 1
-            if used >= self.window:
-                yield self._sorted(pool, estimate)
-                pool, used = [], 0
+            positions.append(i)
+            if self.window is not None and len(positions) >= self.window:
+                yield from self._pick(positions, pool, guidance, ctx_for, constraints)
+                pool, positions = [], []
         if pool:
-            yield self._sorted(pool, estimate)
+            yield from self._pick(positions, pool, guidance, ctx_for, constraints)
 
-    @staticmethod
-    def _sorted(pool: list[tuple[int, str]], estimate: Callable[[int, str], float] | None) -> list[tuple[int, str]]:
-        if estimate is None:
-            return pool
-        return sorted(pool, key=lambda ic: estimate(ic[0], ic[1]))  # stable: REAT, then WordNet order on ties
+    def _pick(
+        self,
+        positions: list[int],
+        pool: list[tuple[int, str]],
+        guidance: Guidance,
+        ctx_for: Callable[[int], SwapContext],
+        constraints: Sequence[Constraint],
+    ) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
+        if guidance.estimate is not None:
+            est = guidance.estimate(pool)
+            ranked = sorted(range(len(pool)), key=lambda k: float(est[k]))  # stable: REAT, then WordNet order on ties
+            if self.max_estimate is not None:
+                ranked = [k for k in ranked if est[k] <= self.max_estimate]
+            pool = [pool[k] for k in ranked]
+        picked: list[tuple[int, str]] = []
+        for i, c in pool:
+            if self.group_sends is not None and len(picked) >= self.group_sends:
+                break
+            if apply_filters(ctx_for(i), [c], constraints, lazy=True):
+                picked.append((i, c))
+        kept = sorted({i for i, _ in picked})
+        if picked:
+            yield kept, picked
+        elif positions:
+            yield positions, []  # nothing acceptable to send: still a tried (and possibly dead) group
 
     def run(
         self,
@@ -263,7 +249,6 @@ class GreedyReatSearch:
         tried: list[int] = []
         rounds = 0
         raw = tuple(raw_tokens) if raw_tokens is not None else None
-        scores: np.ndarray | None = None
         weak_taken = 0
 
         def outcome(reason: str) -> SearchOutcome:
@@ -286,30 +271,24 @@ class GreedyReatSearch:
             ]
             if not positions:
                 return outcome("exhausted")
-            if scores is None or self.rerank:
-                if counter.remaining < 1:
-                    return outcome("budget")
-                scores = counter.rank(self.ranker, current, argmax(cur_probs))
-            estimate = None
-            if self.estimator is not None:
-                if counter.remaining < 1:
-                    return outcome("budget")
-                estimate = counter.estimator(self.estimator, current, pred)
+            if counter.remaining < self.guide.passes:
+                return outcome("budget")
+            guidance = counter.guide(self.guide, current, pred)
             rounds += 1
+            scores = guidance.scores
             order = sorted(positions, key=lambda i: (-float(scores[i]), i))
             base = goal.score(pred, cur_probs)
             chosen: tuple[float, int, str, list[float]] | None = None  # (gain, position, word, probs)
             fallback: tuple[float, int, str, list[float]] | None = None
             weak = 0
             out_of_budget = False
-            for unit in self._units(order, ctx_for, tags, transformation, constraints, estimate):
+            for group, unit in self._groups(order, ctx_for, tags, transformation, constraints, guidance):
                 if counter.remaining < 1:
                     out_of_budget = True
                     break
-                positions_in_unit = sorted({i for i, _ in unit})
-                tried.extend(positions_in_unit)
+                tried.extend(group)
                 best: tuple[float, int, str, list[float]] | None = None
-                step = self.batch_size or len(unit)
+                step = self.batch_size or max(1, len(unit))
                 for start in range(0, len(unit), step):
                     chunk = unit[start : start + step]
                     chunk = chunk[: int(min(len(chunk), counter.remaining))]
@@ -334,8 +313,8 @@ class GreedyReatSearch:
                     weak += 1
                     if self.patience is not None and weak >= self.patience:
                         break
-                elif not self.retry_positions and len(positions_in_unit) == 1:
-                    dead.add(positions_in_unit[0])
+                elif not self.retry_positions and len(group) == 1:
+                    dead.add(group[0])
                 if out_of_budget:
                     break
             if chosen is None and (self.max_weak is None or weak_taken < self.max_weak):
@@ -349,5 +328,3 @@ class GreedyReatSearch:
             cur_probs = list(p)
             modified.add(i)
             logger.debug("swap %d: %s -> %s (p_orig %.4f)", i, swaps[-1].original, word, cur_probs[pred])
-
-

@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "audit.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     rows = "\n".join(f"| {k} | {float(v):.2f} |" for k, v in timings.items())
+    m = report["metrics"]
     md = f"""# Nightly audit benchmark
 
 `{report['config']}` on {report['n_texts']} texts ({n_tokens} tokens), model `{report['model_ref']}`
@@ -114,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 {rows}
 
 - attribution + findings: **{af:.2f} s** (goal <= {GOAL_S:.0f} s: {'met' if report['goal_met'] else 'NOT met'})
-- attack ({report['n_attacked']} texts attacked, reported separately): {report['attack_s']:.2f} s
+- attack ({report['n_attacked']} texts attacked, reported separately): {report['attack_s']:.2f} s;
+  success {100 * m.get('attack_success_rate', 0):.1f}% raw, {100 * m.get('attack_success_rate_constrained', 0):.1f}% with no meaning flag,
+  {m.get('mean_queries', 0):.1f} model queries per attacked text
 - wall time of the job: {wall:.2f} s (imports {import_s:.2f} s before it)
 - peak resident memory: {report['peak_rss_mb']:.0f} MB
 - accuracy: {report['accuracy']:.4f}

@@ -137,6 +137,15 @@ def test_label_names_and_drivers(tables):
     assert vm_fail.label_names({}, tables["driver_words"]) == {0: "negative", 1: "positive"}
     assert vm_fail.label_text(1, {}) == "1"
     assert vm_fail.top_drivers(tables["failure_drivers"], dataset="sst2_test", example_id=3) == [("a", 1.25)]
+    # the same span as a word and as a one-word phrase is one reason; a longer phrase is another
+    rows = pd.DataFrame([
+        {"example_id": 0, "dataset": "d", "rank": 1, "kind": "word", "text": ".", "start": 4, "end": 5, "score": 0.4},
+        {"example_id": 0, "dataset": "d", "rank": 1, "kind": "phrase", "text": ".", "start": 4, "end": 5, "score": 0.4},
+        {"example_id": 0, "dataset": "d", "rank": 2, "kind": "word", "text": "dull", "start": 1, "end": 2, "score": 0.3},
+        {"example_id": 0, "dataset": "d", "rank": 2, "kind": "phrase", "text": "dull plot", "start": 1, "end": 3,
+         "score": 0.35},
+    ])
+    assert vm_fail.top_drivers(rows, dataset="d", example_id=0) == [(".", 0.4), ("dull plot", 0.35), ("dull", 0.3)]
 
 
 # -- driver words ----------------------------------------------------------------------------------------

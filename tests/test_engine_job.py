@@ -205,6 +205,20 @@ def test_no_resume_starts_a_fresh_run(setup_dir: Path) -> None:
     fresh = run_job(cfg, store_root=store_dir, resume=False, progress=False, on_chunk=lambda s, i: done.append((s, i)))
     assert not fresh.resumed and ("predict_attr", 0) in done
     assert fresh.record.table("variants").empty and fresh.metrics["attack_success_rate"] is None
+    # the abandoned run is discarded, folder and index row: nothing left to resume by mistake, no disk leak
+    assert list((store_dir / ".staging").iterdir()) == []
+    assert [r.run_id for r in RunStore(store_dir).list_runs()] == [fresh.run_id]
+
+
+def test_flip_words_are_measured_besides_the_top_drivers(setup_dir: Path) -> None:
+    cfg = load_config(setup_dir / "nightly.yaml")
+    attack = cfg.attack.model_copy(update={"flip_top_words": 0, "flip_words": ["Terribly"], "max_texts": 0})
+    result = run_job(cfg.model_copy(update={"attack": attack}), store_root=setup_dir / "runs-flipwords", progress=False)
+    flips = result.record.table("driver_flip_rates")
+    # only the declared word; its declared synonym (plus WordNet's) in both directions
+    assert set(flips["word"]) == {"terribly"} and "extremely" in set(flips["replacement"])
+    pair = flips[flips["replacement"] == "extremely"]
+    assert set(pair["direction"]) == {"from", "to"} and (pair["n_texts"] > 0).all()
 
 
 def test_same_inputs_and_seed_give_identical_tables(setup_dir: Path, baseline: Any) -> None:

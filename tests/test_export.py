@@ -122,6 +122,18 @@ def test_csv(toy_run, tmp_path):
     assert rows[2]["original"] == XSS + " & \x07 bell"
 
 
+def test_csv_guards_against_formula_injection(toy_run, tmp_path):
+    from audit.export.formats import write_csv
+
+    suite = read_suite(export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl"))
+    evil = '=HYPERLINK("http://x","y")'
+    case = suite.cases[0].model_copy(update={"original": evil, "variant": "-2+3 " + "@sum"})
+    out = write_csv([case], suite.manifest, tmp_path / "evil.csv")
+    row = next(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert row["original"] == "'" + evil and row["variant"] == "'-2+3 @sum"
+    assert row["run_id"] == toy_run.run_id and json.loads(row["tokens"])  # other cells untouched
+
+
 def test_junit_is_valid_xml_with_recorded_outcomes(toy_run, tmp_path):
     out = export_suite(toy_run, fmt="junit", out=tmp_path / "suite.xml")
     root = ET.parse(out).getroot()

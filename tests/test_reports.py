@@ -55,6 +55,8 @@ def test_report_from_writer_escapes_every_text(tmp_path):
     assert "reat-heatmap" in page  # a word heatmap for the failure (from token_attributions)
     assert "<mark>nice</mark>" in page and "**nice**" in md  # swapped word of the flip highlighted
     assert "| 1 | dull | JJ |" in md  # driver words table
+    # flip rates: direction "to" swaps the synonym into the word
+    assert "| dull | boring -> dull | 4 | 1 | 25.00% |" in md and "boring &rarr; dull" in page
     assert "gold **negative**, predicted **positive**" in md
     record = w.publish(manifest_updates={})
     assert "report.html" in [p.name for p in record.path.iterdir()]

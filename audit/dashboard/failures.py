@@ -122,12 +122,16 @@ def example_units(
 
 
 def top_drivers(failure_drivers: pd.DataFrame | None, *, dataset: str, example_id: int, k: int = 3) -> list[tuple[str, float]]:
-    """The ``k`` strongest reasons (word or phrase, score) for one misclassification."""
+    """The ``k`` strongest reasons (word or phrase, score) for one misclassification.
+
+    A one-word phrase covers the same span as the word: it is listed once."""
     if failure_drivers is None or failure_drivers.empty:
         return []
     rows = failure_drivers[
         (failure_drivers["dataset"] == dataset) & (failure_drivers["example_id"] == example_id)
-    ].sort_values("rank")
+    ].sort_values(["rank", "kind"], kind="stable")
+    span = [c for c in ("start", "end") if c in rows] or ["text"]
+    rows = rows.drop_duplicates(subset=span, keep="first")
     return [(str(r.text), float(r.score)) for r in rows.head(k).itertuples()]
 
 

@@ -154,6 +154,7 @@ def run_driver_flips(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Flip rates of swapping the top driver words with their synonyms, and every such variant (one chunk each)."""
     top = words.sort_values("rank")["word"].head(config.attack.flip_top_words).astype(str).tolist() if len(words) else []
+    top = list(dict.fromkeys(top + [w.lower() for w in config.attack.flip_words]))
     if not top:
         return pd.DataFrame(), empty_flip_rates()
     if not writer.has_chunk(STAGE_FLIPS, 0):

@@ -43,6 +43,11 @@ class EngineAttackConfig(AttackConfig):
     enabled: bool = Field(default=True, description="Run the adversarial stage at all")
     max_texts: int | None = Field(default=None, ge=0, description="Attack at most this many correct texts (None: all)")
     flip_top_words: int = Field(default=10, ge=0, description="Driver words whose flip rate is measured")
+    flip_words: list[str] = Field(
+        default_factory=list,
+        description="Words whose flip rate is always measured, besides the top driver words (e.g. the paper's "
+        "terribly / extremely; declare such pairs in extra_synonyms when WordNet does not link them)",
+    )
 
     def library_config(self) -> AttackConfig:
         """The plain :class:`AttackConfig` for the attack library (job-only fields dropped)."""

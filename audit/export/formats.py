@@ -20,13 +20,26 @@ CSV_COLUMNS = ("case_id", "test_type", "kind", "dataset", "example_id", "origina
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """Guard a text cell against spreadsheet formula injection (OWASP): a cell starting with
+    ``= + - @`` or a tab/CR gets a leading ``'``.  The CSV is for spreadsheets; the JSONL keeps
+    the exact text (SST's ``-lrb-`` starts with ``-``, so such texts gain the quote here)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(cases: Sequence[SuiteCase], manifest: SuiteManifest, out: Path) -> Path:
+    """One row per case; text cells guarded against formula injection (see :func:`_cell`)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
         writer.writeheader()
         for c in cases:
-            writer.writerow({
+            writer.writerow({k: _cell(v) for k, v in {
                 "case_id": c.case_id, "test_type": c.test_type, "kind": c.kind, "dataset": c.provenance.dataset,
                 "example_id": c.provenance.example_id, "original": c.original, "variant": c.variant,
                 "tokens": json.dumps(c.tokens, ensure_ascii=False),
@@ -36,7 +49,7 @@ def write_csv(cases: Sequence[SuiteCase], manifest: SuiteManifest, out: Path) ->
                 "recorded_pass": "" if c.recorded_pass is None else c.recorded_pass,
                 "meaning_flags": json.dumps(c.meaning_flags), "run_id": c.provenance.run_id,
                 "model_hash": c.provenance.model_hash or "",
-            })
+            }.items()})
     return out
 
 

@@ -103,6 +103,15 @@ class _Report:
         words = self.table("driver_words")
         return words.sort_values("rank").head(TOP_WORDS) if "rank" in words else words.head(TOP_WORDS)
 
+    def flip_rates(self) -> pd.DataFrame:
+        """Driver-word swap flip rates, most flips first (rows with at least one text)."""
+        rates = self.table("driver_flip_rates")
+        if rates.empty or "rate" not in rates:
+            return rates
+        rates = rates[rates["n_texts"] > 0]
+        return rates.sort_values(["n_flipped", "rate", "word", "replacement", "direction"],
+                                 ascending=[False, False, True, True, True]).head(TOP_WORDS)
+
     def tokens_of(self, dataset: Any, example_id: Any) -> tuple[list[str], list[float]]:
         toks = self.table("token_attributions")
         if toks.empty:
@@ -140,6 +149,17 @@ class _Report:
             for r in drivers.to_dict(orient="records"):
                 out.append(f"| {r.get('rank')} | {_md(r.get('word'))} | {_md(r.get('pos'))} | {r.get('n_top_error')} "
                            f"| {r.get('n_in_errors')} | {r.get('n_occurrences')} | {_fmt(r.get('mean_score'), False)} |")
+        out += ["", "## Driver-word flip rates", "",
+                "Every text containing the word (`from`) or its synonym (`to`), with every occurrence swapped."]
+        rates = self.flip_rates()
+        if rates.empty:
+            out += ["", "No driver word was measured."]
+        else:
+            out += ["", "| word | swap | texts | flipped | rate |", "|---|---|---|---|---|"]
+            for r in rates.to_dict(orient="records"):
+                a, b = (r["word"], r["replacement"]) if r["direction"] == "from" else (r["replacement"], r["word"])
+                out.append(f"| {_md(r['word'])} | {_md(a)} -> {_md(b)} | {r['n_texts']} | {r['n_flipped']} "
+                           f"| {_fmt(r['rate'], True)} |")
         out += ["", "## Sample failures", ""]
         fails = self.failures()
         if fails.empty:
@@ -190,6 +210,17 @@ class _Report:
             for r in drivers.to_dict(orient="records"):
                 body.append("<tr>" + "".join(f"<td>{e(_fmt(r[c], False) if isinstance(r[c], float) else str(r[c]))}</td>"
                                              for c in cols) + "</tr>")
+            body.append("</table>")
+        body.append("<h2>Driver-word flip rates</h2>")
+        rates = self.flip_rates()
+        if rates.empty:
+            body.append("<p>No driver word was measured.</p>")
+        else:
+            body.append("<table><tr><th>word</th><th>swap</th><th>texts</th><th>flipped</th><th>rate</th></tr>")
+            for r in rates.to_dict(orient="records"):
+                a, b = (r["word"], r["replacement"]) if r["direction"] == "from" else (r["replacement"], r["word"])
+                body.append(f"<tr><td>{e(str(r['word']))}</td><td>{e(str(a))} &rarr; {e(str(b))}</td>"
+                            f"<td>{r['n_texts']}</td><td>{r['n_flipped']}</td><td>{e(_fmt(r['rate'], True))}</td></tr>")
             body.append("</table>")
         body.append("<h2>Sample failures</h2>")
         fails = self.failures()

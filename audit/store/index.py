@@ -129,6 +129,11 @@ class RunIndex:
         with self._connect(write=True) as conn:
             conn.execute("UPDATE runs SET status = ? WHERE run_id = ?", (status, run_id))
 
+    def delete(self, run_id: str) -> None:
+        """Forget a run (its folder is gone) -- only called while holding the store lock."""
+        with self._connect(write=True) as conn:
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
     def mark_stale_running(self, *, keep: str, status: str = "interrupted") -> int:
         """Mark rows still 'running' (their job died) -- only called while holding the store lock."""
         with self._connect(write=True) as conn:

@@ -231,6 +231,8 @@ class RunStore:
             return None
         for folder in sorted(self.staging_root.iterdir(), reverse=True):
             manifest = _read_manifest(folder)
+            if folder.name.startswith("."):
+                continue  # a run being discarded
             if folder.is_dir() and manifest is not None and manifest.get("run_key") == run_key:
                 return folder
         return None
@@ -252,6 +254,21 @@ class RunStore:
             lock.release()
             raise
 
+    def _discard_staging(self, run_key: str) -> None:
+        """``--no-resume``: remove the unfinished runs of this key (renamed aside first, so a
+        crash mid-removal never leaves a half-deleted folder that looks resumable)."""
+        while (folder := self._find_staging(run_key)) is not None:
+            trash = self.staging_root / f".discard-{folder.name}"
+            try:
+                os.rename(folder, trash)
+                shutil.rmtree(trash)
+            except OSError as exc:
+                raise store_error(exc, action="discarding the unfinished run", path=folder) from exc
+            self.index.delete(folder.name)
+            log.info("discarded unfinished run %s (--no-resume)", folder.name)
+        for stray in self.staging_root.glob(".discard-*") if self.staging_root.is_dir() else []:
+            shutil.rmtree(stray, ignore_errors=True)  # left by a crash mid-removal
+
     def _begin_locked(self, run_key: str, manifest: dict[str, Any], *, resume: bool, lock: StoreLock) -> RunWriter:
         existing = self._find_staging(run_key) if resume else None
         if existing is not None:
@@ -260,7 +277,9 @@ class RunStore:
             created_at = old.get("created_at") or _now().isoformat()
             resumes = int(old.get("resume_count", 0)) + 1
         else:
-            run_id = self._new_run_id(run_key)
+            run_id = self._new_run_id(run_key)  # before discarding: a discarded run's id is never reused
+            if not resume:
+                self._discard_staging(run_key)
             staging, resumed, created_at, resumes = self.staging_root / run_id, False, _now().isoformat(), 0
         full = dict(manifest)
         full.update(run_id=run_id, run_key=run_key, created_at=created_at, status="running", resume_count=resumes)

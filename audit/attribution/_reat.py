@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -42,6 +43,15 @@ log = logging.getLogger(__name__)
 
 _BUFFER_CELLS = 1 << 17
 """Most cells (examples x width) of one cumulative-product block of the forgetting buffer."""
+
+
+def _first_weight(rnn: nn.GRU | nn.LSTM) -> torch.Tensor:
+    """``rnn.weight_ih_l0``, the parameter whose dtype and device the computation follows.
+
+    The cast only narrows the stubs: ``nn.Module.__getattr__`` is typed ``Tensor | Module``, but this
+    attribute of an RNN is always a parameter.
+    """
+    return cast(torch.Tensor, rnn.weight_ih_l0)
 
 
 def _sub_rnn(rnn: nn.GRU | nn.LSTM, first: int, count: int) -> nn.GRU | nn.LSTM:
@@ -328,7 +338,7 @@ def reat_scores(
         ``scores.sum(1) + head.bias`` equals the logits up to floating point rounding.
     """
     _validate(rnn, head, embeddings, lengths)
-    ref = rnn.weight_ih_l0
+    ref = _first_weight(rnn)
     batch, steps, _ = embeddings.shape
     with torch.inference_mode():
         scores = torch.zeros(batch, steps, head.out_features, dtype=ref.dtype, device=ref.device)
@@ -375,7 +385,7 @@ def reat_logits_check(
         was_training = rnn.training
         rnn.train(False)
         try:
-            ref = rnn.weight_ih_l0
+            ref = _first_weight(rnn)
             logits = head(final_state(rnn, embeddings.to(device=ref.device, dtype=ref.dtype), lengths))
         finally:
             rnn.train(was_training)

@@ -39,8 +39,10 @@ def span_scores(word_scores: torch.Tensor | np.ndarray, spans: Sequence[Span]) -
     if isinstance(word_scores, np.ndarray):
         pad_shape = list(word_scores.shape)
         pad_shape[time_dim] = 1
-        csum = np.concatenate([np.zeros(pad_shape, dtype=word_scores.dtype), np.cumsum(word_scores, axis=time_dim)], axis=time_dim)
-        return np.take(csum, ends, axis=time_dim) - np.take(csum, starts, axis=time_dim)
+        csum_np = np.concatenate(
+            [np.zeros(pad_shape, dtype=word_scores.dtype), np.cumsum(word_scores, axis=time_dim)], axis=time_dim
+        )
+        return np.take(csum_np, ends, axis=time_dim) - np.take(csum_np, starts, axis=time_dim)
     pad_shape = list(word_scores.shape)
     pad_shape[time_dim] = 1
     zeros = torch.zeros(pad_shape, dtype=word_scores.dtype, device=word_scores.device)

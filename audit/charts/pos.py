@@ -7,6 +7,8 @@ from raw token rows: ``mark_rule`` for the whiskers, ``mark_bar`` for the box,
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -44,7 +46,8 @@ def pos_boxplot(
 
     y = alt.Y("pos:N", sort=order, title="POS category")
     tooltip = [alt.Tooltip(c, type="quantitative" if c != "pos" else "nominal") for c in STAT_COLUMNS]
-    enc: dict[str, object] = {"y": y}
+    # Any: the channels go to encode() as keywords, each of which takes a different channel type
+    enc: dict[str, Any] = {"y": y}
     if group:
         enc["yOffset"] = alt.YOffset(f"{group}:N")
         enc["color"] = alt.Color(f"{group}:N", title=group)
@@ -57,4 +60,6 @@ def pos_boxplot(
     if not group:
         boxes = boxes.encode(color=alt.value("#4c78a8"))
     medians = base.mark_tick(color="black", thickness=2, size=10 if group else 14).encode(x="median:Q")
-    return alt.layer(whiskers, boxes, medians).properties(title=title or "REAT scores by POS (ranked by median)")
+    layered = alt.layer(whiskers, boxes, medians)
+    assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
+    return layered.properties(title=title or "REAT scores by POS (ranked by median)")

@@ -56,4 +56,6 @@ def score_distribution(
         )
     )
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(x="zero:Q")
-    return alt.layer(bars, zero).properties(title=title or "Attribution score distribution", height=220)
+    layered = alt.layer(bars, zero)
+    assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
+    return layered.properties(title=title or "Attribution score distribution", height=220)

@@ -35,7 +35,9 @@ def pos_boxplot(stats: pd.DataFrame, *, title: str, width: int = 320) -> alt.Lay
     )
     median = base.mark_tick(color="#b00", thickness=2, size=12).encode(x="median:Q")
     zero = alt.Chart(data).mark_rule(color="#999", strokeDash=[3, 3]).encode(x=alt.datum(0))
-    return alt.layer(whisker, box, median, zero).properties(title=title, width=width, height=max(120, 14 * len(data)))
+    layered = alt.layer(whisker, box, median, zero)
+    assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
+    return layered.properties(title=title, width=width, height=max(120, 14 * len(data)))
 
 
 def word_score_chart(occurrences: pd.DataFrame, *, title: str, target_name: str) -> alt.FacetChart:
@@ -93,4 +95,6 @@ def hierarchy_heatmap(cells: pd.DataFrame, *, title: str) -> alt.LayerChart:
     )
     text = base.mark_text(fontSize=11).encode(text="token:N")
     n_tokens = int(cells["position"].max()) + 1 if len(cells) else 1
-    return alt.layer(rect, text).properties(title=title, width=max(300, 52 * n_tokens), height=90)
+    layered = alt.layer(rect, text)
+    assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
+    return layered.properties(title=title, width=max(300, 52 * n_tokens), height=90)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import pandas as pd
 import torch
@@ -25,7 +25,7 @@ from audit.store.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "reat-audit.suite"
+SCHEMA: Final = "reat-audit.suite"
 SCHEMA_VERSION = 1
 _BATCH = 256
 _NO_CASES_HINT = "an empty suite checks nothing; export one from a run with adversarial variants (audit export)"
@@ -114,6 +114,12 @@ def _swaps(raw: Any) -> list[dict[str, Any]]:
     return [dict(s) for s in (raw or [])]
 
 
+def _swap(raw: dict[str, Any]) -> Swap:
+    """A :class:`Swap` from a recorded swap dict (a missing field is passed as ``None``)."""
+    fields: dict[str, Any] = {k: raw.get(k) for k in Swap.model_fields}
+    return Swap(**fields)
+
+
 def _original_tokens(record: RunRecord) -> dict[tuple[str, int], list[str]]:
     if not record.has_table("token_attributions"):
         return {}
@@ -163,8 +169,7 @@ def build_cases(record: RunRecord, *, include_flagged: bool = False) -> list[Sui
         pred_after = int(row["pred_after"]) if pd.notna(row.get("pred_after")) else None
         cases.append(SuiteCase(
             case_id=str(row["variant_id"]), kind=str(row.get("kind", "text")), original=str(row["original"]),
-            variant=str(row["variant"]), tokens=tokens, swaps=[Swap(**{k: s.get(k) for k in Swap.model_fields})
-                                                               for s in swaps],
+            variant=str(row["variant"]), tokens=tokens, swaps=[_swap(s) for s in swaps],
             expect_label=gold, expect_label_name=labels[gold] if gold < len(labels) else None,
             recorded_pred=pred_after, recorded_pass=None if pred_after is None else pred_after == gold,
             meaning_flags=flags,

@@ -175,6 +175,15 @@ def test_variant_filters_and_swaps(tables):
     assert vm_var.parse_swaps(json.dumps([{"position": 1, "original": "a"}])) == [{"position": 1, "original": "a"}]
 
 
+def test_suite_bytes_for_every_download_format(tmp_path):
+    record = publish_run(RunStore(tmp_path), flipped={0})
+    lines = vm_var.suite_bytes(record, "jsonl").decode().splitlines()
+    assert lines and all(json.loads(line)["provenance"]["run_id"] == record.run_id for line in lines)
+    assert vm_var.suite_bytes(record, "csv").decode().startswith("case_id,")
+    compile(vm_var.suite_bytes(record, "pytest"), "test_suite.py", "exec")  # a valid Python module
+    assert b"<testsuite" in vm_var.suite_bytes(record, "junit")
+
+
 def test_variant_pair_html_highlights_and_escapes():
     swaps = [{"position": 1, "original": "dull", "replacement": "tedious", "pos": "JJ"}]
     before, after = vm_var.variant_pair_html("so dull " + XSS, "so tedious " + XSS, swaps)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from audit.dashboard.html import highlight_tokens
+
+if TYPE_CHECKING:
+    from audit.store.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +123,12 @@ def probs_frame(row: Mapping[str, Any], labels: Mapping[int, str]) -> pd.DataFra
 
 def _floats(value: Any) -> list[float]:
     return [] if value is None else [float(p) for p in list(value)]
+
+
+def suite_bytes(record: RunRecord, fmt: str) -> bytes:
+    """The run's adversarial suite in ``fmt`` (see :data:`EXPORT_FORMATS`), as the download's bytes."""
+    from audit.export import Format, export_suite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_suite(record, fmt=cast(Format, fmt), out=Path(tmp) / EXPORT_FILES[fmt][0])
+        return Path(path).read_bytes()

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-from typing import cast
+import functools
 
 import streamlit as st
 
 from app_pages import _shared
 from audit.dashboard import failures as vm_fail
 from audit.dashboard import variants as vm
-from audit.errors import AuditError
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def suite_bytes(root: str, run_id: str, fmt: str) -> bytes:
-    from audit.export import Format, export_suite
-
-    record = _shared.store(root).get(run_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_suite(record, fmt=cast(Format, fmt), out=Path(tmp) / vm.EXPORT_FILES[fmt][0])
-        return Path(path).read_bytes()
+    return vm.suite_bytes(_shared.store(root).get(run_id), fmt)
 
 
 st.title("Adversarial variants")
@@ -33,12 +25,9 @@ st.markdown("**Download the adversarial test suite**")
 cols = st.columns(len(vm.EXPORT_FORMATS))
 for col, fmt in zip(cols, vm.EXPORT_FORMATS):
     file_name, mime = vm.EXPORT_FILES[fmt]
-    try:
-        data = suite_bytes(root, run_id, fmt)
-    except AuditError as exc:
-        col.caption(f"{fmt}: {exc}")
-        continue
-    col.download_button(fmt, data=data, file_name=f"{run_id}-{file_name}", mime=mime, key=f"v_dl_{fmt}")
+    # built when clicked (then cached), so the page does not wait for four exports of a large run
+    col.download_button(fmt, data=functools.partial(suite_bytes, root, run_id, fmt),
+                        file_name=f"{run_id}-{file_name}", mime=mime, key=f"v_dl_{fmt}")
 
 c1, c2, c3, c4 = st.columns(4)
 kind = c1.selectbox("Kind", [None, "text", "driver"], key="v_kind", format_func=lambda k: k or "any")

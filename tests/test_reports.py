@@ -62,6 +62,29 @@ def test_report_from_writer_escapes_every_text(tmp_path):
     assert "report.html" in [p.name for p in record.path.iterdir()]
 
 
+def test_report_lists_requested_flip_words_first(tmp_path):
+    import pandas as pd
+
+    store = RunStore(tmp_path)
+    tables = make_tables(wrong={1})
+    tables["driver_flip_rates"] = pd.DataFrame([
+        {"word": "dull", "replacement": "boring", "direction": "from", "n_texts": 9, "n_flipped": 5, "rate": 5 / 9},
+        {"word": "terribly", "replacement": "extremely", "direction": "to", "n_texts": 8, "n_flipped": 2, "rate": 0.25},
+        {"word": "terribly", "replacement": "awful", "direction": "to", "n_texts": 0, "n_flipped": 0, "rate": 0.0},
+    ])
+    w = store.begin("k", make_manifest())
+    w.manifest.update(metrics=metrics_of(tables), config={"attack": {"flip_words": ["Terribly"]}})
+    md_path, html_path = write_run_report(w, manifest=w.manifest, tables=tables)
+    md, page = md_path.read_text(), html_path.read_text()
+    asked = md.index("**Words measured on request (attack.flip_words)**")
+    top = md.index("**Top driver words**")
+    assert asked < md.index("| terribly | extremely -> terribly | 8 | 2 | 25.00% |") < top
+    assert top < md.index("| dull | dull -> boring | 9 | 5 | 55.56% |")
+    assert "awful" not in md  # no text to measure
+    assert "<h3>Words measured on request (attack.flip_words)</h3>" in page
+    w.fail("test done")
+
+
 def test_report_for_record_with_diff_and_out_dir(tmp_path):
     store = RunStore(tmp_path / "runs")
     old = publish_run(store, wrong=set(), drivers=["dull"])

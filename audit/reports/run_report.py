@@ -103,14 +103,31 @@ class _Report:
         words = self.table("driver_words")
         return words.sort_values("rank").head(TOP_WORDS) if "rank" in words else words.head(TOP_WORDS)
 
-    def flip_rates(self) -> pd.DataFrame:
-        """Driver-word swap flip rates, most flips first (rows with at least one text)."""
+    def flip_rates(self) -> list[tuple[str, pd.DataFrame]]:
+        """``(title, rows)`` of driver-word swap flip rates (rows with at least one text): the words the
+        config asks for (``attack.flip_words``, all their swaps), then the rest, most flips first."""
         rates = self.table("driver_flip_rates")
         if rates.empty or "rate" not in rates:
-            return rates
-        rates = rates[rates["n_texts"] > 0]
-        return rates.sort_values(["n_flipped", "rate", "word", "replacement", "direction"],
-                                 ascending=[False, False, True, True, True]).head(TOP_WORDS)
+            return []
+        rates = rates[rates["n_texts"] > 0].sort_values(
+            ["n_flipped", "rate", "word", "replacement", "direction"], ascending=[False, False, True, True, True])
+        config = self.m.get("config") or {}
+        attack = config.get("attack") if isinstance(config, Mapping) else None
+        asked = [str(w).lower() for w in (attack or {}).get("flip_words") or []] if isinstance(attack, Mapping) else []
+        mine = rates["word"].astype(str).isin(asked)
+        out = []
+        if mine.any():
+            out.append(("Words measured on request (attack.flip_words)", rates[mine]))
+        if (~mine).any():
+            out.append(("Top driver words", rates[~mine].head(TOP_WORDS)))
+        return out
+
+    @staticmethod
+    def swap_text(row: Mapping[str, Any]) -> tuple[str, str]:
+        """``(from, to)`` of a flip-rate row: direction ``to`` swaps the synonym into the word."""
+        if row["direction"] == "from":
+            return str(row["word"]), str(row["replacement"])
+        return str(row["replacement"]), str(row["word"])
 
     def tokens_of(self, dataset: Any, example_id: Any) -> tuple[list[str], list[float]]:
         toks = self.table("token_attributions")
@@ -151,13 +168,14 @@ class _Report:
                            f"| {r.get('n_in_errors')} | {r.get('n_occurrences')} | {_fmt(r.get('mean_score'), False)} |")
         out += ["", "## Driver-word flip rates", "",
                 "Every text containing the word (`from`) or its synonym (`to`), with every occurrence swapped."]
-        rates = self.flip_rates()
-        if rates.empty:
+        groups = self.flip_rates()
+        if not groups:
             out += ["", "No driver word was measured."]
-        else:
-            out += ["", "| word | swap | texts | flipped | rate |", "|---|---|---|---|---|"]
+        for title, rates in groups:
+            # the titles are this module's constants, not data: no escaping
+            out += ["", f"**{title}**", "", "| word | swap | texts | flipped | rate |", "|---|---|---|---|---|"]
             for r in rates.to_dict(orient="records"):
-                a, b = (r["word"], r["replacement"]) if r["direction"] == "from" else (r["replacement"], r["word"])
+                a, b = self.swap_text(r)
                 out.append(f"| {_md(r['word'])} | {_md(a)} -> {_md(b)} | {r['n_texts']} | {r['n_flipped']} "
                            f"| {_fmt(r['rate'], True)} |")
         out += ["", "## Sample failures", ""]
@@ -212,13 +230,14 @@ class _Report:
                                              for c in cols) + "</tr>")
             body.append("</table>")
         body.append("<h2>Driver-word flip rates</h2>")
-        rates = self.flip_rates()
-        if rates.empty:
+        groups = self.flip_rates()
+        if not groups:
             body.append("<p>No driver word was measured.</p>")
-        else:
+        for title, rates in groups:
+            body.append(f"<h3>{e(title)}</h3>")
             body.append("<table><tr><th>word</th><th>swap</th><th>texts</th><th>flipped</th><th>rate</th></tr>")
             for r in rates.to_dict(orient="records"):
-                a, b = (r["word"], r["replacement"]) if r["direction"] == "from" else (r["replacement"], r["word"])
+                a, b = self.swap_text(r)
                 body.append(f"<tr><td>{e(str(r['word']))}</td><td>{e(str(a))} &rarr; {e(str(b))}</td>"
                             f"<td>{r['n_texts']}</td><td>{r['n_flipped']}</td><td>{e(_fmt(r['rate'], True))}</td></tr>")
             body.append("</table>")

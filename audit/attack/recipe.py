@@ -75,7 +75,6 @@ class AttackConfig(BaseModel):
     """Do not send candidates whose estimated change of log p(class) is above this (None: send all)."""
     group_sends: int | None = Field(default=3, ge=1)
     """Send at most this many candidates per group of positions (None: all)."""
-    """Do not send candidates whose estimated change of log p(class) is above this (None: send all)."""
     max_weak: int | None = Field(default=None, ge=0)
     """At most this many swaps below ``min_gain`` per text (None: no limit)."""
     candidate_senses: int | None = Field(default=None, ge=1)

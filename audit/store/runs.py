@@ -230,9 +230,9 @@ class RunStore:
         if not self.staging_root.is_dir():
             return None
         for folder in sorted(self.staging_root.iterdir(), reverse=True):
-            manifest = _read_manifest(folder)
             if folder.name.startswith("."):
                 continue  # a run being discarded
+            manifest = _read_manifest(folder)
             if folder.is_dir() and manifest is not None and manifest.get("run_key") == run_key:
                 return folder
         return None

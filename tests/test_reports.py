@@ -71,16 +71,19 @@ def test_report_lists_requested_flip_words_first(tmp_path):
         {"word": "dull", "replacement": "boring", "direction": "from", "n_texts": 9, "n_flipped": 5, "rate": 5 / 9},
         {"word": "terribly", "replacement": "extremely", "direction": "to", "n_texts": 8, "n_flipped": 2, "rate": 0.25},
         {"word": "terribly", "replacement": "awful", "direction": "to", "n_texts": 0, "n_flipped": 0, "rate": 0.0},
+        # the same swap measured from the other word's side: listed once
+        {"word": "extremely", "replacement": "terribly", "direction": "from", "n_texts": 8, "n_flipped": 2, "rate": 0.25},
     ])
     w = store.begin("k", make_manifest())
-    w.manifest.update(metrics=metrics_of(tables), config={"attack": {"flip_words": ["Terribly"]}})
+    w.manifest.update(metrics=metrics_of(tables), config={"attack": {"flip_words": ["Terribly", "extremely"]}})
     md_path, html_path = write_run_report(w, manifest=w.manifest, tables=tables)
     md, page = md_path.read_text(), html_path.read_text()
     asked = md.index("**Words measured on request (attack.flip_words)**")
     top = md.index("**Top driver words**")
-    assert asked < md.index("| terribly | extremely -> terribly | 8 | 2 | 25.00% |") < top
+    assert asked < md.index("| extremely -> terribly | 8 | 2 | 25.00% |") < top
     assert top < md.index("| dull | dull -> boring | 9 | 5 | 55.56% |")
     assert "awful" not in md  # no text to measure
+    assert md.count("extremely -> terribly") == 1
     assert "<h3>Words measured on request (attack.flip_words)</h3>" in page
     w.fail("test done")
 

@@ -111,6 +111,9 @@ class _Report:
             return []
         rates = rates[rates["n_texts"] > 0].sort_values(
             ["n_flipped", "rate", "word", "replacement", "direction"], ascending=[False, False, True, True, True])
+        # a->b measured from a's side ('from') and from b's side ('to') is one swap: list it once
+        pairs = [self.swap_text(r) for r in rates.to_dict(orient="records")]
+        rates = rates[~pd.Series(pairs, index=rates.index).duplicated().to_numpy()]
         config = self.m.get("config") or {}
         attack = config.get("attack") if isinstance(config, Mapping) else None
         asked = [str(w).lower() for w in (attack or {}).get("flip_words") or []] if isinstance(attack, Mapping) else []

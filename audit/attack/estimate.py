@@ -112,6 +112,8 @@ class _Sweep:
     prev_c: torch.Tensor | None
     h: list[torch.Tensor]  # T x (1, H), in the autograd graph
     c: list[torch.Tensor] | None
+    h_all: torch.Tensor  # (T, H) the same states, detached
+    c_all: torch.Tensor | None
     alpha: torch.Tensor  # (T, H) GRU z / LSTM f
     o: torch.Tensor | None  # (T, H) LSTM output gate
 
@@ -190,6 +192,8 @@ class ReatView:
             prev_c=torch.cat([r for r in prev_c if r is not None]).detach() if lstm else None,
             h=hs,
             c=[r for r in cs if r is not None] if lstm else None,
+            h_all=torch.cat(hs).detach(),
+            c_all=torch.cat([r for r in cs if r is not None]).detach() if lstm else None,
             alpha=torch.cat(alpha).detach(),
             o=torch.cat([r for r in out_gate if r is not None]).detach() if lstm else None,
         )
@@ -198,13 +202,11 @@ class ReatView:
         """``(T, C)`` REAT word scores of the top layer, both directions."""
         parts = []
         for d in top:
-            h = torch.cat(d.h).detach()
-            if d.c is None:
-                delta = h - d.alpha * d.prev_h
+            if d.c_all is None:
+                delta = d.h_all - d.alpha * d.prev_h
             else:
                 assert d.o is not None and d.prev_c is not None
-                c = torch.cat(d.c).detach()
-                delta = d.o[d.last] * (torch.tanh(c) - d.alpha * torch.tanh(d.prev_c))
+                delta = d.o[d.last] * (torch.tanh(d.c_all) - d.alpha * torch.tanh(d.prev_c))
             parts.append(delta * d.forgetting())
         return torch.cat(parts, dim=-1) @ self.model.head.weight.detach().T
 
@@ -225,9 +227,9 @@ class ReatView:
             for d, g in zip(self._first, self._grads):
                 prev_c = d.prev_c[pos] if d.prev_c is not None else None
                 h, c, _, _ = _cell(self.kind, d.weights, x, d.prev_h[pos], prev_c)
-                total += ((h - torch.cat(d.h).detach()[pos]) * g[:T][pos]).sum(-1)
-                if c is not None and d.c is not None:
-                    total += ((c - torch.cat(d.c).detach()[pos]) * g[T:][pos]).sum(-1)
+                total += ((h - d.h_all[pos]) * g[:T][pos]).sum(-1)
+                if c is not None and d.c_all is not None:
+                    total += ((c - d.c_all[pos]) * g[T:][pos]).sum(-1)
         return total.numpy().astype(float)
 
 

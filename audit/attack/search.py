@@ -156,12 +156,12 @@ class GreedyReatSearch:
             raise ValueError("batch_size must be >= 1 (or None)")
         if patience is not None and patience < 1:
             raise ValueError("patience must be >= 1 (or None)")
+        if group_sends is not None and group_sends < 1:
+            raise ValueError("group_sends must be >= 1 (or None)")
         self.guide: Guide = guide if guide is not None else ReatGuide()
         self._tagger = tagger
         self.window = window
         self.max_estimate = max_estimate
-        if group_sends is not None and group_sends < 1:
-            raise ValueError("group_sends must be >= 1 (or None)")
         self.group_sends = group_sends
         self.min_gain = min_gain
         self.batch_size = batch_size

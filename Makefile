@@ -5,9 +5,9 @@ export NLTK_DATA ?= $(AUDIT_DATA_DIR)/nltk_data
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup nightly test test-browser bench
+.PHONY: setup nightly test lint check-lock test-browser bench lock
 
-$(VENV)/.installed: pyproject.toml scripts/setup.sh
+$(VENV)/.installed: pyproject.toml requirements/lock.txt scripts/setup.sh scripts/check_lock.py
 	bash scripts/setup.sh $(VENV)
 	touch $@
 
@@ -16,8 +16,20 @@ setup: $(VENV)/.installed
 nightly: setup
 	$(VENV)/bin/audit run --config configs/nightly.yaml
 
-test: setup
+# The README's test command: lock check, lint, types, then the test suite.
+test: setup check-lock lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+check-lock: setup
+	$(PY) scripts/check_lock.py --lock requirements/lock.txt
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy audit
+
+# Regenerate requirements/lock.txt after editing pyproject.toml's dependencies (fresh temporary venv).
+lock:
+	bash scripts/lock.sh
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -16,6 +16,10 @@ breached gate.
     ├── StoreError             run store unreadable / read-only / full (exit 7)
     │   └── StoreLockedError   another job holds the store            (exit 7)
     └── GateFailure            not an error of the tool: thresholds   (exit 2)
+
+A command-line usage error (unknown or missing option, bad value, missing argument,
+unknown command, no arguments) is not an AuditError: the CLI reports it with the
+usage line and exits :data:`EXIT_USAGE` (64, BSD's EX_USAGE). Exit 1 means a bug.
 """
 
 from __future__ import annotations
@@ -103,6 +107,9 @@ class GateFailure(AuditError):
     exit_code = 2
 
 
+EXIT_USAGE = 64
+"""Exit code of a command-line usage error (sysexits.h EX_USAGE)."""
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "gate_failed": GateFailure.exit_code,
@@ -111,5 +118,7 @@ EXIT_CODES: dict[str, int] = {
     "model": ModelError.exit_code,
     "input": InputError.exit_code,
     "store": StoreError.exit_code,
+    "usage": EXIT_USAGE,
+    "interrupted": 130,
     "other": 1,
 }

@@ -27,14 +27,22 @@ from audit.cli import train as train_cmd
 app = typer.Typer(
     name="audit",
     help="Debug and audit recurrent text classifiers with REAT attributions.",
-    no_args_is_help=True,
+    no_args_is_help=False,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"audit (reat-audit) {_common.package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only log warnings and errors."),
 ) -> None:

@@ -11,7 +11,7 @@ from audit.errors import ResourceMissingError
 
 def register(app: typer.Typer) -> None:
     """Add the ``audit data`` group to ``app``."""
-    group = typer.Typer(help="Check or fetch the NLTK data (tagger, universal tagset, WordNet...).", no_args_is_help=True)
+    group = typer.Typer(help="Check or fetch the NLTK data (tagger, universal tagset, WordNet...).", no_args_is_help=False)
 
     @group.command("check")
     def check_cmd() -> None:

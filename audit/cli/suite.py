@@ -16,7 +16,7 @@ from audit.errors import GateFailure
 
 def register(app: typer.Typer) -> None:
     """Add the ``suite`` command group to ``app``."""
-    suite_app = typer.Typer(help="Run exported adversarial test suites.", no_args_is_help=True)
+    suite_app = typer.Typer(help="Run exported adversarial test suites.", no_args_is_help=False)
     app.add_typer(suite_app, name="suite")
 
     @suite_app.command("run")

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from audit.store import RunStore, diff_runs
-
 from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir
 
-STORE_HELP = f"Run store directory (default: ${STORE_ENV} or {DEFAULT_STORE})."
+if TYPE_CHECKING:  # the store pulls in pandas: imported when a command runs, not at CLI start-up
+    from audit.store import RunStore
+
+STORE_HELP = f"Run store directory (default: ${STORE_ENV}, else the --config's `store`, else {DEFAULT_STORE})."
+CONFIG_HELP = "Nightly job config (as given to `audit run --config`): its `store` is the default store."
 
 
-def resolve_store(store: Path | None) -> RunStore:
-    """``--store`` beats ``$AUDIT_STORE`` beats ``reports/runs`` (relative to the current directory)."""
-    return RunStore(store_dir(store))
+def configured_store(config: Path | None) -> str | None:
+    """The ``store`` of a nightly config (validated like ``audit run`` does), or None without one."""
+    if config is None:
+        return None
+    from audit.engine.config import load_config
+
+    return load_config(config).store
+
+
+def resolve_store(store: Path | None, config: Path | None = None) -> RunStore:
+    """``--store`` beats ``$AUDIT_STORE`` beats the ``--config``'s ``store`` beats ``reports/runs``
+    (relative to the current directory) -- the same order as ``audit run``."""
+    from audit.store import RunStore
+
+    return RunStore(store_dir(store, configured=configured_store(config)))
 
 
 def _pct(value: Any) -> str:
@@ -34,17 +48,18 @@ def _dump(obj: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the ``runs`` command group to ``app``."""
-    runs_app = typer.Typer(help="List, inspect and compare audit runs in the run store.", no_args_is_help=True)
+    runs_app = typer.Typer(help="List, inspect and compare audit runs in the run store.", no_args_is_help=False)
     app.add_typer(runs_app, name="runs")
 
     @runs_app.command("list")
     def list_cmd(
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
         complete_only: bool = typer.Option(False, "--complete", help="Only complete (published) runs."),
     ) -> None:
         """List runs, oldest first."""
-        runs = resolve_store(store).list_runs(include_incomplete=not complete_only)
+        runs = resolve_store(store, config).list_runs(include_incomplete=not complete_only)
         if as_json:
             _dump([r.to_dict() for r in runs])
             return
@@ -60,10 +75,11 @@ def register(app: typer.Typer) -> None:
     def show_cmd(
         run_id: str = typer.Argument(..., help="Run id (see `audit runs list`)."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     ) -> None:
         """Show one run's manifest summary."""
-        record = resolve_store(store).get(run_id)
+        record = resolve_store(store, config).get(run_id)
         if as_json:
             _dump({**record.manifest, "path": str(record.path), "tables": record.tables()})
             return
@@ -88,10 +104,13 @@ def register(app: typer.Typer) -> None:
         old: str = typer.Argument(..., help="The older run id."),
         new: str = typer.Argument(..., help="The newer run id."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of Markdown."),
     ) -> None:
         """Compare two runs: accuracy, new/fixed failures, new driver words, attack success."""
-        rs = resolve_store(store)
+        from audit.store import diff_runs
+
+        rs = resolve_store(store, config)
         diff = diff_runs(rs.get(old), rs.get(new))
         if as_json:
             _dump(diff.to_dict())
@@ -99,8 +118,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(diff.to_markdown())
 
     @runs_app.command("reindex")
-    def reindex_cmd(store: Path | None = typer.Option(None, "--store", help=STORE_HELP)) -> None:
-        """Rebuild index.sqlite from the run folders (the index is derived data)."""
-        rs = resolve_store(store)
-        rs.rebuild_index()
+    def reindex_cmd(
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    ) -> None:
+        """Rebuild index.sqlite from the run folders (the index is derived data; a corrupt one is kept aside)."""
+        rs = resolve_store(store, config)
+        aside = rs.rebuild_index()
+        if aside is not None:
+            typer.echo(f"the index was corrupt: kept it as {aside}", err=True)
         typer.echo(f"reindexed {len(rs.list_runs())} runs in {rs.root}")

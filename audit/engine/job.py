@@ -244,6 +244,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
     }
     store = RunStore(config.store)
     writer = store.begin(key, manifest, resume=resume, wait_s=wait_s)
+    if writer.published is not None:  # a job killed right after its publish rename: finished, not redone
+        return _finished_result(store, writer.published, config, timings)
     try:
         if writer.resumed:
             log.info("resuming run %s: completed chunks are skipped", writer.run_id)
@@ -292,6 +294,19 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         writer.fail(f"{type(exc).__name__}: {exc}")
         raise
     return JobResult(record=record, metrics=metrics, gate=gate, diff=diff, timings=timings, resumed=writer.resumed,
+                     new_driver_words=list(diff.new_driver_words) if diff is not None else [])
+
+
+def _finished_result(store: RunStore, record: RunRecord, config: NightlyConfig,
+                     timings: dict[str, float]) -> JobResult:
+    """The result of a run published by an interrupted job (its manifest holds the recorded verdict)."""
+    previous_id = record.manifest.get("previous_run_id")
+    previous = store.latest_complete(before_run_id=record.run_id, model_ref=record.manifest.get("model_ref"))
+    if previous is not None and previous.run_id != previous_id:
+        previous = None  # the run it was compared with is gone: no diff rather than another one
+    diff = diff_runs(previous, record, top_n=config.findings.top_words) if previous is not None else None
+    gate = GateResult(**(record.manifest.get("gate") or {"passed": True, "breaches": [], "checks": []}))
+    return JobResult(record=record, metrics=record.metrics, gate=gate, diff=diff, timings=timings, resumed=True,
                      new_driver_words=list(diff.new_driver_words) if diff is not None else [])
 
 

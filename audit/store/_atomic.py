@@ -41,10 +41,31 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+TMP_MARK = ".tmp-"
+"""Temporary files of :func:`write_bytes_atomic` are named ``.<name>.tmp-<pid>``."""
+
+
+def is_temporary(name: str) -> bool:
+    """True for a temporary file left by :func:`write_bytes_atomic` (e.g. by a killed job)."""
+    return name.startswith(".") and TMP_MARK in name
+
+
+def remove_temporaries(root: Path) -> list[Path]:
+    """Delete every temporary file under ``root`` (only while holding the store lock); returns them."""
+    removed = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if is_temporary(name):
+                path = Path(dirpath) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically. Raises OSError (callers translate it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -81,12 +102,29 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def make_read_only(root: Path) -> None:
+def _drop_write_bits(path: str) -> None:
+    os.chmod(path, os.stat(path).st_mode & 0o444)
+
+
+def make_read_only(root: Path, *, last: str | None = None) -> None:
     """Drop write bits on every file under ``root`` (published runs are immutable).
 
-    Directories stay writable so retention scripts can still delete whole runs.
+    ``last`` (a file directly under ``root``) is done after all others, so a writable ``last``
+    means the job may have died before finishing. Directories stay writable so retention
+    scripts can still delete whole runs.
     """
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            p = os.path.join(dirpath, name)
-            os.chmod(p, os.stat(p).st_mode & 0o444)
+            if last is not None and name == last and Path(dirpath) == root:
+                continue
+            _drop_write_bits(os.path.join(dirpath, name))
+    if last is not None and (root / last).exists():
+        _drop_write_bits(str(root / last))
+
+
+def is_writable_file(path: Path) -> bool:
+    """True when ``path`` exists and still has a write bit."""
+    try:
+        return bool(os.stat(path).st_mode & 0o222)
+    except OSError:
+        return False

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 INDEX_NAME = "index.sqlite"
 BUSY_TIMEOUT_MS = 10_000
+REINDEX_HINT = "`audit runs reindex` rebuilds it from the run folders (a corrupt file is kept aside)"
 
 COLUMNS: tuple[str, ...] = (
     "run_id", "created_at", "status", "model_ref", "model_hash", "config_hash", "accuracy", "n_examples",
@@ -106,16 +109,14 @@ class RunIndex:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the run index ({exc})", path=self.path,
-                             hint="`audit runs reindex` rebuilds it from the run folders") from exc
+            raise StoreError(f"cannot open the run index ({exc})", path=self.path, hint=REINDEX_HINT) from exc
         try:
             yield conn
             if write:
                 conn.commit()
         except sqlite3.Error as exc:
             conn.rollback()
-            raise StoreError(f"run index error ({exc})", path=self.path,
-                             hint="`audit runs reindex` rebuilds it from the run folders") from exc
+            raise StoreError(f"run index error ({exc})", path=self.path, hint=REINDEX_HINT) from exc
         finally:
             conn.close()
 
@@ -168,7 +169,38 @@ class RunIndex:
             finally:
                 conn.close()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the run index ({exc})", path=self.path) from exc
+            raise StoreError(f"cannot read the run index ({exc})", path=self.path, hint=REINDEX_HINT) from exc
+
+    def is_healthy(self) -> bool:
+        """True when the file is absent or an intact SQLite database (``PRAGMA quick_check``)."""
+        if not self.path.exists():
+            return True
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                result = conn.execute("PRAGMA quick_check").fetchone()
+                conn.execute("SELECT name FROM sqlite_master").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            log.debug("run index %s is unreadable: %s", self.path, exc)
+            return False
+        return result is not None and result[0] == "ok"
+
+    def quarantine(self) -> Path:
+        """Move a corrupt index (and its -wal/-shm files) aside as ``index.sqlite.corrupt-<UTC time>``."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        aside = self.path.with_name(f"{INDEX_NAME}.corrupt-{stamp}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = self.path.with_name(INDEX_NAME + suffix)
+                if src.exists():
+                    os.replace(src, aside.with_name(aside.name + suffix))
+        except OSError as exc:
+            raise StoreError(f"cannot move the corrupt run index aside ({exc.strerror or exc})", path=self.path,
+                             hint="make the store directory writable") from exc
+        log.warning("the run index %s was corrupt; kept it as %s", self.path, aside)
+        return aside
 
     def replace_all(self, rows: Iterable[dict[str, Any]]) -> None:
         """Replace every row in one transaction (used by rebuild)."""

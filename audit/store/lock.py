@@ -67,7 +67,7 @@ class StoreLock:
                     raise StoreLockedError(
                         f"the run store is locked by {who}" + (f" (waited {wait_s:g}s)" if wait_s > 0 else ""),
                         path=self.path,
-                        hint="wait for that job to finish, or pass a longer wait",
+                        hint="wait for that job to finish, or rerun with `audit run --wait SECONDS` to wait for it",
                     ) from None
                 time.sleep(poll_s)
         try:

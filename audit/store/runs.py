@@ -31,9 +31,12 @@ from audit.errors import StoreError
 from audit.store._atomic import (
     fsync_dir,
     fsync_tree,
+    is_temporary,
+    is_writable_file,
     json_bytes,
     make_read_only,
     parquet_bytes,
+    remove_temporaries,
     store_error,
     write_bytes_atomic,
 )
@@ -83,14 +86,17 @@ class RunWriter:
     """Writes one run into its staging folder while holding the store lock."""
 
     def __init__(self, store: RunStore, *, run_id: str, staging_dir: Path, manifest: dict[str, Any],
-                 resumed: bool, lock: StoreLock) -> None:
+                 resumed: bool, lock: StoreLock, published: RunRecord | None = None) -> None:
         self.store = store
         self.run_id = run_id
         self.staging_dir = staging_dir
         self.manifest = manifest
         self.resumed = resumed
         self._lock = lock
-        self._closed = False
+        self._closed = published is not None
+        self.published = published
+        """Set when :meth:`RunStore.begin` found this run already published by a job killed right after
+        its publish rename: the store finished that publish, and the writer is closed (nothing to redo)."""
 
     def __enter__(self) -> RunWriter:
         return self
@@ -161,6 +167,8 @@ class RunWriter:
         self.manifest.update(run_id=self.run_id, status="complete", completed_at=_now().isoformat())
         try:
             self.write_manifest()
+            for stale in remove_temporaries(self.staging_dir):  # left by a job killed mid-write, then resumed
+                log.info("removed temporary file %s before publishing", stale)
             fsync_tree(self.staging_dir)
             os.rename(self.staging_dir, final)
         except StoreError:
@@ -175,16 +183,9 @@ class RunWriter:
         self._closed = True
         fsync_dir(self.store.root)
         fsync_dir(self.staging_dir.parent)
-        shutil.rmtree(final / CHUNKS, ignore_errors=True)
         try:
-            make_read_only(final)
-        except OSError as exc:
-            log.warning("could not make run %s read-only: %s", self.run_id, exc)
-        try:
-            self.store.index.upsert(row_from_manifest(self.manifest, status="complete", path=final))
-        except StoreError as exc:  # the folder is the truth; the index is derived
-            log.error("run %s is published but the index was not updated (%s); run `audit runs reindex`",
-                      self.run_id, exc)
+            # A job killed from here on left a published run to seal: the next begin() finishes it.
+            self.store._seal(final, self.manifest)
         finally:
             self._lock.release()
         log.info("published run %s", self.run_id)
@@ -254,6 +255,48 @@ class RunStore:
             lock.release()
             raise
 
+    def _seal(self, folder: Path, manifest: dict[str, Any]) -> None:
+        """Finish publishing ``folder``: drop chunks and temporaries, make it read-only, index it."""
+        shutil.rmtree(folder / CHUNKS, ignore_errors=True)
+        try:
+            remove_temporaries(folder)
+            make_read_only(folder, last=MANIFEST)  # a writable manifest: sealing did not finish
+        except OSError as exc:
+            log.warning("could not make run %s read-only: %s", folder.name, exc)
+        try:
+            self.index.upsert(row_from_manifest(manifest, status="complete", path=folder))
+        except StoreError as exc:  # the folder is the truth; the index is derived
+            log.error("run %s is published but the index was not updated (%s); run `audit runs reindex`",
+                      folder.name, exc)
+
+    def _finish_interrupted_publishes(self) -> list[RunRecord]:
+        """Seal published runs whose job died after the publish rename (only while holding the lock).
+
+        Returns the runs whose publish was interrupted (chunks still there, or an index row that is
+        not 'complete'), newest last. Runs that only lacked an index row are indexed, not returned.
+        """
+        rows = {r["run_id"]: r for r in self.index.rows()}
+        finished = []
+        for run_id in self._published_ids():
+            folder = self.root / run_id
+            row = rows.get(run_id)
+            interrupted = (folder / CHUNKS).exists() or (row is not None and row.get("status") != "complete")
+            try:
+                stray = any(is_temporary(name) for name in os.listdir(folder))
+            except OSError:
+                stray = False
+            unsealed = interrupted or stray or row is None or is_writable_file(folder / MANIFEST)
+            if not unsealed:
+                continue
+            manifest = _read_manifest(folder)
+            if manifest is None or manifest.get("status") != "complete":
+                continue
+            log.warning("finishing the interrupted publish of run %s", run_id)
+            self._seal(folder, manifest)
+            if interrupted:
+                finished.append(RunRecord(path=folder, manifest=manifest, run_id=run_id, status="complete"))
+        return finished
+
     def _discard_staging(self, run_key: str) -> None:
         """``--no-resume``: remove the unfinished runs of this key (renamed aside first, so a
         crash mid-removal never leaves a half-deleted folder that looks resumable)."""
@@ -270,6 +313,14 @@ class RunStore:
             shutil.rmtree(stray, ignore_errors=True)  # left by a crash mid-removal
 
     def _begin_locked(self, run_key: str, manifest: dict[str, Any], *, resume: bool, lock: StoreLock) -> RunWriter:
+        done = [r for r in self._finish_interrupted_publishes() if r.manifest.get("run_key") == run_key]
+        if resume and done and self._find_staging(run_key) is None:
+            record = done[-1]  # a killed job had renamed it: its publish is finished, nothing is redone
+            log.info("run %s was already published by an interrupted job; its publish is now finished",
+                     record.run_id)
+            lock.release()
+            return RunWriter(self, run_id=record.run_id, staging_dir=self.staging_root / record.run_id,
+                             manifest=dict(record.manifest), resumed=True, lock=lock, published=record)
         existing = self._find_staging(run_key) if resume else None
         if existing is not None:
             old = _read_manifest(existing) or {}
@@ -368,16 +419,25 @@ class RunStore:
                              status=str(manifest.get("status", "complete")))
         return None
 
-    def rebuild_index(self, *, wait_s: float = 5.0) -> None:
+    def rebuild_index(self, *, wait_s: float = 5.0) -> Path | None:
         """Rebuild ``index.sqlite`` from the run folders and staging manifests.
 
         Takes the store lock (waiting up to ``wait_s``, else :class:`StoreLockedError`) so a
         job publishing meanwhile cannot have its index row overwritten by a stale listing.
+        A corrupt index is moved aside (``index.sqlite.corrupt-<time>``, returned) and rebuilt.
         """
         lock = StoreLock(self.root)
         lock.acquire(wait_s=wait_s)
         try:
-            self._rebuild_index_locked()
+            aside = None if self.index.is_healthy() else self.index.quarantine()
+            try:
+                self._rebuild_index_locked()
+            except StoreError:
+                if aside is not None or not self.index.path.exists():
+                    raise
+                aside = self.index.quarantine()  # damage quick_check did not see
+                self._rebuild_index_locked()
+            return aside
         finally:
             lock.release()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from audit.dashboard.store import DEFAULT_STORE, STORE_ENV, resolve_store_dir
+from audit.dashboard.store import DEFAULT_STORE, STORE_ENV
 from audit.errors import AuditError, ResourceMissingError
 
 APP_ENV = "AUDIT_DASHBOARD_APP"
@@ -63,8 +63,11 @@ def register(app: typer.Typer) -> None:
     @app.command("dashboard")
     def dashboard(
         store: Path = typer.Option(
-            None, "--store", help=f"Run store directory (default: ${STORE_ENV} or {DEFAULT_STORE})."
+            None, "--store",
+            help=f"Run store directory (default: ${STORE_ENV}, else the --config's `store`, else {DEFAULT_STORE})."
         ),
+        config: Path | None = typer.Option(
+            None, "--config", "-c", help="Nightly job config (as given to `audit run`): its `store` is the default."),
         port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (localhost by default)."),
         allow_adapters: bool = typer.Option(
@@ -76,7 +79,10 @@ def register(app: typer.Typer) -> None:
         from audit.dashboard.explain import ALLOW_ADAPTERS_ENV  # lazy: pulls in pandas
 
         script = find_app()  # ResourceMissingError -> exit 4 with the fix named
-        store_dir = resolve_store_dir(store).resolve()
+        from audit.cli.runs import configured_store
+        from audit.settings import store_dir as resolve_dir
+
+        store_dir = resolve_dir(store, configured=configured_store(config)).resolve()
         env = {**os.environ, STORE_ENV: str(store_dir)}
         env.pop(ALLOW_ADAPTERS_ENV, None)  # only the flag turns adapters on
         if allow_adapters:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from audit.cli.runs import STORE_HELP, resolve_store
+from audit.cli.runs import CONFIG_HELP, STORE_HELP, resolve_store
 from audit.errors import ConfigError
 
 
@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl | csv | pytest | junit."),
         out: Path = typer.Option(..., "--out", "-o", help="Output file."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
         include_flagged: bool = typer.Option(
             False, "--include-flagged", help="Also export variants with a meaning flag (e.g. antonym swaps)."),
         tolerance: float = typer.Option(
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise ConfigError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
-        record = resolve_store(store).get(run_id)
+        record = resolve_store(store, config).get(run_id)
         path = export_suite(record, fmt=fmt, out=out, include_flagged=include_flagged,  # type: ignore[arg-type]
                             tolerance=tolerance)
         typer.echo(str(path))

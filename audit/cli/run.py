@@ -58,6 +58,9 @@ def register(app: typer.Typer) -> None:
         store: Path | None = typer.Option(None, "--store", help="Run store directory (default: $AUDIT_STORE, else the config's `store`)."),
         seed: int | None = typer.Option(None, "--seed", help="Random seed (overrides the config)."),
         progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bars (default: on a terminal)."),
+        wait: float = typer.Option(
+            0.0, "--wait", min=0.0, metavar="SECONDS",
+            help="If another job holds the run store, wait up to SECONDS for it (default: refuse at once)."),
     ) -> None:
         """Audit a model on the configured datasets and publish a run; exit 2 when the gate fails."""
         from audit.engine.config import load_config
@@ -67,7 +70,8 @@ def register(app: typer.Typer) -> None:
 
         cfg = load_config(config)
         store_root = store_dir(store, configured=cfg.store)
-        result = run_job(cfg, config_path=config, resume=resume, store_root=store_root, seed=seed, progress=progress)
+        result = run_job(cfg, config_path=config, resume=resume, store_root=store_root, seed=seed, progress=progress,
+                         wait_s=wait)
         for line in _summary(result):
             typer.echo(line)
         typer.echo(result.run_id)

@@ -16,6 +16,7 @@ numbered from 1 in ``Dataset.lines``.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -50,6 +51,21 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+
+def not_a_file(p: Path) -> tuple[str, str]:
+    """Message and fix for a dataset path that is not a readable regular file (directory, loop, absent)."""
+    try:
+        p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "dataset path is a symbolic link loop", "point the path at the real file"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return f"cannot reach the dataset file ({exc.strerror})", "make its folder readable by this user"
+        return "dataset file does not exist", "check the path (data:... paths use AUDIT_DATA_DIR)"
+    if p.is_dir():
+        return "dataset path is a directory, not a file", "point the path at a .tsv/.csv/.jsonl/.parquet file in it"
+    return "dataset path is not a regular file", "point the path at a .tsv/.csv/.jsonl/.parquet file"
 
 
 def infer_format(path: Path) -> str:
@@ -88,8 +104,13 @@ def read_dataset(
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}", path=p, hint=f"use one of {'|'.join(FORMATS)}")
     if not p.is_file():
-        raise DataError("dataset file does not exist", path=p, hint="check the path (data:... paths use AUDIT_DATA_DIR)")
-    raw = p.read_bytes()
+        message, fix = not_a_file(p)
+        raise DataError(message, path=p, hint=fix)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read the dataset file ({exc.strerror or exc})", path=p,
+                        hint="make it readable by this user") from exc
     digest = hashlib.sha256(raw).hexdigest()
     if not raw.strip():
         raise DataError("the file is empty", path=p)

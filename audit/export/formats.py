@@ -73,8 +73,8 @@ import pytest
 
 SCHEMA = "reat-audit.suite"
 SCHEMA_VERSION = 1
-RUN_ID = {run_id!r}
-MODEL_HASH = {model_hash!r}
+RUN_ID = {run_id_code}
+MODEL_HASH = {model_hash_code}
 LABELS = {labels!r}
 DEFAULT_MODEL_DIR = {default_model!r}
 
@@ -106,6 +106,19 @@ def test_invariance(model, case):
 '''
 
 
+_DOC_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,199}$")
+
+
+def _doc_text(value: object, *, fallback: str) -> str:
+    """``value`` if it is plain enough to sit in a docstring (no quotes, backslashes, newlines), else ``fallback``.
+
+    Everything that reaches code (RUN_ID, CASES...) goes through ``repr``; the docstring only
+    ever holds such plain words, so a crafted file name or run id cannot close it and run code.
+    """
+    text = str(value)
+    return text if _DOC_SAFE.match(text) else fallback
+
+
 def render_pytest(cases: Sequence[SuiteCase], manifest: SuiteManifest, *, file_name: str = "test_suite.py",
                   default_model: str | None = None) -> str:
     """Source of a self-contained pytest module (needs only pytest and reat-audit) checking every case."""
@@ -113,8 +126,10 @@ def render_pytest(cases: Sequence[SuiteCase], manifest: SuiteManifest, *, file_n
              "original": c.original, "variant": c.variant, "tokens": list(c.tokens), "expect_label": c.expect_label,
              "swaps": [s.model_dump() for s in c.swaps]} for c in cases]
     return _PYTEST_TEMPLATE.format(
-        run_id=manifest.run_id, model_hash=manifest.model_hash, n=len(data), file_name=file_name,
-        labels=list(manifest.labels), default_model=default_model, cases=pprint.pformat(data, width=110, sort_dicts=False),
+        run_id_code=repr(manifest.run_id), model_hash_code=repr(manifest.model_hash),
+        run_id=_doc_text(manifest.run_id, fallback="(see RUN_ID)"),
+        model_hash=_doc_text(manifest.model_hash, fallback="(see MODEL_HASH)"), n=len(data),
+        file_name=_doc_text(file_name, fallback="<this file>"), labels=list(manifest.labels), default_model=default_model, cases=pprint.pformat(data, width=110, sort_dicts=False),
     )
 
 

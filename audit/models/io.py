@@ -105,9 +105,22 @@ def save_model(
     return out
 
 
+def _check_readable(path: Path, what: str) -> None:
+    """Raise a ModelError naming a permission problem (safetensors reports it as a missing file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except PermissionError as exc:
+        raise ModelError(f"{what} is not readable: permission denied", path=path,
+                         hint="make it readable by this user (e.g. chmod u+r)") from exc
+    except OSError as exc:
+        raise ModelError(f"cannot open the {what} ({exc.strerror or exc})", path=path) from exc
+    os.close(fd)
+
+
 def _read_config(path: Path) -> ModelConfig:
     if not path.is_file():
         raise ModelError("model config is missing", path=path, hint="a model directory needs config.json")
+    _check_readable(path, "model config")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -124,12 +137,15 @@ def load_model(model_dir: str | Path) -> AuditModel:
     if not d.is_dir():
         raise ModelError("model directory does not exist", path=d, hint="train one with `audit train`")
     cfg = _read_config(d / CONFIG_FILE)
+    if (d / VOCAB_FILE).is_file():
+        _check_readable(d / VOCAB_FILE, "vocab file")
     vocab = Vocab.load(d / VOCAB_FILE)
     if len(vocab) != cfg.vocab_size:
         raise ModelError(f"vocab has {len(vocab)} tokens but config.json says {cfg.vocab_size}", path=d / VOCAB_FILE)
     weights = d / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelError("weights file is missing", path=weights)
+    _check_readable(weights, "weights file")
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -197,6 +213,7 @@ def model_fingerprint(ref: str | Path) -> str:
             if not path.is_file():
                 raise ModelError("model file is missing", path=path)
             h.update(name.encode() + b"\0")
+            _check_readable(path, "model file")
             with path.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     h.update(chunk)

@@ -54,6 +54,15 @@ def _first_weight(rnn: nn.GRU | nn.LSTM) -> torch.Tensor:
     return cast(torch.Tensor, rnn.weight_ih_l0)
 
 
+def rnn_weight_names(rnn: nn.GRU | nn.LSTM) -> list[str]:
+    """Names of an RNN's own weights (``weight_ih_l0``, ``bias_hh_l1_reverse``...), through public API.
+
+    ``named_parameters(recurse=False)`` lists exactly the per-layer weights torch keeps in sync with
+    its flat-weight buffer when one is assigned (tests/test_library_contracts.py checks this).
+    """
+    return [name for name, _ in rnn.named_parameters(recurse=False)]
+
+
 def _sub_rnn(rnn: nn.GRU | nn.LSTM, first: int, count: int) -> nn.GRU | nn.LSTM:
     """A module running layers ``first .. first+count-1`` of ``rnn``, sharing its parameters."""
     if first == 0 and count == rnn.num_layers == 1:
@@ -70,7 +79,7 @@ def _sub_rnn(rnn: nn.GRU | nn.LSTM, first: int, count: int) -> nn.GRU | nn.LSTM:
         device="meta",
         dtype=ref.dtype,
     )
-    for name in sub._flat_weights_names:
+    for name in rnn_weight_names(sub):
         layer_part, _, rest = name.rpartition("_l")
         index, _, suffix = rest.partition("_")
         source = f"{layer_part}_l{int(index) + first}" + (f"_{suffix}" if suffix else "")

@@ -18,7 +18,7 @@ from tests.fixtures_runs import make_manifest, make_tables, metrics_of
 
 
 # ------------------------------------------------------------------------ 4.6 export --out NAME
-def test_pytest_export_file_name_cannot_inject_code(tmp_path: Path) -> None:
+def test_pytest_export_file_name_cannot_inject_code(tmp_path: Path, monkeypatch) -> None:
     tables = make_tables()
     tables["variants"] = pd.DataFrame([{
         "variant_id": "t-0", "kind": "text", "example_id": 0, "dataset": "toy", "original": "the movie is good",
@@ -32,9 +32,11 @@ def test_pytest_export_file_name_cannot_inject_code(tmp_path: Path) -> None:
     for name, df in tables.items():
         writer.write_table(name, df)
     record = writer.publish(manifest_updates={"metrics": metrics_of(tables)})
+    monkeypatch.chdir(tmp_path)
     marker = tmp_path / "PWNED"
-    name = f'x""" + open({str(marker)!r}, "w").write("1") + """\\\\.py'
+    name = 'x""" + str(open("PWNED", "w").write("1")) + """.py'  # one path component, no "/"
     out = tmp_path / "suite" / name
+    assert out.name == name
     assert main(["export", record.run_id, "--format", "pytest", "--out", str(out),
                  "--store", str(store.root)]) == 0
     source = out.read_text(encoding="utf-8")

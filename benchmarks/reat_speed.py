@@ -99,11 +99,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rnn = cls(args.dim, args.hidden, batch_first=True, bidirectional=bi).to(device).eval()
         head = nn.Linear(args.hidden * (2 if bi else 1), 2).to(device)
 
-        def forward() -> torch.Tensor:
+        def forward(rnn: nn.Module = rnn, head: nn.Module = head) -> torch.Tensor:
             with torch.inference_mode():
                 return head(final_state(rnn, emb, lengths))
 
-        def reat() -> torch.Tensor:
+        def reat(rnn: nn.Module = rnn, head: nn.Module = head) -> torch.Tensor:
             return reat_scores(rnn, head, emb, lengths)
 
         forward()

@@ -259,7 +259,7 @@ class GreedyReatSearch:
                 return outcome("succeeded")
             tags = tuple(self._tag(current))
 
-            def ctx_for(i: int, tags: tuple[str, ...] = tags) -> SwapContext:
+            def ctx_for(i: int, tags: tuple[str, ...] = tags, current: list[str] = current) -> SwapContext:
                 return SwapContext(
                     tokens=tuple(current), tags=tags, position=i, original=original,
                     modified=frozenset(modified), raw_tokens=raw,

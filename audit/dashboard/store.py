@@ -6,12 +6,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir  # re-exported for the CLI and tests
+
 if TYPE_CHECKING:
     from audit.store import RunStore
 
 log = logging.getLogger(__name__)
 
-from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir  # re-exported for the CLI and tests
 
 __all__ = [
     "DEFAULT_STORE",

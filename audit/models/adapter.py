@@ -35,9 +35,9 @@ from torch import nn
 from audit.data.tokenize import tokenize as default_tokenize
 from audit.data.vocab import PAD, UNK, Vocab
 from audit.errors import AuditError, IncompatibleModelError, ModelError
-from audit.models.base import AuditModel, RecurrentClassifier, check_compatible
+from audit.models.base import AuditModel, RecurrentClassifier, batch_first_view, check_compatible
 
-__all__ = ["ExposesParts", "ModelParts", "load_adapter", "resolve_function", "to_audit_model", "PROBE_ATOL"]
+__all__ = ["PROBE_ATOL", "ExposesParts", "ModelParts", "load_adapter", "resolve_function", "to_audit_model"]
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def to_audit_model(parts: object, *, name: str | None = None, source: str = "<mo
                 hint="return audit.models.adapter.ModelParts(embedding=..., rnn=..., head=..., labels=..., vocab=...)",
             )
     embedding, rnn, head = parts.embedding, parts.rnn, parts.head  # type: ignore[attr-defined]
+    rnn = batch_first_view(rnn)  # a time-major RNN: a batch-first clone sharing its weights
     if not isinstance(embedding, nn.Embedding):
         raise IncompatibleModelError(f"embedding must be a torch.nn.Embedding, got {type(embedding).__name__}", path=source)
     check_compatible(rnn, head)

@@ -65,8 +65,8 @@ def batch_first_view(rnn: nn.GRU | nn.LSTM) -> nn.GRU | nn.LSTM:
     Only the tensor layout of the input and output differs between the two (``h_n``/``c_n`` and the
     weights are the same), so the clone computes the same function on batch-first tensors.
     """
-    if rnn.batch_first:
-        return rnn
+    if not isinstance(rnn, (nn.GRU, nn.LSTM)) or rnn.batch_first:
+        return rnn  # not a GRU/LSTM: check_compatible says why
     kwargs: dict[str, object] = {}
     if isinstance(rnn, nn.LSTM):
         kwargs["proj_size"] = rnn.proj_size
@@ -100,9 +100,10 @@ class RecurrentClassifier(nn.Module):
 
     def __init__(self, embedding: nn.Embedding, rnn: nn.GRU | nn.LSTM, head: nn.Linear) -> None:
         super().__init__()
+        rnn = batch_first_view(rnn)
         check_compatible(rnn, head)
         self.embedding = embedding
-        self.rnn = batch_first_view(rnn)
+        self.rnn = rnn
         self.head = head
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -116,6 +117,11 @@ def check_compatible(rnn: nn.Module, head: nn.Module) -> None:
         raise IncompatibleModelError(
             f"REAT needs a torch.nn.GRU or torch.nn.LSTM, got {type(rnn).__name__}",
             hint="expose the recurrent layer as `rnn` (vanilla RNN, attention and custom cells are not supported)",
+        )
+    if not rnn.batch_first:
+        raise IncompatibleModelError(
+            "the recurrent layer is time-major (batch_first=False) here",
+            hint="pass it through batch_first_view() first; RecurrentClassifier and model adapters do this for you",
         )
     if isinstance(rnn, nn.LSTM) and rnn.proj_size:
         raise IncompatibleModelError("LSTM projections (proj_size>0) are not supported by REAT")

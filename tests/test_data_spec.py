@@ -252,3 +252,18 @@ def test_json_of_skipped_rows_is_serialisable(tmp_path: Path) -> None:
     p = _write(tmp_path / "bad.tsv", BAD)
     ds = read_dataset(p, on_bad_rows="skip")
     json.dumps([b.to_dict("d") for b in ds.skipped])
+
+
+def test_evaluation_checks_each_models_labels(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from audit.evaluation.runner import _gold_for
+
+    p = _ds(tmp_path, "label\ttext\n0\tgreat\n1\tbad\n2\tmeh\n")
+    spec = DatasetSpec(path=str(p), label_names=("positive", "negative", "neutral"))
+    ds = read_spec(spec)
+    three = SimpleNamespace(model=SimpleNamespace(labels=("negative", "neutral", "positive")))
+    assert _gold_for(ds, spec, three, 3) == [2, 0, 1]
+    two = SimpleNamespace(model=SimpleNamespace(labels=("negative", "positive")))
+    with pytest.raises(DataError, match="'neutral' is not a model label"):
+        _gold_for(ds, spec, two, 3)

@@ -261,8 +261,8 @@ def bad_rows_error(bad: Sequence[BadRow], *, total: int | None = None) -> DataEr
         message,
         path=first.path,
         line=first.line,
-        hint=f"fix the {len(bad)} bad row{'s' if len(bad) > 1 else ''}{of}, or set on_bad_rows: skip on this dataset "
-        "to leave them out (each is listed in the run's manifest and report)",
+        hint=f"correct the {len(bad)} bad row{'s' if len(bad) > 1 else ''}{of}, or set on_bad_rows: skip on this "
+        "dataset to leave them out (each is then listed in the run's manifest and report)",
     )
 
 

@@ -120,7 +120,7 @@ def _train(entry: ModelEntry, out_dir: Path, *, base: Path) -> None:
             raw["data"] = {
                 "train": str(_as_tsv(train_ds, Path(tmp) / "train.tsv")),
                 "dev": str(_as_tsv(_read(entry.dev_data, base=base), Path(tmp) / "dev.tsv")),
-                "labels": list(train_ds.label_names),
+                "label_names": list(train_ds.label_names),
             }
         try:
             tc = TrainConfig.model_validate(raw)
@@ -223,6 +223,7 @@ def _run(
             "sha256": ds.sha256,
             "n": n,
             "label_names": list(ds.label_names),
+            "skipped_rows": [b.to_dict(ds.name) for b in ds.skipped],  # on_bad_rows: skip
         },
         models=models,
         per_model=per_model,

@@ -267,3 +267,10 @@ def test_evaluation_checks_each_models_labels(tmp_path: Path) -> None:
     two = SimpleNamespace(model=SimpleNamespace(labels=("negative", "positive")))
     with pytest.raises(DataError, match="'neutral' is not a model label"):
         _gold_for(ds, spec, two, 3)
+
+
+def test_json_escaped_lone_surrogate_is_a_bad_row(tmp_path: Path) -> None:
+    p = _write(tmp_path / "s.jsonl", '{"text": "good", "label": 1}\n{"text": "bad \\ud800", "label": 0}\n')
+    with pytest.raises(DataError, match="lone surrogate U\\+D800") as info:
+        read_dataset(p)
+    assert info.value.line == 2

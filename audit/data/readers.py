@@ -16,8 +16,8 @@ dropped, truncated or deduplicated.  Problems come in two kinds:
 
 Control characters: a text holding a C0 control character other than tab, line
 feed and carriage return (NUL included), DEL, or a C1 control character
-(U+0080-U+009F) is a bad row; such characters are never stripped silently and
-never reach a report.
+(U+0080-U+009F) is a bad row, and so is a lone surrogate (a JSON ``"\ud800"``
+escape); such characters are never stripped silently and never reach a report.
 
 TSV files are read without quoting (SST-2 has neither quotes nor tabs inside a
 text): each line is split on tabs and must have as many fields as the header.
@@ -71,6 +71,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # bytes that are not UTF-8 decode to lone surrogates U+DC80..U+DCFF with errors="surrogateescape"
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LISTED_BAD_ROWS = 10
 
 
@@ -231,6 +232,9 @@ def row_problem(text: object, *, tokenizer: Callable[[str], list[str]] | None = 
     escaped = _ESCAPED_BYTE.search(text)
     if escaped is not None:
         return f"not valid UTF-8 (byte {ord(escaped.group()) - 0xDC00:#04x} in the text)"
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:  # e.g. a JSON "\ud800" escape: not encodable as UTF-8
+        return f"lone surrogate U+{ord(surrogate.group()):04X} in the text (not valid Unicode)"
     ctrl = control_character(text)
     if ctrl is not None:
         return f"control character {ctrl[1]} at column {ctrl[0]} of the text"

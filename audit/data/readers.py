@@ -144,8 +144,6 @@ def read_dataset(
     fmt = (fmt or infer_format(p)).lower()
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}", path=p, hint=f"use one of {'|'.join(FORMATS)}")
-    if on_bad_rows not in BAD_ROW_POLICIES:
-        raise DataError(f"unknown on_bad_rows {on_bad_rows!r}", path=p, hint="use error or skip")
     if not p.is_file():
         raise DataError("dataset file does not exist", path=p, hint="check the path (data:... paths use AUDIT_DATA_DIR)")
     raw = p.read_bytes()
@@ -154,6 +152,8 @@ def read_dataset(
         raise DataError("the file is empty", path=p)
     if not header and not (isinstance(text_column, int) and isinstance(label_column, int)):
         raise DataError("header=False needs integer text_column and label_column", path=p)
+    if on_bad_rows not in BAD_ROW_POLICIES:
+        raise DataError(f"unknown on_bad_rows {on_bad_rows!r}", path=p, hint="use error or skip")
 
     rows: Iterator[tuple[int, str | None, object] | BadRow]
     if fmt == "parquet":

@@ -9,6 +9,8 @@ from typing import Any
 # "<" is not an escape in all of them, and inline HTML is passed through).
 _TABLE = {ord(c): "\\" + c for c in "\\`*_{}[]()#+!|"}
 _TABLE.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord("\n"): " ", ord("\r"): " "})
+# control characters (C0 but tab, DEL, C1) never reach a report: shown as U+FFFD
+_TABLE.update({c: "\ufffd" for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))})
 
 
 def md_escape(text: Any) -> str:

@@ -23,6 +23,16 @@ def _summary(result: object) -> list[str]:
         f"  examples {m.get('n_examples')}, errors {m.get('n_errors')}, accuracy {_pct(m.get('accuracy'))}, "
         f"max completeness delta {m.get('max_completeness_delta', float('nan')):.2e}",
     ]
+    if m.get("n_skipped_rows"):
+        lines.append(f"  {m['n_skipped_rows']} bad rows skipped (on_bad_rows: skip), each listed in the report:")
+        for r in (result.record.manifest.get("skipped_rows") or [])[:10]:
+            lines.append(f"    - {r.get('path')}:{r.get('line')}: {r.get('reason')}")
+    per = m.get("per_dataset") or {}
+    if len(per) > 1:
+        for name, d in per.items():
+            lines.append(f"  {name}: examples {d.get('n_examples')}, errors {d.get('n_errors')}, "
+                         f"accuracy {_pct(d.get('accuracy'))}, attacked {d.get('n_attacked')}, "
+                         f"attack success {_pct(d.get('attack_success_rate'))}")
     if m.get("n_truncated"):
         lines.append(f"  {m['n_truncated']} texts longer than max_len={m.get('max_len')} were truncated")
     if m.get("n_attacked"):

@@ -1,7 +1,7 @@
 """The nightly job's adversarial stage: REAT-guided WordNet attacks and driver-word flip rates.
 
 Texts are attacked in a deterministic order (datasets in config order, then
-example id), capped by ``attack.max_texts``, in chunks of ``batch_size`` texts
+example id), capped by ``attack.max_texts`` per dataset, in chunks of ``batch_size`` texts
 written to the run store so an interrupted job resumes where it stopped.
 """
 
@@ -48,9 +48,15 @@ def empty_flip_rates() -> pd.DataFrame:
 
 
 def attack_targets(predictions: pd.DataFrame, *, max_texts: int | None, include_errors: bool = False) -> pd.DataFrame:
-    """The texts to attack: correctly classified ones (all if ``include_errors``), in table order, capped."""
+    """The texts to attack: correctly classified ones (all if ``include_errors``), in table order.
+
+    ``max_texts`` is a budget *per dataset*: the first ``max_texts`` candidates of each dataset, so a
+    second dataset is attacked as much as the first.
+    """
     rows = predictions if include_errors else predictions[predictions["correct"].astype(bool)]
-    return rows if max_texts is None else rows.head(max_texts)
+    if max_texts is None or rows.empty:
+        return rows
+    return rows.groupby("dataset", sort=False, group_keys=False).head(max_texts)
 
 
 def variant_row(result: Any, *, kind: str, example_id: int, dataset: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audit.attack import AttackConfig
 from audit._config import read_yaml_mapping, validate
+from audit.data.spec import DatasetSpec, dataset_name  # the one dataset spec, re-exported
 from audit.errors import ConfigError
 from audit.gate import GateConfig
 
@@ -26,22 +27,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DatasetSpec(_Strict):
-    """One labelled dataset: where it is and how to read it."""
-
-    path: str = Field(description="File path, or data:sst2/test.tsv relative to AUDIT_DATA_DIR")
-    name: str | None = Field(default=None, description="Name used in the run tables (default: file stem)")
-    text_column: str = "text"
-    label_column: str = "label"
-    label_map: dict[str, int] | None = Field(default=None, description="Raw label value -> class index")
-    fmt: str | None = Field(default=None, description="tsv|csv|jsonl|parquet (default: from the suffix)")
-
-
 class EngineAttackConfig(AttackConfig):
     """The attack library's settings plus the job's own knobs for the attack stage."""
 
     enabled: bool = Field(default=True, description="Run the adversarial stage at all")
-    max_texts: int | None = Field(default=None, ge=0, description="Attack at most this many correct texts (None: all)")
+    max_texts: int | None = Field(default=None, ge=0, description="Attack at most this many correct texts of each dataset (None: all)")
     flip_top_words: int = Field(default=10, ge=0, description="Driver words whose flip rate is measured")
     flip_words: list[str] = Field(
         default_factory=list,
@@ -95,14 +85,6 @@ class NightlyConfig(_Strict):
         """sha256 of the canonical JSON form of the configuration."""
         text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def dataset_name(spec: DatasetSpec) -> str:
-    """The dataset's name in run tables: ``name`` or the file stem (``data:sst2/test.tsv`` -> ``sst2/test``)."""
-    if spec.name:
-        return spec.name
-    text = spec.path[len("data:") :] if spec.path.startswith("data:") else Path(spec.path).name
-    return str(Path(text).with_suffix("")).replace("\\", "/")
 
 
 def parse_config(data: object, *, source: str | Path = "<config>") -> NightlyConfig:

@@ -25,17 +25,17 @@ from typing import Any
 import pandas as pd
 import torch
 
-from audit.data.readers import Dataset, read_dataset
+from audit.data.readers import Dataset
+from audit.data.spec import read_spec
 from audit.engine import adversarial
 from audit.engine.attribute import BatchInput, attribute_batch
-from audit.engine.config import DatasetSpec, NightlyConfig, dataset_name
+from audit.engine.config import DatasetSpec, NightlyConfig
 from audit.engine.drivers import driver_words, failure_drivers, train_label_counts
 from audit.engine.meta import Progress, code_version, run_key, seed_everything
 from audit.engine.pos_stats import pos_stats
 from audit.errors import DataError
 from audit.gate import GateResult, evaluate_gate
 from audit.models.base import AuditModel
-from audit.settings import resolve_data_path
 from audit.store import RunDiff, RunRecord, RunStore, RunWriter, diff_runs
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class Prepared:
     n_truncated: int
     train_counts: pd.DataFrame | None
     train_hash: str | None
+    truncated: dict[str, int] = field(default_factory=dict)  # dataset name -> texts truncated to max_len
+    skipped_rows: list[dict[str, Any]] = field(default_factory=list)  # bad rows left out (on_bad_rows: skip)
 
 
 @dataclass
@@ -100,16 +102,10 @@ def load_model_for_job(config: NightlyConfig) -> tuple[AuditModel, str]:
     return model, model_fingerprint(path)
 
 
-def _read(spec: DatasetSpec, *, label_names: tuple[str, ...]) -> Dataset:
-    return read_dataset(
-        resolve_data_path(spec.path),
-        text_column=spec.text_column,
-        label_column=spec.label_column,
-        label_map=spec.label_map,
-        fmt=spec.fmt,
-        name=dataset_name(spec),
-        label_names=label_names,
-    )
+def _read(spec: DatasetSpec, *, model: AuditModel) -> Dataset:
+    """The dataset with labels as the model's class ids (refused when they do not map onto the model's labels);
+    a text without tokens is a bad row (``spec.on_bad_rows``)."""
+    return read_spec(spec, model_labels=tuple(model.labels), tokenizer=model.tokenize)
 
 
 def _tokenize(model: AuditModel, ds: Dataset, max_len: int | None) -> tuple[list[list[str]], int]:
@@ -128,20 +124,24 @@ def prepare(config: NightlyConfig) -> Prepared:
     """Load the model and read every dataset (all errors surface before a run is opened)."""
     model, model_hash = load_model_for_job(config)
     labels = tuple(model.labels)
-    datasets = [_read(spec, label_names=labels) for spec in config.datasets]
-    tokens, n_truncated = {}, 0
+    datasets = [_read(spec, model=model) for spec in config.datasets]
+    tokens, n_truncated, truncated = {}, 0, {}
+    skipped = [b.to_dict(ds.name) for ds in datasets for b in ds.skipped]
     for ds in datasets:
         tokens[ds.name], n = _tokenize(model, ds, config.max_len)
         n_truncated += n
+        truncated[ds.name] = n
         if n:
             log.warning("%s: %d of %d texts are longer than max_len=%d tokens and were truncated",
                         ds.name, n, len(ds), config.max_len)
     train_counts, train_hash = None, None
     if config.train_data is not None:
-        train = _read(config.train_data, label_names=labels)
+        train = _read(config.train_data, model=model)
         train_counts = train_label_counts([model.tokenize(t) for t in train.texts], train.labels, labels)
         train_hash = train.sha256
-    return Prepared(model, config.model, model_hash, datasets, tokens, n_truncated, train_counts, train_hash)
+        skipped += [b.to_dict("train_data") for b in train.skipped]
+    return Prepared(model, config.model, model_hash, datasets, tokens, n_truncated, train_counts, train_hash,
+                    truncated=truncated, skipped_rows=skipped)
 
 
 # --------------------------------------------------------------------------------- stages
@@ -179,7 +179,8 @@ def run_attribution(writer: RunWriter, prep: Prepared, config: NightlyConfig, *,
 
 
 def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_truncated: int,
-                    max_len: int | None) -> dict[str, Any]:
+                    max_len: int | None, truncated: dict[str, int] | None = None,
+                    skipped_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     n = len(predictions)
     correct = predictions["correct"].astype(bool)
     metrics: dict[str, Any] = {
@@ -192,7 +193,33 @@ def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_trun
         "max_len": max_len,
     }
     metrics.update(adversarial.attack_metrics(variants))
+    metrics["n_skipped_rows"] = len(skipped_rows or [])
+    metrics["per_dataset"] = per_dataset_metrics(predictions, variants, truncated=truncated or {},
+                                                 skipped_rows=skipped_rows or [])
     return metrics
+
+
+def per_dataset_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, truncated: dict[str, int],
+                        skipped_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``metrics.per_dataset[name]``: accuracy, n_examples, n_errors, n_truncated, n_skipped_rows and the attack
+    metrics of each dataset (in config order)."""
+    out: dict[str, dict[str, Any]] = {}
+    if "dataset" not in predictions:
+        return out
+    names = list(dict.fromkeys(predictions["dataset"].astype(str)))
+    for name in names:
+        preds = predictions[predictions["dataset"].astype(str) == name]
+        correct = preds["correct"].astype(bool)
+        var = variants[variants["dataset"].astype(str) == name] if len(variants) else variants
+        out[name] = {
+            "accuracy": float(correct.mean()) if len(preds) else None,
+            "n_examples": len(preds),
+            "n_errors": int((~correct).sum()),
+            "n_truncated": int(truncated.get(name, 0)),
+            "n_skipped_rows": sum(1 for r in skipped_rows if r.get("dataset") == name),
+            **adversarial.attack_metrics(var),
+        }
+    return out
 
 
 # --------------------------------------------------------------------------------- the job
@@ -241,6 +268,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         "model_ref": prep.model_ref, "model_hash": prep.model_hash, "labels": list(prep.model.labels),
         "data": data_hashes,
         "code_version": version, "seed": config.seed,
+        "skipped_rows": prep.skipped_rows,
+        "model_rebuilt_from_parts": bool(prep.model.metadata.get("rebuilt_from_parts", False)),
     }
     store = RunStore(config.store)
     writer = store.begin(key, manifest, resume=resume, wait_s=wait_s)
@@ -275,7 +304,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         }
         for name, df in tables.items():
             writer.write_table(name, df)
-        metrics = compute_metrics(predictions, variants, n_truncated=prep.n_truncated, max_len=config.max_len)
+        metrics = compute_metrics(predictions, variants, n_truncated=prep.n_truncated, max_len=config.max_len,
+                                  truncated=prep.truncated, skipped_rows=prep.skipped_rows)
 
         previous = store.latest_complete(before_run_id=writer.run_id, model_ref=prep.model_ref)
         writer.manifest["metrics"] = metrics

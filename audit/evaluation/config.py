@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from audit._config import read_yaml_mapping, validate
+from audit.data.spec import DatasetSpec, resolve_spec_path
 
 PAPER_METHODS: tuple[str, ...] = ("vanilla_grad", "integrated_gradients", "grad_input", "lime", "naive_reat", "reat")
 
@@ -24,18 +25,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DatasetConfig(_Strict):
-    """The labelled texts the evaluation runs on (``read_dataset`` arguments)."""
-
-    path: str
-    name: str | None = None
-    text_column: str | int = "text"
-    label_column: str | int = "label"
-    label_map: dict[str, int] | None = None
-    label_names: tuple[str, ...] | None = None
-    fmt: str | None = None
-    header: bool = Field(default=True, description="False for a TSV/CSV without a header row (integer columns)")
-    max_examples: int | None = Field(default=None, ge=1, description="evaluate only the first N rows (smoke runs)")
+DatasetConfig = DatasetSpec
+"""The labelled texts the evaluation runs on: the one dataset spec (:class:`audit.data.spec.DatasetSpec`)."""
 
 
 class ModelEntry(_Strict):
@@ -221,9 +212,4 @@ def load_config(path: str | Path) -> tuple[EvalConfig, str]:
 
 def resolve_path(value: str, *, base: Path) -> Path:
     """Resolve a config path: ``data:``/``${AUDIT_DATA_DIR}`` via settings, relative ones against ``base``."""
-    from audit.settings import resolve_data_path
-
-    p = resolve_data_path(value)
-    if value.startswith("data:") or "AUDIT_DATA_DIR" in value or p.is_absolute():
-        return p
-    return base / p
+    return resolve_spec_path(value, base=base)

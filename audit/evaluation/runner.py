@@ -120,7 +120,7 @@ def _train(entry: ModelEntry, out_dir: Path, *, base: Path) -> None:
             raw["data"] = {
                 "train": str(_as_tsv(train_ds, Path(tmp) / "train.tsv")),
                 "dev": str(_as_tsv(_read(entry.dev_data, base=base), Path(tmp) / "dev.tsv")),
-                "labels": list(train_ds.label_names),
+                "label_names": list(train_ds.label_names),
             }
         try:
             tc = TrainConfig.model_validate(raw)
@@ -133,18 +133,16 @@ def _train(entry: ModelEntry, out_dir: Path, *, base: Path) -> None:
 
 
 def _read(dc: DatasetConfig, *, base: Path) -> Dataset:
-    from audit.data.readers import read_dataset
+    from audit.data.spec import read_spec
 
-    return read_dataset(
-        resolve_path(dc.path, base=base),
-        text_column=dc.text_column,
-        label_column=dc.label_column,
-        label_map=dc.label_map,
-        fmt=dc.fmt,
-        name=dc.name,
-        label_names=dc.label_names,
-        header=dc.header,
-    )
+    return read_spec(dc, base=base)
+
+
+def _gold_for(ds: Dataset, dc: DatasetConfig, pm: Any, n: int) -> list[int]:
+    """The gold labels as ``pm``'s class ids (refused when the dataset's labels do not map onto the model's)."""
+    from audit.data.spec import align_labels
+
+    return align_labels(ds, dc, pm.model.labels).labels[:n]
 
 
 def _as_tsv(ds: Dataset, path: Path) -> Path:
@@ -199,7 +197,7 @@ def _run(
     with timings.stage("read_data"):
         ds = _read(dc, base=base_p)
     n = len(ds) if dc.max_examples is None else min(len(ds), dc.max_examples)
-    texts, gold = ds.texts[:n], ds.labels[:n]
+    texts = ds.texts[:n]
     lexicons = None
     if cfg.interpretability.enabled:
         ic = cfg.interpretability
@@ -211,7 +209,8 @@ def _run(
     tag_cache: dict[tuple[str, ...], list[str]] = {}
     per_model: dict[str, dict[str, Any]] = {}
     for pm in models:
-        per_model[pm.name] = _evaluate_model(pm, texts, gold, cfg, lexicons, tag_cache, timings)
+        gold_m = _gold_for(ds, dc, pm, n)
+        per_model[pm.name] = _evaluate_model(pm, texts, gold_m, cfg, lexicons, tag_cache, timings)
 
     results = report.assemble(
         cfg=cfg,
@@ -224,6 +223,7 @@ def _run(
             "sha256": ds.sha256,
             "n": n,
             "label_names": list(ds.label_names),
+            "skipped_rows": [b.to_dict(ds.name) for b in ds.skipped],  # on_bad_rows: skip
         },
         models=models,
         per_model=per_model,

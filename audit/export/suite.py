@@ -260,6 +260,7 @@ def run_suite(suite: Suite, model: AuditModel, *, tolerance: float | None = None
     if not suite.cases:  # an empty suite checks nothing: it must not pass
         raise DataError("suite has no cases", hint=_NO_CASES_HINT)
     tol = suite.manifest.tolerance if tolerance is None else tolerance
+    expected = expected_model_labels(suite, model)
     results: list[CaseResult] = []
     for start in range(0, len(suite.cases), _BATCH):
         batch = suite.cases[start:start + _BATCH]
@@ -267,10 +268,37 @@ def run_suite(suite: Suite, model: AuditModel, *, tolerance: float | None = None
             probs = model.predict_proba_tokens([c.tokens for c in batch])
         preds = probs.argmax(dim=-1).tolist()
         for i, (case, pred) in enumerate(zip(batch, preds)):
-            p_exp = float(probs[i, case.expect_label]) if case.expect_label < probs.shape[1] else 0.0
-            results.append(CaseResult(case_id=case.case_id, expected=case.expect_label, predicted=int(pred),
-                                      prob_expected=p_exp, passed=int(pred) == case.expect_label))
+            want = expected[start + i]
+            results.append(CaseResult(case_id=case.case_id, expected=want, predicted=int(pred),
+                                      prob_expected=float(probs[i, want]), passed=int(pred) == want))
     n_failed = sum(1 for r in results if not r.passed)
     rate = n_failed / len(results) if results else 0.0
     return SuiteResult(n_cases=len(results), n_failed=n_failed, failure_rate=rate, tolerance=tol,
                        passed=rate <= tol + 1e-12, results=results)
+
+
+def expected_model_labels(suite: Suite, model: AuditModel) -> list[int]:
+    """Each case's expected label as ``model``'s class id, matched by label *name* (the case's
+    ``expect_label_name``, else the suite manifest's ``labels``).  A suite naming a label the model lacks
+    is refused with both lists; a suite without names is compared by id only when the id exists."""
+    names = list(model.labels)
+    out, missing = [], []
+    for case in suite.cases:
+        name = case.expect_label_name
+        if name is None and case.expect_label < len(suite.manifest.labels):
+            name = suite.manifest.labels[case.expect_label]
+        if name is None:
+            if case.expect_label >= len(names):
+                raise DataError(f"case {case.case_id} expects class {case.expect_label} but the model has "
+                                f"{len(names)} labels {names}", hint="rerun the suite against a model with its labels")
+            out.append(case.expect_label)
+        elif name in names:
+            out.append(names.index(name))
+        else:
+            missing.append(name)
+    if missing:
+        suite_labels = list(dict.fromkeys([*suite.manifest.labels, *missing]))
+        raise DataError(f"the suite's labels {suite_labels} do not map onto the model's labels {names}: "
+                        f"{', '.join(repr(m) for m in dict.fromkeys(missing))} not among them",
+                        hint="run the suite against a model with these labels, or export a suite from a run of it")
+    return out

@@ -21,6 +21,7 @@ _EXPORTS = {
     "AuditModel": "audit.models.base",
     "Encoded": "audit.models.base",
     "RecurrentClassifier": "audit.models.base",
+    "batch_first_view": "audit.models.base",
     "check_compatible": "audit.models.base",
     "final_state": "audit.models.base",
     "ARCHS": "audit.models.config",
@@ -39,7 +40,14 @@ __getattr__, __dir__, __all__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from audit.models.adapter import ModelParts, load_adapter, to_audit_model
-    from audit.models.base import AuditModel, Encoded, RecurrentClassifier, check_compatible, final_state
+    from audit.models.base import (
+        AuditModel,
+        Encoded,
+        RecurrentClassifier,
+        batch_first_view,
+        check_compatible,
+        final_state,
+    )
     from audit.models.config import ARCHS, ModelConfig, TrainConfig, build_module, load_train_config
     from audit.models.io import (
         fingerprint_model,

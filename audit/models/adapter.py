@@ -2,13 +2,17 @@
 
 The referenced function takes no arguments and returns a :class:`ModelParts`
 (or any object with the same attributes, see :class:`ExposesParts`): the
-embedding, the ``torch.nn.GRU``/``LSTM`` (``batch_first=True``), the linear head
+embedding, the ``torch.nn.GRU``/``LSTM``, the linear head
 that reads the final hidden state, a tokenizer, the vocabulary and the label
 names.  Optionally ``forward(ids, lengths) -> logits`` (the model's own
 forward, in the model's own token ids): it is run on a seeded probe batch and
 must agree with ``embedding -> rnn -> final state -> head``; when it does not
 (the head reads mean-pooled or attended states, extra layers...),
-:class:`~audit.errors.IncompatibleModelError` says so.
+:class:`~audit.errors.IncompatibleModelError` says so.  Without a forward the
+model is *rebuilt from its parts*: that function is audited, unchecked, and the
+model's ``metadata["rebuilt_from_parts"]`` (the run manifest's
+``model_rebuilt_from_parts``, the report) says so.  A ``batch_first=False`` RNN
+is accepted (see :class:`~audit.models.base.RecurrentClassifier`).
 
 The reference may name a module (``mypkg.models:build``) or a file
 (``examples/own_model.py:build``).  See docs/own-model.md.
@@ -31,9 +35,9 @@ from torch import nn
 from audit.data.tokenize import tokenize as default_tokenize
 from audit.data.vocab import PAD, UNK, Vocab
 from audit.errors import AuditError, IncompatibleModelError, ModelError
-from audit.models.base import AuditModel, RecurrentClassifier, check_compatible
+from audit.models.base import AuditModel, RecurrentClassifier, batch_first_view, check_compatible
 
-__all__ = ["ExposesParts", "ModelParts", "load_adapter", "resolve_function", "to_audit_model", "PROBE_ATOL"]
+__all__ = ["PROBE_ATOL", "ExposesParts", "ModelParts", "load_adapter", "resolve_function", "to_audit_model"]
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +189,7 @@ def to_audit_model(parts: object, *, name: str | None = None, source: str = "<mo
                 hint="return audit.models.adapter.ModelParts(embedding=..., rnn=..., head=..., labels=..., vocab=...)",
             )
     embedding, rnn, head = parts.embedding, parts.rnn, parts.head  # type: ignore[attr-defined]
+    rnn = batch_first_view(rnn)  # a time-major RNN: a batch-first clone sharing its weights
     if not isinstance(embedding, nn.Embedding):
         raise IncompatibleModelError(f"embedding must be a torch.nn.Embedding, got {type(embedding).__name__}", path=source)
     check_compatible(rnn, head)
@@ -208,11 +213,19 @@ def to_audit_model(parts: object, *, name: str | None = None, source: str = "<mo
         embedding = nn.Embedding.from_pretrained(embedding.weight.detach()[order].clone(), freeze=False, padding_idx=0)
     module = RecurrentClassifier(embedding, rnn, head).eval()
     forward = getattr(parts, "forward", None)
+    probed = True
     if callable(forward) and not isinstance(parts, nn.Module):
         _probe(module, forward, order, source)
     elif isinstance(parts, nn.Module):
         parts.eval()
         _probe(module, parts, order, source)
+    else:
+        probed = False
+        log.warning(
+            "%s gives no forward=: the model is rebuilt from its parts (embedding -> rnn -> head on the final hidden "
+            "state) and that function is audited, unchecked against the model's own forward (see docs/own-model.md)",
+            source,
+        )
     tokenizer = getattr(parts, "tokenizer", None) or default_tokenize
     log.info("adapted %s: %s, %d words, labels %s", source, type(rnn).__name__, len(vocab), labels)
     return AuditModel(
@@ -221,5 +234,5 @@ def to_audit_model(parts: object, *, name: str | None = None, source: str = "<mo
         tokenizer=tokenizer,
         labels=labels,
         name=getattr(parts, "name", None) or name or "model",
-        metadata={"source": source, "adapter": True},
+        metadata={"source": source, "adapter": True, "rebuilt_from_parts": not probed, "forward_verified": probed},
     )

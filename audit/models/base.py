@@ -59,11 +59,48 @@ def final_state(rnn: nn.GRU | nn.LSTM, embeddings: torch.Tensor, lengths: torch.
     return torch.cat(list(top), dim=-1) if num_dirs == 2 else top[0]
 
 
+def batch_first_view(rnn: nn.GRU | nn.LSTM) -> nn.GRU | nn.LSTM:
+    """``rnn`` itself when it is ``batch_first``, else a ``batch_first=True`` clone sharing its parameters.
+
+    Only the tensor layout of the input and output differs between the two (``h_n``/``c_n`` and the
+    weights are the same), so the clone computes the same function on batch-first tensors.
+    """
+    if not isinstance(rnn, (nn.GRU, nn.LSTM)) or rnn.batch_first:
+        return rnn  # not a GRU/LSTM: check_compatible says why
+    kwargs: dict[str, object] = {}
+    if isinstance(rnn, nn.LSTM):
+        kwargs["proj_size"] = rnn.proj_size
+    params = dict(rnn.named_parameters(recurse=False))
+    ref = next(iter(params.values()))
+    clone = type(rnn)(
+        rnn.input_size,
+        rnn.hidden_size,
+        num_layers=rnn.num_layers,
+        bias=rnn.bias,
+        batch_first=True,
+        dropout=rnn.dropout,
+        bidirectional=rnn.bidirectional,
+        device="meta",
+        dtype=ref.dtype,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    for name, param in params.items():
+        setattr(clone, name, param)  # the same Parameter objects: training or loading either updates both
+    clone.train(rnn.training)
+    return clone
+
+
 class RecurrentClassifier(nn.Module):
-    """``embedding -> GRU/LSTM -> linear head`` on the final hidden state."""
+    """``embedding -> GRU/LSTM -> linear head`` on the final hidden state.
+
+    A ``batch_first=False`` RNN is converted once, here, to a ``batch_first=True`` clone sharing
+    its weights (:func:`batch_first_view`), so every consumer (prediction, REAT, the attack) sees
+    one layout.
+    """
 
     def __init__(self, embedding: nn.Embedding, rnn: nn.GRU | nn.LSTM, head: nn.Linear) -> None:
         super().__init__()
+        rnn = batch_first_view(rnn)
         check_compatible(rnn, head)
         self.embedding = embedding
         self.rnn = rnn
@@ -82,7 +119,10 @@ def check_compatible(rnn: nn.Module, head: nn.Module) -> None:
             hint="expose the recurrent layer as `rnn` (vanilla RNN, attention and custom cells are not supported)",
         )
     if not rnn.batch_first:
-        raise IncompatibleModelError("the recurrent layer must use batch_first=True", hint="construct it with batch_first=True")
+        raise IncompatibleModelError(
+            "the recurrent layer is time-major (batch_first=False) here",
+            hint="pass it through batch_first_view() first; RecurrentClassifier and model adapters do this for you",
+        )
     if isinstance(rnn, nn.LSTM) and rnn.proj_size:
         raise IncompatibleModelError("LSTM projections (proj_size>0) are not supported by REAT")
     if not isinstance(head, nn.Linear):

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from audit._config import read_yaml_mapping, validate
+from audit.data.spec import DatasetSpec, ReadOptions
 from audit.errors import ConfigError
 from audit.models.base import RecurrentClassifier
 
@@ -81,18 +82,24 @@ def build_module(cfg: ModelConfig) -> RecurrentClassifier:
     return RecurrentClassifier(embedding, rnn, head)
 
 
-class DataSection(_Strict):
-    """Where the training data is and how to read it."""
+class DataSection(ReadOptions):
+    """Where the training data is and how to read it (the reading options of :class:`~audit.data.spec.DatasetSpec`)."""
 
     train: str
     dev: str
     test: str | None = None
-    format: Literal["tsv", "csv", "jsonl", "parquet"] | None = None
-    text_column: str | int = "text"
-    label_column: str | int = "label"
-    header: bool = Field(default=True, description="False for TSV/CSV files without a header row (columns by position)")
-    label_map: dict[str, int] | None = None
-    labels: list[str] | None = Field(default=None, description="class names in id order, e.g. [negative, positive]")
+
+    def spec(self, split: str) -> DatasetSpec:
+        """The :class:`DatasetSpec` of one split (``train``, ``dev`` or ``test``)."""
+        path = getattr(self, split)
+        if not isinstance(path, str):
+            raise ConfigError(f"data.{split} is not set")
+        return DatasetSpec(path=path, name=split, **self.model_dump(exclude={"train", "dev", "test"}))
+
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """Former name of ``label_names``."""
+        return self.label_names
 
 
 class ModelSection(_Strict):
@@ -141,12 +148,6 @@ class TrainConfig(_Strict):
     model: ModelSection = ModelSection()
     training: TrainingSection = TrainingSection()
     out: str | None = Field(default=None, description="model directory; default artifacts/models/<name>")
-
-    @model_validator(mode="after")
-    def _check_dims(self) -> TrainConfig:
-        if self.data.labels is not None and len(self.data.labels) < 2:
-            raise ValueError("data.labels needs at least two class names")
-        return self
 
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("artifacts") / "models" / self.name

@@ -29,7 +29,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from audit.data.embeddings import load_vectors, vector_words
-from audit.data.readers import Dataset, read_dataset
+from audit.data.readers import Dataset
+from audit.data.spec import read_spec
 from audit.data.tokenize import tokenize
 from audit.data.vocab import Vocab
 from audit.errors import ConfigError
@@ -68,19 +69,8 @@ class TrainResult:
         return float(self.metrics["dev_accuracy"])
 
 
-def _read(cfg: TrainConfig, value: str, name: str) -> Dataset:
-    d = cfg.data
-    label_map = d.label_map
-    return read_dataset(
-        resolve_data_path(value),
-        text_column=d.text_column,
-        label_column=d.label_column,
-        label_map=label_map,
-        fmt=d.format,
-        name=name,
-        label_names=d.labels,
-        header=d.header,
-    )
+def _read(cfg: TrainConfig, split: str) -> Dataset:
+    return read_spec(cfg.data.spec(split), name=split)
 
 
 def _encode(vocab: Vocab, tokens: Sequence[Sequence[str]]) -> list[torch.Tensor]:
@@ -159,8 +149,8 @@ def train_model(config: TrainConfig, *, out_dir: Path | None = None, progress: b
 
 def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> TrainResult:
     t, m = config.training, config.model
-    train, dev = _read(config, config.data.train, "train"), _read(config, config.data.dev, "dev")
-    test = _read(config, config.data.test, "test") if config.data.test else None
+    train, dev = _read(config, "train"), _read(config, "dev")
+    test = _read(config, "test") if config.data.test else None
     labels = _labels(config, train, dev)
 
     train_tokens = [tokenize(x) for x in train.texts]

@@ -46,6 +46,12 @@ def _heatmap(tokens: Sequence[str], scores: Sequence[float], *, title: str | Non
 
 
 _md = md_escape
+# control characters never reach a report (the readers refuse them in texts; this covers every other field)
+_CONTROLS = {c: "\ufffd" for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))}
+
+
+def _html_escape(text: str) -> str:
+    return html.escape(text).translate(_CONTROLS)
 
 
 def _fmt(value: Any, pct: bool) -> str:
@@ -145,6 +151,66 @@ class _Report:
         verdict = "not evaluated" if passed is None else ("PASSED" if passed else "FAILED")
         return verdict, [str(b) for b in (gate.get("breaches") or [])] if isinstance(gate, Mapping) else []
 
+    # ------------------------------------------------- data provenance (issue 10: datasets, bad rows, adapters)
+    def per_dataset(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """``(name, metrics)`` per dataset, shown when the run has more than one."""
+        per = (self.m.get("metrics") or {}).get("per_dataset") or {}
+        return [(str(k), v) for k, v in per.items() if isinstance(v, Mapping)] if len(per) > 1 else []
+
+    def skipped_rows(self) -> list[Mapping[str, Any]]:
+        return [r for r in (self.m.get("skipped_rows") or []) if isinstance(r, Mapping)]
+
+    def rebuilt_note(self) -> str | None:
+        if not self.m.get("model_rebuilt_from_parts"):
+            return None
+        return ("The model was rebuilt from its parts (embedding -> RNN -> head on the final hidden state): the "
+                "adapter gave no forward= to check them against, so this audit is of that rebuilt function, which "
+                "may differ from the model's own forward (e.g. if it pools states). See docs/own-model.md.")
+
+    def data_markdown(self) -> list[str]:
+        out: list[str] = []
+        note = self.rebuilt_note()
+        if note:
+            out += ["", f"> **Note:** {note}"]
+        per = self.per_dataset()
+        if per:
+            out += ["", "## Per dataset", "", "| dataset | " + " | ".join(t for _, t, _ in _METRICS[:4]) + " | skipped rows |",
+                    "|---|---|---|---|---|---|"]
+            for name, mt in per:
+                out.append(f"| {_md(name)} | " + " | ".join(_fmt(mt.get(k), pct) for k, _, pct in _METRICS[:4])
+                           + f" | {_fmt(mt.get('n_skipped_rows'), False)} |")
+        rows = self.skipped_rows()
+        if rows:
+            out += ["", f"## Skipped rows ({len(rows)})", "", "Left out by `on_bad_rows: skip`.", "",
+                    "| dataset | file | line | reason |", "|---|---|---|---|"]
+            out += [f"| {_md(r.get('dataset'))} | {_md(r.get('path'))} | {_md(r.get('line'))} | {_md(r.get('reason'))} |"
+                    for r in rows]
+        return out
+
+    def data_html(self) -> list[str]:
+        e = _html_escape
+        body: list[str] = []
+        note = self.rebuilt_note()
+        if note:
+            body.append(f'<p class="note"><b>Note:</b> {e(note)}</p>')
+        per = self.per_dataset()
+        if per:
+            body.append("<h2>Per dataset</h2><table><tr><th>dataset</th>"
+                        + "".join(f"<th>{e(t)}</th>" for _, t, _ in _METRICS[:4]) + "<th>skipped rows</th></tr>")
+            for name, mt in per:
+                body.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{e(_fmt(mt.get(k), pct))}</td>"
+                                                                for k, _, pct in _METRICS[:4])
+                            + f"<td>{e(_fmt(mt.get('n_skipped_rows'), False))}</td></tr>")
+            body.append("</table>")
+        rows = self.skipped_rows()
+        if rows:
+            body.append(f"<h2>Skipped rows ({len(rows)})</h2><p>Left out by <code>on_bad_rows: skip</code>.</p>"
+                        "<table><tr><th>dataset</th><th>file</th><th>line</th><th>reason</th></tr>")
+            body += [f"<tr><td>{e(str(r.get('dataset')))}</td><td>{e(str(r.get('path')))}</td>"
+                     f"<td>{e(str(r.get('line')))}</td><td>{e(str(r.get('reason')))}</td></tr>" for r in rows]
+            body.append("</table>")
+        return body
+
     # ---------------------------------------------------------------------------------- markdown
     def markdown(self) -> str:
         metrics = self.m.get("metrics") or {}
@@ -152,6 +218,7 @@ class _Report:
                f"Model {_md(self.m.get('model_ref'))} (hash {_md(self.m.get('model_hash'))}), "
                f"created {_md(self.m.get('created_at'))}.", "", "## Headline", "", "| metric | value |", "|---|---|"]
         out += [f"| {title} | {_fmt(metrics.get(key), pct)} |" for key, title, pct in _METRICS]
+        out += self.data_markdown()
         verdict, breaches = self.gate()
         out += ["", f"## Gate: {verdict}", ""] + [f"- {_md(b)}" for b in breaches]
         if self.diff is not None:
@@ -202,7 +269,7 @@ class _Report:
 
     # -------------------------------------------------------------------------------------- html
     def html(self) -> str:
-        e = html.escape
+        e = _html_escape
         metrics = self.m.get("metrics") or {}
         verdict, breaches = self.gate()
         body = [f"<h1>Audit run {e(str(self.m.get('run_id', '?')))}</h1>",
@@ -210,6 +277,7 @@ class _Report:
                 f"</code>), created {e(str(self.m.get('created_at')))}.</p>", "<h2>Headline</h2><table>"]
         body += [f"<tr><th>{e(title)}</th><td>{e(_fmt(metrics.get(key), pct))}</td></tr>" for key, title, pct in _METRICS]
         body.append("</table>")
+        body += self.data_html()
         cls = "pass" if verdict == "PASSED" else "fail" if verdict == "FAILED" else ""
         body.append(f'<h2>Gate: <span class="{cls}">{e(verdict)}</span></h2>')
         if breaches:
@@ -301,7 +369,7 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
     if not labels and "driver_words" in tables:
         labels = [c[len("train_count_"):] for c in tables["driver_words"].columns if c.startswith("train_count_")]
     report = _Report(manifest, tables, diff, labels, max_samples)
-    md, page = report.markdown(), report.html()
+    md, page = report.markdown().translate(_CONTROLS), report.html().translate(_CONTROLS)  # no control char, ever
     if writer is not None and out_dir is None:
         writer.write_text("report.md", md)
         writer.write_text("report.html", page)

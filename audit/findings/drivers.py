@@ -59,8 +59,9 @@ from audit.findings._inputs import Inputs
 from audit.findings.config import FindingsConfig
 from audit.findings.counterfactual import VariantBatch
 from audit.findings.stats import bh_qvalues, fisher_greater, mann_whitney_greater, sign_test_greater, wilson_interval
+from audit.metrics import ALL_SCOPE
 
-ALL = "all"
+ALL = ALL_SCOPE
 STATUS_CONFIRMED, STATUS_CANDIDATE, STATUS_BELOW = "confirmed", "candidate", "below_support"
 
 __all__ = ["ALL", "DriverPlan", "confirmed_drivers", "finish_driver_stats", "plan_driver_variants"]
@@ -327,11 +328,10 @@ def confirmed_drivers(driver_stats: pd.DataFrame, *, scope: str = ALL) -> list[d
     ``q_lift``, ``q_contrast``, ``contrast_effect``, ``n_cf``, ``fix_rate`` (removal),
     ``fix_rate_unk``, ``control_fix_rate``, ``p_fix``, ``q_fix``, ``rank``.
     """
-    if driver_stats is None or driver_stats.empty or "confirmed" not in driver_stats:
-        return []
-    rows = driver_stats[(driver_stats["scope"] == scope) & driver_stats["confirmed"].astype(bool)]
+    from audit.metrics import confirmed_rows
+
     out = []
-    for r in rows.sort_values("rank", kind="mergesort").to_dict(orient="records"):
+    for r in confirmed_rows(driver_stats, scope=scope).to_dict(orient="records"):
         q = [x for x in (r.get("q_lift"), r.get("q_contrast")) if x is not None and not pd.isna(x)]
         out.append({
             "word": str(r["unit"]), "kind": str(r["kind"]), "rank": int(r["rank"]), "n_texts": int(r["n_texts"]),

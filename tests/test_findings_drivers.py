@@ -163,3 +163,28 @@ def test_variants_remove_unk_and_dedupe() -> None:
         make_variant(["a"], [0], mode="swap")
     batch = VariantBatch()
     assert batch.add(["x", "y"]) == batch.add(("x", "y")) == 0 and batch.add(["y"]) == 1 and len(batch) == 2
+
+
+def test_phrase_driver_where_the_words_alone_do_not_drive(one_thread) -> None:
+    """Context plant: "zeroa onea" side by side is the shortcut; each token alone is harmless.
+
+    The phrase spans are given as ``segments`` rows (the job takes them from the Table 1 chunker),
+    so the test does not depend on how NLTK tags two nonsense tokens.
+    """
+    from tests.findings_task import PAIR
+
+    model = train_model(plant=PAIR, steps=200)
+    texts, golds = make_texts(400, seed=7, plant=PAIR, plant_rate=0.15, noise=0.1)
+    preds, tokens, segments = run_tables(model, texts, golds)
+    spans = [{"example_id": i, "dataset": "synthetic", "level": "phrase", "start": j, "end": j + 2,
+              "text": " ".join(PAIR), "score_pred": 0.0}
+             for i, t in enumerate(texts) for j in range(len(t) - 1) if (t[j], t[j + 1]) == PAIR]
+    assert len(spans) >= 20
+    segs = pd.concat([segments, pd.DataFrame(spans)], ignore_index=True)
+    stats = driver_statistics(preds, tokens, model=model, segments=segs, stopwords=STOP)
+    top = stats.iloc[0]
+    assert (top["kind"], top["unit"], top["status"]) == ("phrase", "zeroa onea", "confirmed")
+    assert top["fix_rate_remove"] > top["control_fix_rate"]
+    # the phrase's score is the method's span sum, not the segments' score_pred (0.0 above)
+    assert top["contrast_effect"] > 0
+    assert set(stats.loc[stats["confirmed"], "unit"]) <= {"zeroa onea", "zeroa", "onea"}

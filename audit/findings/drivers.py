@@ -35,6 +35,13 @@ For every candidate unit (a word type, or the text of a phrase span from the
    those passing lift/contrast) keeps the family fixed in advance.
 7. **Confirmed** = ``(q_lift <= fdr_q or q_contrast <= fdr_q)`` and
    ``q_fix <= fdr_q`` and ``fix_rate_remove > control_fix_rate``.
+   Multiplicity: each family (lift, contrast, fix-vs-control) is BH-controlled
+   at ``fdr_q`` over its candidates in the scope.  Accepting either
+   association test admits up to ``2 * fdr_q`` false associations; the
+   counterfactual family must reject as well, and a false confirmation needs
+   both an association and a fix-rate false discovery, so the confirmed set's
+   FDR stays at or below ``fdr_q`` when the two families are independent
+   (not guaranteed: they share the texts).
 
 ``rank`` (within a scope): confirmed first (most errors fixed, then ``q_fix``),
 then candidates (smallest of q_lift/q_contrast, then top-contributor count),

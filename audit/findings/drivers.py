@@ -37,11 +37,11 @@ For every candidate unit (a word type, or the text of a phrase span from the
    ``q_fix <= fdr_q`` and ``fix_rate_remove > control_fix_rate``.
    Multiplicity: each family (lift, contrast, fix-vs-control) is BH-controlled
    at ``fdr_q`` over its candidates in the scope.  Accepting either
-   association test admits up to ``2 * fdr_q`` false associations; the
-   counterfactual family must reject as well, and a false confirmation needs
-   both an association and a fix-rate false discovery, so the confirmed set's
-   FDR stays at or below ``fdr_q`` when the two families are independent
-   (not guaranteed: they share the texts).
+   association test admits up to ``2 * fdr_q`` false associations.  The
+   confirmed set is a subset of the fix-rate family's BH rejections (FDR <=
+   ``fdr_q`` for that family, under BH's independence / positive-dependence
+   assumption); the association test is an extra filter on top, not part of a
+   formal combined bound.
 
 ``rank`` (within a scope): confirmed first (most errors fixed, then ``q_fix``),
 then candidates (smallest of q_lift/q_contrast, then top-contributor count),

@@ -7,8 +7,9 @@ lacks it; the gate and the reports read the manifest.
 - ``accuracy``, ``n_examples``, ``n_errors``, ``max_completeness_delta``: :func:`prediction_metrics`.
 - ``attack_success_rate``: share of attacked texts (variants of kind ``text``)
   whose variant flipped the prediction AND was verified by re-predicting it;
-  ``attack_success_rate_constrained``: those with no meaning flag too;
-  ``n_attacked``, ``mean_queries``: :func:`attack_metrics`.
+  ``attack_success_rate_valid``: those whose every swap passed the strict checks too;
+  ``attack_success_rate_constrained``: those with no meaning flag (loose recipe's flags);
+  ``n_attacked``, ``mean_queries``, ``attack_recipe``, driver breaks/fixes: :func:`attack_metrics`.
 - ``n_confirmed_drivers``: confirmed rows of ``driver_stats`` in the pooled
   scope ``"all"``: :func:`findings_metrics`.  "New driver words" between two runs
   are the new *confirmed* drivers (:func:`audit.store.diff.diff_runs`), never a
@@ -43,19 +44,39 @@ def prediction_metrics(predictions: pd.DataFrame) -> dict[str, Any]:
 
 
 def attack_metrics(variants: pd.DataFrame) -> dict[str, Any]:
-    """attack_success_rate (flipped and verified), ..._constrained (and no meaning flag), mean_queries."""
+    """Attack metrics over the text attacks (all start from correctly classified texts):
+
+    * ``attack_success_rate``: flipped and verified (raw success, whatever the recipe);
+    * ``attack_success_rate_valid``: ... and every swap passed every strict check (what the
+      strict recipe would keep; under ``loose`` the gap shows what validity costs);
+    * ``attack_success_rate_constrained``: ... and no meaning flag (the loose recipe's flags);
+    * ``mean_queries`` per attacked text; ``attack_recipe``; ``n_driver_breaks`` /
+      ``n_driver_fixes``: strict-valid driver-word probes that broke a correct / fixed a wrong prediction.
+    """
     text = variants[variants["kind"] == "text"] if len(variants) and "kind" in variants else variants
+    driver = variants[variants["kind"] == "driver"] if len(variants) and "kind" in variants else variants.iloc[:0]
     n = len(text)
+    recipes = sorted(set(text["recipe"].astype(str))) if n and "recipe" in text else []
+    out: dict[str, Any] = {
+        "n_attacked": int(n), "attack_success_rate": None, "attack_success_rate_valid": None,
+        "attack_success_rate_constrained": None, "mean_queries": None,
+        "attack_recipe": recipes[0] if len(recipes) == 1 else (",".join(recipes) or None),
+    }
+    if len(driver) and "valid" in driver:
+        ok = driver["valid"].astype(bool) & driver["flipped"].astype(bool)
+        out["n_driver_breaks"] = int((ok & (driver["direction"] == "break")).sum())
+        out["n_driver_fixes"] = int((ok & (driver["direction"] == "fix")).sum())
     if n == 0:
-        return {"n_attacked": 0, "attack_success_rate": None, "attack_success_rate_constrained": None,
-                "mean_queries": None}
+        return out
     success = text["flipped"].astype(bool) & text["verified"].astype(bool)
-    return {
-        "n_attacked": int(n),
+    valid = text["valid"].astype(bool) if "valid" in text else pd.Series(False, index=text.index)
+    out.update({
         "attack_success_rate": float(success.mean()),
+        "attack_success_rate_valid": float((success & valid).mean()),
         "attack_success_rate_constrained": float((success & text["constrained"].astype(bool)).mean()),
         "mean_queries": float(text["queries"].mean()),
-    }
+    })
+    return out
 
 
 def confirmed_rows(driver_stats: pd.DataFrame | None, *, scope: str = ALL_SCOPE) -> pd.DataFrame:

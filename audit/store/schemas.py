@@ -73,12 +73,18 @@ VARIANTS = pa.schema([
     pa.field("pred_after", pa.int64()), pa.field("probs_after", pa.list_(pa.float64())),
     pa.field("flipped", pa.bool_()), pa.field("verified", pa.bool_()), pa.field("queries", pa.int64()),
     pa.field("words_changed", pa.int64()), pa.field("meaning_flags", pa.list_(pa.string())),
-    pa.field("constrained", pa.bool_()),
+    pa.field("constrained", pa.bool_()), pa.field("recipe", pa.string()), pa.field("valid", pa.bool_()),
+    pa.field("direction", pa.string()), pa.field("declared", pa.bool_()), pa.field("evidence", pa.string()),
 ])
+"""Attack variants; ``valid``: every swap passed every strict check; ``direction``: break | fix;
+``evidence``: JSON of the per-check evidence (see :mod:`audit.attack.validity`)."""
 DRIVER_FLIP_RATES = pa.schema([
     pa.field("word", pa.string()), pa.field("replacement", pa.string()), pa.field("direction", pa.string()),
     pa.field("n_texts", pa.int64()), pa.field("n_flipped", pa.int64()), pa.field("rate", pa.float64()),
+    pa.field("declared", pa.bool_()), pa.field("n_breaks", pa.int64()), pa.field("n_fixes", pa.int64()),
+    pa.field("n_texts_raw", pa.int64()), pa.field("n_flipped_raw", pa.int64()),
 ])
+"""Per driver word and replacement, strict-valid swaps only (declared pairs allowed, marked)."""
 DRIVER_STATS = pa.schema([
     pa.field("scope", pa.string()), pa.field("kind", pa.string()), pa.field("unit", pa.string()),
     pa.field("pos", pa.string()), pa.field("is_stopword", pa.bool_()), pa.field("is_punct", pa.bool_()),

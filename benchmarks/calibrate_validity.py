@@ -129,7 +129,26 @@ def record(source: str, line: int, label: int, tokens: list[str], pos: int, sub:
     return rec
 
 
-def generate_loose(n: int, seed: int) -> list[dict[str, Any]]:
+def _proxy_pick(tokens: list[str], tags: list[str], pos: int, options: list[str], vecs: dict[str, np.ndarray]) -> str | None:
+    """A loose candidate a strict filter would probably accept: top WordNet sense, not much rarer, closest in GloVe."""
+    from wordfreq import zipf_frequency
+
+    from audit.nlp import wordnet
+
+    senses = dict(wordnet.synonym_senses(tokens[pos].lower(), tags[pos]))
+    z0 = zipf_frequency(tokens[pos], "en")
+    good = []
+    for c in options:
+        ranks = [senses[b] for b in wordnet.lemmas(c, tags[pos]) + [c] if b in senses]
+        if ranks and min(ranks) == 0 and zipf_frequency(c, "en") >= min(z0 - 1.0, 4.0):
+            good.append(c)
+    if not good:
+        return None
+    return max(good, key=lambda c: cosine(vecs, tokens[pos], c) or -1.0)
+
+
+def generate_loose(n: int, seed: int, *, stratum: str = "mixed") -> list[dict[str, Any]]:
+    """``stratum``: ``mixed`` alternates random / GloVe-closest candidates; ``proxy`` picks with :func:`_proxy_pick`."""
     from audit.attack import _nlp
 
     rng = random.Random(seed)
@@ -150,6 +169,12 @@ def generate_loose(n: int, seed: int) -> list[dict[str, Any]]:
             continue
         pos = rng.choice(sorted(cands))
         options = cands[pos]
+        if stratum == "proxy":
+            pick = _proxy_pick(tokens, tags, pos, options, vecs)
+            if pick is None:
+                continue
+            out.append(record(source, line, label, tokens, pos, pick, tags[pos], "loose_stratified", {"stratum": "proxy_strict"}))
+            continue
         if len(out) % 2 == 0:
             sub, origin = rng.choice(options), "loose_random"
         else:
@@ -166,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--origin", choices=["loose", "strict"], default="loose")
     g.add_argument("--n", type=int, default=240)
     g.add_argument("--seed", type=int, default=20261201)
+    g.add_argument("--stratum", choices=["mixed", "proxy"], default="mixed")
     args = ap.parse_args(argv)
     if args.cmd == "generate":
-        recs = generate_loose(args.n, args.seed) if args.origin == "loose" else generate_strict(args.n, args.seed)
+        recs = generate_loose(args.n, args.seed, stratum=args.stratum) if args.origin == "loose" else generate_strict(args.n, args.seed)
         with UNJUDGED.open("a", encoding="utf-8") as fh:
             for rec in recs:
                 fh.write(json.dumps(rec) + "\n")

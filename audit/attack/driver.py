@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from audit.attack import _nlp
-from audit.attack.recipe import AttackConfig
 from audit.attack.goal import argmax
+from audit.attack.recipe import AttackConfig
 from audit.attack.transformation import WordNetSwap
 from audit.models.base import AuditModel
 from audit.nlp import wordnet

@@ -17,10 +17,9 @@ from audit.attack.constraints import (
     PosMatchConstraint,
     StopwordConstraint,
 )
-from audit.attack.goal import UntargetedClassification
-from audit.attack.meaning import MeaningFlagger
-from audit.attack.goal import argmax
 from audit.attack.estimate import Guide, Ranker, RankerGuide, ReatGuide, gradient_estimator, reat_estimator
+from audit.attack.goal import UntargetedClassification, argmax
+from audit.attack.meaning import MeaningFlagger
 from audit.attack.search import GreedyReatSearch, QueryCounter, Swap, Tagger
 from audit.attack.transformation import Transformation, WordNetSwap
 from audit.errors import InputError

@@ -21,8 +21,8 @@ import numpy as np
 
 from audit.attack import _nlp
 from audit.attack.constraints import Constraint, SwapContext, apply_filters
-from audit.attack.goal import UntargetedClassification, argmax
 from audit.attack.estimate import Guidance, Guide, Pairs, ReatGuide
+from audit.attack.goal import UntargetedClassification, argmax
 from audit.attack.transformation import Transformation
 from audit.models.base import AuditModel
 

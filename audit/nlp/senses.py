@@ -69,6 +69,15 @@ def _signature_words(synset_name: str) -> tuple[str, ...]:
     return tuple(words)
 
 
+def _signature(vectors: WordVectors, synset: str, word: str, bases: tuple[str, ...]) -> np.ndarray | None:
+    """Signature vector of a synset for a word (cached on the vectors object)."""
+    memo = vectors.memo
+    key = ("signature", synset, word, bases)
+    if key not in memo:
+        memo[key] = vectors.mean(_content(list(_signature_words(synset)), set(bases) | {word}))
+    return memo[key]  # type: ignore[return-value]
+
+
 def candidate_synsets(word: str, ptb_tag: str) -> list[Any]:
     """The synsets of ``word``'s WordNet lemmas for the tag's POS, in WordNet order (no duplicates)."""
     pos = wordnet.wordnet_pos(ptb_tag)
@@ -111,7 +120,7 @@ def choose_sense(
     for s, n in zip(synsets, counts):
         score = prior_weight * math.log((n + 1) / total)
         if ctx is not None and vectors is not None:
-            sig = vectors.mean(_content(list(_signature_words(s.name())), set(bases) | {word}))
+            sig = _signature(vectors, s.name(), word, tuple(bases))
             if sig is not None:
                 score += float(np.dot(ctx, sig))
         scores[s.name()] = score

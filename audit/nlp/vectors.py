@@ -29,6 +29,8 @@ class WordVectors:
         self._matrix = (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         self._index = {w: i for i, w in enumerate(words)}
         self.source = source
+        self.memo: dict[object, object] = {}
+        """Derived values cached by their users (e.g. sense signature vectors)."""
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and word.lower() in self._index

@@ -207,9 +207,8 @@ def _jsonable(value: Any) -> Any:
 
 def pair_features(recs: list[dict[str, Any]], *, with_encoder: bool) -> list[dict[str, Any]]:
     """Per pair: each strict check's verdict and raw value, under permissive thresholds."""
-    from audit.attack.validity import strict_validator
-
     from audit.attack import _nlp
+    from audit.attack.validity import strict_validator
 
     validators = {w: strict_validator(constraints=[*PERMISSIVE, {"name": "sense", "prior_weight": w}]) for w in PRIOR_WEIGHTS}
     encoder = None
@@ -451,6 +450,10 @@ def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> d
         m = np.array([r["origin"] == origin for r in held_recs])
         origins[origin] = scores(full[m], hcols["valid"][m])
     out["by_origin_heldout"] = origins
+    rnd = np.array([r["origin"] == "loose_random" for r in held_recs])
+    out["loose_heldout"] = scores(np.ones(int(rnd.sum()), dtype=bool), hcols["valid"][rnd])
+    out["loose_heldout_note"] = ("the loose recipe lets every candidate through: its validity rate is the valid share of "
+                                 "the held-out loose_random pairs (uniformly drawn loose candidates)")
     out["let_through_invalid_heldout"] = [
         {"id": r["id"], "swap": f"{r['original']} -> {r['substitute']}", "kinds": r["kinds"], "note": r.get("note", "")}
         for r, a in zip(held_recs, full) if a and not truth(r)]
@@ -493,6 +496,9 @@ def write_validity_report(res: dict[str, Any]) -> None:
     for name, sc in res["heldout"].items():
         lines.append(f"| {name} | {sc['accepted']} / {sc['n']} | {_fmt(sc['precision'])} | {_ci(sc['precision_ci'])} "
                      f"| {_fmt(sc['recall'])} | {_ci(sc['recall_ci'])} | {_fmt(sc['specificity'])} |")
+    lz = res["loose_heldout"]
+    lines += ["", (f"Loose recipe (nothing blocked): {_fmt(lz['precision'])} (95% CI {_ci(lz['precision_ci'])}) of the "
+              f"{lz['n']} held-out `loose_random` pairs (uniformly drawn loose candidates) are valid.")]
     c = res["calibration"]["chosen"]
     lines += ["", (f"On the calibration half itself the chosen setting has precision {_fmt(c['precision'])} "
               f"and recall {_fmt(c['recall'])} ({c['accepted']} accepted) -- optimistic, since it was chosen there."), ""]
@@ -575,9 +581,8 @@ def generate_strict(n: int, seed: int, *, accepted_share: float = 0.65) -> list[
     (``strict_rejected``), uniformly within the stratum.  A sentence without a candidate in
     the drawn stratum is skipped.
     """
-    from audit.attack.validity import strict_validator
-
     from audit.attack import _nlp
+    from audit.attack.validity import strict_validator
 
     rng = random.Random(seed)
     vecs = load_glove()

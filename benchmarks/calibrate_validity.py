@@ -253,6 +253,9 @@ GRID: dict[str, tuple[float, ...]] = {
 MIN_RECALL = 0.5
 """Calibration constraint: the filter keeps at least half of the valid swaps."""
 REPORTS = ROOT / "reports" / "benchmarks"
+SENTENCE_GRID = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
+SENTENCE_MIN_RECALL = 0.4
+"""The optional sentence-encoder check is calibrated on top of the others, with this recall floor."""
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -457,9 +460,31 @@ def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> d
     out["let_through_invalid_heldout"] = [
         {"id": r["id"], "swap": f"{r['original']} -> {r['substitute']}", "kinds": r["kinds"], "note": r.get("note", "")}
         for r, a in zip(held_recs, full) if a and not truth(r)]
+    sens = []
+    for mr in (0.3, 0.4, 0.5, 0.6):
+        th, _ = calibrate(cols, min_recall=mr)
+        sens.append({"min_recall": mr, "thresholds": th, "calibration": scores(accept(ccols, th), ccols["valid"]),
+                     "heldout": scores(accept(hcols, th), hcols["valid"])})
+    out["sensitivity_min_recall"] = sens
     if "sentence_cosine" in cols:
+        best_s: tuple[tuple[float, float], float] | None = None
+        for s_min in SENTENCE_GRID:
+            sc = scores(accept(ccols, chosen | {"sentence_min_cosine": s_min}), ccols["valid"])
+            if sc["accepted"] and sc["recall"] >= SENTENCE_MIN_RECALL:
+                key = (sc["precision_ci"][0], float(sc["recall"]))
+                if best_s is None or key > best_s[0]:
+                    best_s = (key, s_min)
+        if best_s is not None:
+            th = chosen | {"sentence_min_cosine": best_s[1]}
+            out["sentence_meaning_chosen"] = {
+                "sentence_min_cosine": best_s[1],
+                "rule": (f"with the other thresholds as calibrated: the Wilson lower bound of precision, subject to "
+                         f"recall >= {SENTENCE_MIN_RECALL}, on the calibration half"),
+                "calibration": scores(accept(ccols, th), ccols["valid"]),
+                "heldout": scores(accept(hcols, th), hcols["valid"]),
+            }
         rows = []
-        for s_min in (0.8, 0.85, 0.9, 0.93, 0.95, 0.97):
+        for s_min in SENTENCE_GRID:
             th = chosen | {"sentence_min_cosine": s_min}
             rows.append({"sentence_min_cosine": s_min,
                          "calibration": scores(accept(ccols, th), ccols["valid"]),
@@ -532,6 +557,18 @@ def write_validity_report(res: dict[str, Any]) -> None:
             cc, hh = row["calibration"], row["heldout"]
             lines.append(f"| {row['sentence_min_cosine']} | {_fmt(cc['precision'])} / {_fmt(cc['recall'])} "
                          f"| {_fmt(hh['precision'])} {_ci(hh['precision_ci'])} | {_fmt(hh['recall'])} |")
+    if res.get("sentence_meaning_chosen"):
+        sm = res["sentence_meaning_chosen"]
+        hh = sm["heldout"]
+        lines += ["", f"Chosen `sentence_meaning.min_cosine` {sm['sentence_min_cosine']} ({sm['rule']}): held-out precision "
+                  f"{_fmt(hh['precision'])} {_ci(hh['precision_ci'])}, recall {_fmt(hh['recall'])}, {hh['accepted']} accepted."]
+    lines += ["", "## Sensitivity to the recall floor (reported after the main choice; not used to choose)", "",
+              "| min recall | thresholds | calibration precision / recall | held-out precision | held-out recall |",
+              "| --- | --- | --- | --- | --- |"]
+    for row in res["sensitivity_min_recall"]:
+        cc, hh = row["calibration"], row["heldout"]
+        lines.append(f"| {row['min_recall']} | {json.dumps(row['thresholds'])} | {_fmt(cc['precision'])} / {_fmt(cc['recall'])} "
+                     f"| {_fmt(hh['precision'])} {_ci(hh['precision_ci'])} | {_fmt(hh['recall'])} |")
     lines += ["", "## Calibration frontier (calibration half): best precision lower bound per recall level", "",
               "| recall | precision | precision 95% lower bound | accepted | thresholds |", "| --- | --- | --- | --- | --- |"]
     for row in res["frontier_calibration"]:

@@ -1,0 +1,650 @@
+"""Labelled validity set for single-word swaps, and calibration of the strict recipe's thresholds.
+
+Three sub-commands, run from the repository root with ``AUDIT_DATA_DIR`` and ``NLTK_DATA`` set:
+
+``generate``
+    Draws (original, variant) pairs from SST-2 **train and dev only** (never test) with a
+    fixed seed and writes the unjudged pairs to ``benchmarks/data/validity_pairs_unjudged.jsonl``.
+    ``--origin loose`` draws from today's loose WordNet candidate generator
+    (:class:`audit.attack.transformation.WordNetSwap`, vocabulary = the GloVe subset, with the
+    loose recipe's stopword / entity / POS-match constraints): half of the positions get a
+    uniformly random candidate (``loose_random``), half the candidate closest to the original in
+    GloVe (``loose_stratified``), so that both plausible and implausible swaps are well
+    represented.  ``--origin strict`` draws from the strict recipe's blocking checks (helper
+    "attack"'s API) on further sentences, stratified into accepted and rejected candidates.
+    Every source sentence gives at most one pair, and the calibration / held-out split is a
+    seeded hash of the source sentence (``source:line``).
+``features``
+    Adds the strict recipe's per-check evidence to every judged pair (``benchmarks/data/validity_features.jsonl``).
+``calibrate``
+    Chooses thresholds on the calibration half only and reports precision / recall of the
+    strict filter on the held-out half (``reports/benchmarks/validity.{json,md}``).
+
+The judgments in ``benchmarks/data/validity_pairs.jsonl`` were made by reading every pair,
+following ``benchmarks/data/validity_guideline.md``; this script never writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data"
+PAIRS = DATA / "validity_pairs.jsonl"
+UNJUDGED = DATA / "validity_pairs_unjudged.jsonl"
+SPLIT_SEED = "validity-split-2026-12-01"
+CONTENT_TAGS = ("NN", "VB", "JJ", "RB")
+
+
+def split_of(source: str, line: int) -> str:
+    """Calibration or held-out, fixed by the source sentence (seeded hash, about half each)."""
+    digest = hashlib.sha256(f"{SPLIT_SEED}:{source}:{line}".encode()).digest()
+    return "calibration" if digest[0] % 2 == 0 else "heldout"
+
+
+def read_sst(source: str) -> list[tuple[int, int, list[str]]]:
+    """``(line number (header = 1), label, tokens)`` of SST-2 train or dev; test is refused."""
+    if source not in ("train", "dev"):
+        raise SystemExit(f"refusing to read SST-2 {source!r}: the validity set uses train and dev only")
+    from audit.settings import data_dir
+
+    path = data_dir() / "sst2" / f"{source}.tsv"
+    out = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if lineno == 1:
+            continue
+        label, text = line.split("\t", 1)
+        out.append((lineno, int(label), text.split()))
+    return out
+
+
+def load_glove() -> dict[str, np.ndarray]:
+    from audit.settings import data_dir
+
+    vecs: dict[str, np.ndarray] = {}
+    with gzip.open(data_dir() / "embeddings" / "glove.6B.50d.subset.txt.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip().split(" ")
+            if len(parts) == 51:
+                vecs[parts[0]] = np.asarray(parts[1:], dtype=np.float32)
+    return vecs
+
+
+def cosine(vecs: dict[str, np.ndarray], a: str, b: str) -> float | None:
+    va, vb = vecs.get(a), vecs.get(b)
+    if va is None or vb is None:
+        return None
+    return float(va @ vb / (np.linalg.norm(va) * np.linalg.norm(vb) + 1e-12))
+
+
+def used_sentences() -> set[tuple[str, int]]:
+    used: set[tuple[str, int]] = set()
+    for path in (PAIRS, UNJUDGED):
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    used.add((rec["source"], rec["line"]))
+    return used
+
+
+def loose_candidates(tokens: list[str], tags: list[str], vocab: set[str]) -> dict[int, list[str]]:
+    """Position -> candidates of the loose recipe (WordNet swap + stopword/entity/POS-match)."""
+    from audit.attack.constraints import (
+        EntityConstraint,
+        PosMatchConstraint,
+        StopwordConstraint,
+        SwapContext,
+        apply_filters,
+    )
+    from audit.attack.transformation import WordNetSwap
+
+    swap = WordNetSwap(vocab=vocab, max_candidates=30)
+    filters = [StopwordConstraint(), EntityConstraint(), PosMatchConstraint()]
+    out: dict[int, list[str]] = {}
+    for i, tag in enumerate(tags):
+        if not tag.startswith(CONTENT_TAGS) or not tokens[i].isalpha():
+            continue
+        ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=i)
+        if not all(f.allows_position(ctx) for f in filters):
+            continue
+        cands = apply_filters(ctx, swap.candidates(tokens, tags, i), filters)
+        if cands:
+            out[i] = cands
+    return out
+
+
+def record(source: str, line: int, label: int, tokens: list[str], pos: int, sub: str, tag: str, origin: str,
+           extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    variant = tokens[:pos] + [sub] + tokens[pos + 1 :]
+    rec = {
+        "id": f"{source}-{line}-{pos}-{sub}", "split": split_of(source, line), "source": source, "line": line,
+        "label": label, "tokens": tokens, "position": pos, "original": tokens[pos], "substitute": sub,
+        "variant": " ".join(variant), "pos": tag, "origin": origin,
+    }
+    rec.update(extra or {})
+    return rec
+
+
+def _proxy_pick(tokens: list[str], tags: list[str], pos: int, options: list[str], vecs: dict[str, np.ndarray]) -> str | None:
+    """A loose candidate a strict filter would probably accept: top WordNet sense, not much rarer, closest in GloVe."""
+    from wordfreq import zipf_frequency
+
+    from audit.nlp import wordnet
+
+    senses = dict(wordnet.synonym_senses(tokens[pos].lower(), tags[pos]))
+    z0 = zipf_frequency(tokens[pos], "en")
+    good = []
+    for c in options:
+        ranks = [senses[b] for b in wordnet.lemmas(c, tags[pos]) + [c] if b in senses]
+        if ranks and min(ranks) == 0 and zipf_frequency(c, "en") >= min(z0 - 1.0, 4.0):
+            good.append(c)
+    if not good:
+        return None
+    return max(good, key=lambda c: cosine(vecs, tokens[pos], c) or -1.0)
+
+
+def generate_loose(n: int, seed: int, *, stratum: str = "mixed") -> list[dict[str, Any]]:
+    """``stratum``: ``mixed`` alternates random / GloVe-closest candidates; ``proxy`` picks with :func:`_proxy_pick`."""
+    from audit.attack import _nlp
+
+    rng = random.Random(seed)
+    vecs = load_glove()
+    vocab = set(vecs)
+    sentences = [("train", *r) for r in read_sst("train")] + [("dev", *r) for r in read_sst("dev")]
+    rng.shuffle(sentences)
+    used = used_sentences()
+    out: list[dict[str, Any]] = []
+    for source, line, label, tokens in sentences:
+        if len(out) >= n:
+            break
+        if (source, line) in used or not 4 <= len(tokens) <= 40:
+            continue
+        tags = _nlp.tag(tokens)
+        cands = loose_candidates(tokens, tags, vocab)
+        if not cands:
+            continue
+        pos = rng.choice(sorted(cands))
+        options = cands[pos]
+        if stratum == "proxy":
+            pick = _proxy_pick(tokens, tags, pos, options, vecs)
+            if pick is None:
+                continue
+            out.append(record(source, line, label, tokens, pos, pick, tags[pos], "loose_stratified", {"stratum": "proxy_strict"}))
+            continue
+        if len(out) % 2 == 0:
+            sub, origin = rng.choice(options), "loose_random"
+        else:
+            sims = [cosine(vecs, tokens[pos], c) or -1.0 for c in options]
+            sub, origin = options[int(np.argmax(sims))], "loose_stratified"
+        out.append(record(source, line, label, tokens, pos, sub, tags[pos], origin))
+    return out
+
+
+FEATURES = DATA / "validity_features.jsonl"
+PRIOR_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
+"""Sense-prior weights the features are computed for (the sense chosen in context depends on it)."""
+PERMISSIVE = [
+    {"name": "naturalness", "max_zipf_drop": 8.0, "min_zipf": 0.0},
+    {"name": "closeness", "min_cosine": -1.0},
+    {"name": "sentiment", "polar_min_cosine": -1.0},
+]
+"""Thresholds that let every value through, so the raw values of each check are recorded."""
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def pair_features(recs: list[dict[str, Any]], *, with_encoder: bool) -> list[dict[str, Any]]:
+    """Per pair: each strict check's verdict and raw value, under permissive thresholds."""
+    from audit.attack import _nlp
+    from audit.attack.validity import strict_validator
+
+    validators = {w: strict_validator(constraints=[*PERMISSIVE, {"name": "sense", "prior_weight": w}]) for w in PRIOR_WEIGHTS}
+    encoder = None
+    if with_encoder:
+        from audit.attack.sentence import load_encoder
+
+        encoder = load_encoder()
+    out = []
+    for rec in recs:
+        tokens = rec["tokens"]
+        tags = _nlp.tag(tokens)
+        feats: dict[str, Any] = {"id": rec["id"]}
+        for w, validator in validators.items():
+            ev = validator.swap(tokens, rec["position"], rec["substitute"], tags=tags)
+            if w == PRIOR_WEIGHTS[0]:
+                for name, r in ev.checks.items():
+                    if name != "sense":
+                        feats[name] = _jsonable(r.to_dict() | {"detail": r.detail})
+                feats["cosine"] = ev.cosine
+                feats["zipf_original"] = ev.zipf_original
+                feats["zipf_substitute"] = ev.zipf_substitute
+                feats["declared"] = ev.declared
+            sense = ev.checks["sense"]
+            feats[f"sense@{w}"] = {"passed": sense.passed, "synset": sense.value}
+        if encoder is not None:
+            a, b = encoder.encode([" ".join(tokens), rec["variant"]], normalize_embeddings=True)
+            feats["sentence_cosine"] = float(np.dot(a, b))
+        out.append(feats)
+    return out
+
+
+# ---------------------------------------------------------------- calibration
+
+GRID: dict[str, tuple[float, ...]] = {
+    "prior_weight": PRIOR_WEIGHTS,
+    "min_cosine": (-1.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
+    "max_zipf_drop": (0.5, 1.0, 1.5, 2.0, 3.0, 8.0),
+    "min_zipf": (0.0, 2.5, 3.0, 3.5, 4.0),
+    "polar_min_cosine": (-1.0, 0.5, 0.6, 0.7, 0.8),
+}
+"""Candidate thresholds (-1 / 0 / 8 mean "no threshold")."""
+MIN_RECALL = 0.5
+"""Calibration constraint: the filter keeps at least half of the valid swaps."""
+REPORTS = ROOT / "reports" / "benchmarks"
+SENTENCE_GRID = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
+SENTENCE_MIN_RECALL = 0.4
+"""The optional sentence-encoder check is calibrated on top of the others, with this recall floor."""
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (95 % by default); (0, 1) when n = 0."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def load_judged() -> list[dict[str, Any]]:
+    """Judged pairs joined with their features (``validity_features.jsonl``)."""
+    recs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    feats = {}
+    for line in FEATURES.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            f = json.loads(line)
+            feats[f["id"]] = f
+    missing = [r["id"] for r in recs if r["id"] not in feats]
+    if missing:
+        raise SystemExit(f"{len(missing)} pairs have no features (first: {missing[0]}); run `features` first")
+    return [r | {"features": feats[r["id"]]} for r in recs]
+
+
+def truth(rec: dict[str, Any]) -> bool:
+    """The judgment that applies to what the strict recipe would produce: when it adjusts a/an
+    before the substitute, the pair's judgment of the adjusted variant (``valid_after_article_fix``)."""
+    morph = rec["features"].get("morphology", {})
+    if "article" in str(morph.get("value", "")) and "valid_after_article_fix" in rec:
+        return bool(rec["valid_after_article_fix"])
+    return bool(rec["valid"])
+
+
+def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Per-pair arrays of the raw check values."""
+    f = [r["features"] for r in recs]
+
+    def passed(name: str) -> np.ndarray:
+        return np.array([bool(x[name]["passed"]) for x in f])
+
+    def polar_cos(x: dict[str, Any]) -> float:
+        v = x["sentiment"]["value"]
+        c = v.get("cosine") if isinstance(v, dict) else None
+        return 2.0 if c is None else float(c)  # 2: no sentiment-bearing word, no strength test
+
+    cols = {
+        "valid": np.array([truth(r) for r in recs]),
+        "heldout": np.array([r["split"] == "heldout" for r in recs]),
+        "mwe": passed("mwe"), "names": passed("names"), "morphology": passed("morphology"),
+        "archaic_ok": passed("naturalness"), "sentiment_ok": passed("sentiment"),
+        "cosine": np.array([-2.0 if x["cosine"] is None else float(x["cosine"]) for x in f]),
+        "zipf_sub": np.array([float(x["zipf_substitute"] or 0.0) for x in f]),
+        "zipf_drop": np.array([float((x["zipf_original"] or 0.0) - (x["zipf_substitute"] or 0.0)) for x in f]),
+        "polar_cos": np.array([polar_cos(x) for x in f]),
+    }
+    for w in PRIOR_WEIGHTS:
+        cols[f"sense@{w}"] = np.array([bool(x[f"sense@{w}"]["passed"]) for x in f])
+    if all("sentence_cosine" in x for x in f):
+        cols["sentence_cosine"] = np.array([float(x["sentence_cosine"]) for x in f])
+    return cols
+
+
+CHECKS = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment")
+
+
+def check_masks(cols: dict[str, np.ndarray], th: dict[str, float]) -> dict[str, np.ndarray]:
+    """Each strict check's pass mask under thresholds ``th``."""
+    masks = {
+        "mwe": cols["mwe"], "names": cols["names"], "morphology": cols["morphology"],
+        "sense": cols[f"sense@{th['prior_weight']}"],
+        "naturalness": cols["archaic_ok"] & (cols["zipf_sub"] >= th["min_zipf"]) & (cols["zipf_drop"] <= th["max_zipf_drop"]),
+        "closeness": cols["cosine"] >= th["min_cosine"],
+        "sentiment": cols["sentiment_ok"] & (cols["polar_cos"] >= th["polar_min_cosine"]),
+    }
+    if "sentence_min_cosine" in th and "sentence_cosine" in cols:
+        masks["sentence_meaning"] = cols["sentence_cosine"] >= th["sentence_min_cosine"]
+    return masks
+
+
+def accept(cols: dict[str, np.ndarray], th: dict[str, float], *, without: str | None = None) -> np.ndarray:
+    masks = check_masks(cols, th)
+    out = np.ones_like(cols["valid"], dtype=bool)
+    for name, m in masks.items():
+        if name != without:
+            out &= m
+    return out
+
+
+def scores(acc: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
+    """Precision (validity of what is accepted) and recall (share of valid pairs accepted), with Wilson intervals."""
+    tp = int((acc & valid).sum())
+    n_acc, n_valid, n = int(acc.sum()), int(valid.sum()), len(acc)
+    return {
+        "n": n, "n_valid": n_valid, "accepted": n_acc, "accepted_valid": tp,
+        "precision": tp / n_acc if n_acc else None, "precision_ci": wilson(tp, n_acc),
+        "recall": tp / n_valid if n_valid else None, "recall_ci": wilson(tp, n_valid),
+        "acceptance_rate": n_acc / n if n else None,
+        "specificity": int((~acc & ~valid).sum()) / int((~valid).sum()) if (~valid).any() else None,
+    }
+
+
+def calibrate(cols: dict[str, np.ndarray], *, min_recall: float = MIN_RECALL) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Grid search on the calibration half: maximise the Wilson lower bound of precision subject to
+    recall >= ``min_recall``; ties go to higher recall, then to the looser thresholds (grid order)."""
+    import itertools
+
+    cal = ~cols["heldout"]
+    sub = {k: v[cal] for k, v in cols.items()}
+    best: tuple[tuple[float, float], dict[str, float]] | None = None
+    frontier: dict[float, tuple[float, dict[str, float], dict[str, Any]]] = {}
+    keys = list(GRID)
+    for values in itertools.product(*(GRID[k] for k in keys)):
+        th = dict(zip(keys, values))
+        sc = scores(accept(sub, th), sub["valid"])
+        if not sc["accepted"]:
+            continue
+        rec = round(float(sc["recall"]), 2)
+        lb = sc["precision_ci"][0]
+        if rec not in frontier or lb > frontier[rec][0]:
+            frontier[rec] = (lb, th, sc)
+        if sc["recall"] < min_recall:
+            continue
+        key = (lb, float(sc["recall"]))
+        if best is None or key > best[0]:
+            best = (key, th)
+    if best is None:
+        raise SystemExit(f"no threshold setting keeps recall >= {min_recall} on the calibration half")
+    rows = [{"recall_bucket": r, "precision_lower": lb, "thresholds": th, **sc}
+            for r, (lb, th, sc) in sorted(frontier.items())]
+    return best[1], rows
+
+
+DEFAULTS_BEFORE = {"prior_weight": 0.3, "min_cosine": 0.55, "max_zipf_drop": 1.5, "min_zipf": 3.0, "polar_min_cosine": 0.7}
+"""The strict recipe's thresholds before calibration (helper "attack"'s first defaults)."""
+
+
+def _fmt(x: float | None, pct: bool = True) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+def _ci(ci: tuple[float, float]) -> str:
+    return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> dict[str, Any]:
+    """Calibrate on the calibration half; report everything else on the held-out half."""
+    cols = columns(recs)
+    chosen, frontier = calibrate(cols, min_recall=min_recall)
+    held = cols["heldout"]
+    hcols = {k: v[held] for k, v in cols.items()}
+    ccols = {k: v[~held] for k, v in cols.items()}
+    out: dict[str, Any] = {
+        "n_pairs": len(recs), "n_calibration": int((~held).sum()), "n_heldout": int(held.sum()),
+        "valid_rate": {"calibration": float(ccols["valid"].mean()), "heldout": float(hcols["valid"].mean())},
+        "procedure": (f"grid search over {', '.join(f'{k} {list(v)}' for k, v in GRID.items())} on the calibration half "
+                      f"only; objective: the Wilson 95% lower bound of precision (validity of accepted pairs), subject "
+                      f"to recall (share of valid pairs accepted) >= {min_recall}; ties: higher recall, then looser "
+                      "thresholds; position checks (mwe, names) and morphology have no threshold"),
+        "chosen": chosen, "defaults_before": DEFAULTS_BEFORE,
+        "calibration": {"chosen": scores(accept(ccols, chosen), ccols["valid"]),
+                        "defaults_before": scores(accept(ccols, DEFAULTS_BEFORE), ccols["valid"])},
+        "heldout": {"chosen": scores(accept(hcols, chosen), hcols["valid"]),
+                    "defaults_before": scores(accept(hcols, DEFAULTS_BEFORE), hcols["valid"]),
+                    "loose (accept all)": scores(np.ones_like(hcols["valid"]), hcols["valid"])},
+        "frontier_calibration": frontier,
+    }
+    ablations = []
+    masks = check_masks(hcols, chosen)
+    full = accept(hcols, chosen)
+    for name in masks:
+        ablations.append({
+            "check": name,
+            "without": scores(accept(hcols, chosen, without=name), hcols["valid"]),
+            "rejects_alone": int((~masks[name]).sum()),
+            "rejects_alone_invalid": int((~masks[name] & ~hcols["valid"]).sum()),
+            "rejects_alone_valid": int((~masks[name] & hcols["valid"]).sum()),
+            "only_blocker": int((~masks[name] & accept(hcols, chosen, without=name)).sum()),
+        })
+    out["ablations_heldout"] = ablations
+    held_recs = [r for r, h in zip(recs, held) if h]
+    kinds: dict[str, dict[str, int]] = {}
+    for r, a in zip(held_recs, full):
+        for k in r["kinds"]:
+            kinds.setdefault(k, {"n": 0, "let_through": 0})
+            kinds[k]["n"] += 1
+            kinds[k]["let_through"] += int(a and not truth(r))
+    out["failure_kinds_heldout"] = kinds
+    origins: dict[str, Any] = {}
+    for origin in sorted({r["origin"] for r in held_recs}):
+        m = np.array([r["origin"] == origin for r in held_recs])
+        origins[origin] = scores(full[m], hcols["valid"][m])
+    out["by_origin_heldout"] = origins
+    rnd = np.array([r["origin"] == "loose_random" for r in held_recs])
+    out["loose_heldout"] = scores(np.ones(int(rnd.sum()), dtype=bool), hcols["valid"][rnd])
+    out["loose_heldout_note"] = ("the loose recipe lets every candidate through: its validity rate is the valid share of "
+                                 "the held-out loose_random pairs (uniformly drawn loose candidates)")
+    out["let_through_invalid_heldout"] = [
+        {"id": r["id"], "swap": f"{r['original']} -> {r['substitute']}", "kinds": r["kinds"], "note": r.get("note", "")}
+        for r, a in zip(held_recs, full) if a and not truth(r)]
+    sens = []
+    for mr in (0.3, 0.4, 0.5, 0.6):
+        th, _ = calibrate(cols, min_recall=mr)
+        sens.append({"min_recall": mr, "thresholds": th, "calibration": scores(accept(ccols, th), ccols["valid"]),
+                     "heldout": scores(accept(hcols, th), hcols["valid"])})
+    out["sensitivity_min_recall"] = sens
+    if "sentence_cosine" in cols:
+        best_s: tuple[tuple[float, float], float] | None = None
+        for s_min in SENTENCE_GRID:
+            sc = scores(accept(ccols, chosen | {"sentence_min_cosine": s_min}), ccols["valid"])
+            if sc["accepted"] and sc["recall"] >= SENTENCE_MIN_RECALL:
+                key = (sc["precision_ci"][0], float(sc["recall"]))
+                if best_s is None or key > best_s[0]:
+                    best_s = (key, s_min)
+        if best_s is not None:
+            th = chosen | {"sentence_min_cosine": best_s[1]}
+            out["sentence_meaning_chosen"] = {
+                "sentence_min_cosine": best_s[1],
+                "rule": (f"with the other thresholds as calibrated: the Wilson lower bound of precision, subject to "
+                         f"recall >= {SENTENCE_MIN_RECALL}, on the calibration half"),
+                "calibration": scores(accept(ccols, th), ccols["valid"]),
+                "heldout": scores(accept(hcols, th), hcols["valid"]),
+            }
+        rows = []
+        for s_min in SENTENCE_GRID:
+            th = chosen | {"sentence_min_cosine": s_min}
+            rows.append({"sentence_min_cosine": s_min,
+                         "calibration": scores(accept(ccols, th), ccols["valid"]),
+                         "heldout": scores(accept(hcols, th), hcols["valid"])})
+        out["sentence_meaning"] = rows
+    return out
+
+
+def write_validity_report(res: dict[str, Any]) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "validity.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
+    ch, before = res["chosen"], res["defaults_before"]
+    lines = [
+        "# Validity of single-word swaps: labelled set, calibration of the strict recipe",
+        "",
+        (f"{res['n_pairs']} (original, variant) pairs from SST-2 train and dev (never test), each judged by reading "
+        "(`benchmarks/data/validity_guideline.md`, `benchmarks/data/validity_pairs.jsonl`). "
+        f"Split by source sentence (seeded hash): {res['n_calibration']} calibration, {res['n_heldout']} held-out. "
+        f"Valid: {_fmt(res['valid_rate']['calibration'])} of calibration pairs, {_fmt(res['valid_rate']['heldout'])} of held-out pairs."),
+        "",
+        "## Procedure",
+        "",
+        res["procedure"] + ".",
+        "",
+        "| threshold | before | calibrated |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {k} | {before[k]} | {ch[k]} |" for k in before]
+    lines += ["", "## Held-out half: is what the strict filter lets through valid?", "",
+              ("precision = valid share of accepted pairs (the validity rate of what it lets through); "
+              "recall = share of valid pairs accepted; 95% Wilson intervals."), "",
+              "| filter | accepted / pairs | precision | 95% CI | recall | 95% CI | invalid rejected |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, sc in res["heldout"].items():
+        lines.append(f"| {name} | {sc['accepted']} / {sc['n']} | {_fmt(sc['precision'])} | {_ci(sc['precision_ci'])} "
+                     f"| {_fmt(sc['recall'])} | {_ci(sc['recall_ci'])} | {_fmt(sc['specificity'])} |")
+    lz = res["loose_heldout"]
+    lines += ["", (f"Loose recipe (nothing blocked): {_fmt(lz['precision'])} (95% CI {_ci(lz['precision_ci'])}) of the "
+              f"{lz['n']} held-out `loose_random` pairs (uniformly drawn loose candidates) are valid.")]
+    c = res["calibration"]["chosen"]
+    lines += ["", (f"On the calibration half itself the chosen setting has precision {_fmt(c['precision'])} "
+              f"and recall {_fmt(c['recall'])} ({c['accepted']} accepted) -- optimistic, since it was chosen there."), ""]
+    hc = res["heldout"]["chosen"]
+    goal = hc["precision"] is not None and hc["precision"] >= 0.9
+    lines += [(f"Goal (>= 90% of what strict lets through valid, held-out): **{'met' if goal else 'not met'}** "
+              f"({_fmt(hc['precision'])}, 95% CI {_ci(hc['precision_ci'])})."), ""]
+    lines += ["## Per-check ablation (held-out, calibrated thresholds)", "",
+              ("'without': the filter with that one check removed; 'rejects alone': pairs the check fails by itself "
+              "(invalid / valid); 'only blocker': pairs rejected by this check and no other."), "",
+              "| check | precision without | recall without | rejects alone (invalid / valid) | only blocker |",
+              "| --- | --- | --- | --- | --- |"]
+    for a in res["ablations_heldout"]:
+        w = a["without"]
+        lines.append(f"| {a['check']} | {_fmt(w['precision'])} | {_fmt(w['recall'])} | {a['rejects_alone']} "
+                     f"({a['rejects_alone_invalid']} / {a['rejects_alone_valid']}) | {a['only_blocker']} |")
+    lines += ["", "## Failure kinds let through (held-out)", "", "| kind | invalid pairs with it | let through |", "| --- | --- | --- |"]
+    for k, v in sorted(res["failure_kinds_heldout"].items(), key=lambda kv: -kv[1]["n"]):
+        lines.append(f"| {k} | {v['n']} | {v['let_through']} |")
+    lines += ["", "## By how the pair was drawn (held-out)", "", "| origin | pairs | valid | accepted | precision | recall |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for k, sc in res["by_origin_heldout"].items():
+        lines.append(f"| {k} | {sc['n']} | {sc['n_valid']} | {sc['accepted']} | {_fmt(sc['precision'])} | {_fmt(sc['recall'])} |")
+    if res["let_through_invalid_heldout"]:
+        lines += ["", "Invalid held-out pairs the calibrated filter accepts:", ""]
+        lines += [f"- `{x['swap']}` ({', '.join(x['kinds'])}): {x['note']}" for x in res["let_through_invalid_heldout"]]
+    if res.get("sentence_meaning"):
+        lines += ["", "## Optional sentence-encoder check (all-MiniLM-L6-v2, `[meaning]` extra) on top of the calibrated filter", "",
+                  "| min sentence cosine | calibration precision / recall | held-out precision | held-out recall |", "| --- | --- | --- | --- |"]
+        for row in res["sentence_meaning"]:
+            cc, hh = row["calibration"], row["heldout"]
+            lines.append(f"| {row['sentence_min_cosine']} | {_fmt(cc['precision'])} / {_fmt(cc['recall'])} "
+                         f"| {_fmt(hh['precision'])} {_ci(hh['precision_ci'])} | {_fmt(hh['recall'])} |")
+    if res.get("sentence_meaning_chosen"):
+        sm = res["sentence_meaning_chosen"]
+        hh = sm["heldout"]
+        lines += ["", f"Chosen `sentence_meaning.min_cosine` {sm['sentence_min_cosine']} ({sm['rule']}): held-out precision "
+                  f"{_fmt(hh['precision'])} {_ci(hh['precision_ci'])}, recall {_fmt(hh['recall'])}, {hh['accepted']} accepted."]
+    lines += ["", "## Sensitivity to the recall floor (reported after the main choice; not used to choose)", "",
+              "| min recall | thresholds | calibration precision / recall | held-out precision | held-out recall |",
+              "| --- | --- | --- | --- | --- |"]
+    for row in res["sensitivity_min_recall"]:
+        cc, hh = row["calibration"], row["heldout"]
+        lines.append(f"| {row['min_recall']} | {json.dumps(row['thresholds'])} | {_fmt(cc['precision'])} / {_fmt(cc['recall'])} "
+                     f"| {_fmt(hh['precision'])} {_ci(hh['precision_ci'])} | {_fmt(hh['recall'])} |")
+    lines += ["", "## Calibration frontier (calibration half): best precision lower bound per recall level", "",
+              "| recall | precision | precision 95% lower bound | accepted | thresholds |", "| --- | --- | --- | --- | --- |"]
+    for row in res["frontier_calibration"]:
+        if row["recall"] is not None and row["recall"] >= 0.2:
+            lines.append(f"| {_fmt(row['recall'])} | {_fmt(row['precision'])} | {_fmt(row['precision_lower'])} | "
+                         f"{row['accepted']} | {json.dumps(row['thresholds'])} |")
+    (REPORTS / "validity.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate")
+    g.add_argument("--origin", choices=["loose", "strict"], default="loose")
+    g.add_argument("--n", type=int, default=240)
+    g.add_argument("--seed", type=int, default=20261201)
+    g.add_argument("--stratum", choices=["mixed", "proxy"], default="mixed")
+    f = sub.add_parser("features")
+    f.add_argument("--encoder", action="store_true", help="also the sentence-encoder cosine ([meaning] extra)")
+    c = sub.add_parser("calibrate")
+    c.add_argument("--min-recall", type=float, default=MIN_RECALL)
+    args = ap.parse_args(argv)
+    if args.cmd == "calibrate":
+        res = evaluate(load_judged(), min_recall=args.min_recall)
+        write_validity_report(res)
+        print(json.dumps({"chosen": res["chosen"], "heldout": res["heldout"]["chosen"]}, indent=1), file=sys.stderr)
+        return 0
+    if args.cmd == "features":
+        recs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+        feats = pair_features(recs, with_encoder=args.encoder)
+        FEATURES.write_text("".join(json.dumps(x) + "\n" for x in feats), encoding="utf-8")
+        print(f"wrote features of {len(feats)} pairs to {FEATURES}", file=sys.stderr)
+    if args.cmd == "generate":
+        recs = generate_loose(args.n, args.seed, stratum=args.stratum) if args.origin == "loose" else generate_strict(args.n, args.seed)
+        with UNJUDGED.open("a", encoding="utf-8") as fh:
+            for rec in recs:
+                fh.write(json.dumps(rec) + "\n")
+        print(f"wrote {len(recs)} pairs to {UNJUDGED}", file=sys.stderr)
+    return 0
+
+
+def generate_strict(n: int, seed: int, *, accepted_share: float = 0.65) -> list[dict[str, Any]]:
+    """Pairs from the strict recipe's checks (its default thresholds at generation time) on unused sentences.
+
+    Every loose candidate of the sentence is judged by the strict checks; with probability
+    ``accepted_share`` an accepted one is drawn (``strict_accepted``), else a rejected one
+    (``strict_rejected``), uniformly within the stratum.  A sentence without a candidate in
+    the drawn stratum is skipped.
+    """
+    from audit.attack import _nlp
+    from audit.attack.validity import strict_validator
+
+    rng = random.Random(seed)
+    vecs = load_glove()
+    vocab = set(vecs)
+    validator = strict_validator()
+    sentences = [("train", *r) for r in read_sst("train")] + [("dev", *r) for r in read_sst("dev")]
+    rng.shuffle(sentences)
+    used = used_sentences()
+    out: list[dict[str, Any]] = []
+    for source, line, label, tokens in sentences:
+        if len(out) >= n:
+            break
+        if (source, line) in used or not 4 <= len(tokens) <= 40:
+            continue
+        want_accepted = rng.random() < accepted_share
+        tags = _nlp.tag(tokens)
+        cands = loose_candidates(tokens, tags, vocab)
+        pool = [(i, c) for i in sorted(cands) for c in cands[i]
+                if validator.swap(tokens, i, c, tags=tags).valid == want_accepted]
+        if not pool:
+            continue
+        i, c = rng.choice(pool)
+        out.append(record(source, line, label, tokens, i, c, tags[i], "strict_accepted" if want_accepted else "strict_rejected"))
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,19 +5,22 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from audit.charts._common import fit_width
+
 
 def confusion_heatmap(matrix: pd.DataFrame, *, title: str = "Confusion matrix") -> alt.LayerChart:
     """Heatmap of a confusion matrix with its counts written in the cells and a colour legend.
 
     ``matrix`` is :func:`audit.dashboard.overview.confusion_matrix`'s frame: a first column of
-    row names (``gold <label>``) and one count column per predicted label.
+    true-label names and one count column per predicted label.
     """
     first = matrix.columns[0]
     long = matrix.melt(id_vars=[first], var_name="predicted", value_name="count").rename(columns={first: "gold"})
     long["count"] = long["count"].astype(int)
     base = alt.Chart(long).encode(
-        x=alt.X("predicted:N", title=None, sort=list(matrix.columns[1:]), axis=alt.Axis(labelAngle=0, labelLimit=0)),
-        y=alt.Y("gold:N", title=None, sort=list(matrix[first]), axis=alt.Axis(labelLimit=0)),
+        x=alt.X("predicted:N", title="predicted", sort=list(matrix.columns[1:]),
+                axis=alt.Axis(labelAngle=0, labelLimit=0, orient="top")),
+        y=alt.Y("gold:N", title="true label", sort=list(matrix[first]), axis=alt.Axis(labelLimit=0)),
     )
     cells = base.mark_rect(stroke="white").encode(
         color=alt.Color("count:Q", title="texts", scale=alt.Scale(scheme="blues", domainMin=0),
@@ -31,7 +34,7 @@ def confusion_heatmap(matrix: pd.DataFrame, *, title: str = "Confusion matrix") 
     )
     layered = alt.layer(cells, labels)
     assert isinstance(layered, alt.LayerChart)
-    return layered.properties(title=alt.Title(title, limit=0), height=160)
+    return layered.properties(autosize=fit_width(), title=alt.Title(title, limit=0), height=160)
 
 
 def error_rate_bars(slices: pd.DataFrame, *, title: str, overall: float | None = None) -> alt.LayerChart:
@@ -55,4 +58,4 @@ def error_rate_bars(slices: pd.DataFrame, *, title: str, overall: float | None =
         layers.append(rule)
     layered = alt.layer(*layers)
     assert isinstance(layered, alt.LayerChart)
-    return layered.properties(title=alt.Title(title, limit=0), height=max(60, 24 * len(data)))
+    return layered.properties(autosize=fit_width(), title=alt.Title(title, limit=0), height=max(60, 24 * len(data)))

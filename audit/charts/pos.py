@@ -19,6 +19,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from audit.charts._common import fit_width
+
 STAT_COLUMNS = ("pos", "n", "median", "q1", "q3", "lo_whisker", "hi_whisker")
 PUNCT_TAGS: frozenset[str] = frozenset({".", ",", ":", "``", "''", "-LRB-", "-RRB-", "(", ")", "#", "$", "HYPH",
                                         "NFP", "PUNCT", "SYM"})
@@ -125,5 +127,5 @@ def pos_boxplot(
     layered = alt.layer(whiskers, boxes, medians, counts)
     assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
     height = max(120, 22 * max(1, len(sort)) * (2 if group else 1))
-    return layered.properties(title=alt.Title(title or "REAT scores by POS (ranked by median)", limit=0),
+    return layered.properties(autosize=fit_width(), title=alt.Title(title or "REAT scores by POS (ranked by median)", limit=0),
                               height=height)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from audit.charts._common import MAX_CHART_ROWS, cap_rows
+from audit.charts._common import MAX_CHART_ROWS, cap_rows, fit_width
 
 METRIC_TITLES: dict[str, str] = {
     "accuracy": "accuracy",
@@ -26,7 +26,7 @@ def metric_trend(
     metric: str,
     title: str | None = None,
     max_runs: int = MAX_CHART_ROWS,
-    group: str | None = "model_ref",
+    group: str | None = "model",
 ) -> alt.Chart:
     """Line chart of one headline ``metric`` over ``created_at``, one line per model.
 
@@ -34,7 +34,7 @@ def metric_trend(
     the ``metric`` column; rows without a value (failed or running runs) are
     dropped.  Only the latest ``max_runs`` runs are plotted.  Times are shown in
     UTC (a ``utc`` time scale, 24-hour labels, "UTC" in the axis title).  With
-    ``group`` naming a column the runs have (default ``model_ref``), each model
+    ``group`` naming a column the runs have (default ``model``, a short model name), each model
     gets its own line and colour, so models are never joined into one line.
     """
     missing = {"run_id", "created_at", metric} - set(runs.columns)
@@ -54,17 +54,18 @@ def metric_trend(
     enc: dict[str, object] = {}
     if grouped and group:
         data[group] = data[group].fillna("?").astype(str)
-        enc["color"] = alt.Color(f"{group}:N", title="model", legend=alt.Legend(orient="bottom", labelLimit=0))
+        enc["color"] = alt.Color(f"{group}:N", title="model", legend=alt.Legend(orient="top", labelLimit=0))
         tooltip.insert(1, alt.Tooltip(f"{group}:N", title="model"))
     return (
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
             x=alt.X("created_at:T", title="run created (UTC)", scale=alt.Scale(type="utc"),
-                    axis=alt.Axis(format=TIME_FORMAT, formatType="utc", labelAngle=-30, labelOverlap=True)),
+                    axis=alt.Axis(labelExpr=f"utcFormat(datum.value, '{TIME_FORMAT}')", labelAngle=-30,
+                                  labelOverlap=True, tickCount=4)),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format="~g")),
             tooltip=tooltip,
             **enc,
         )
-        .properties(title=alt.Title(title or name, limit=0), height=180)
+        .properties(title=alt.Title(title or name, limit=0), height=180, autosize=fit_width())
     )

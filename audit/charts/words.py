@@ -8,6 +8,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from audit.charts._common import fit_width
+
 
 def score_distribution(
     scores: Mapping[str, Sequence[float] | np.ndarray],
@@ -61,4 +63,4 @@ def score_distribution(
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(x="zero:Q")
     layered = alt.layer(bars, zero)
     assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
-    return layered.properties(title=alt.Title(title or "Attribution score distribution", limit=0), height=220)
+    return layered.properties(autosize=fit_width(), title=alt.Title(title or "Attribution score distribution", limit=0), height=220)

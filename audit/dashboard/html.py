@@ -12,6 +12,10 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from audit.dashboard.findings import Reason
 
 HIGHLIGHT_STYLE = "background:#fde68a;border-radius:3px;padding:0 2px;font-weight:600"
 
@@ -105,10 +109,14 @@ def heatmap(
     return "".join(parts)
 
 
-def legend(*, peak: float, palette: str = DEFAULT_PALETTE, sign: str = "pred") -> str:
-    """Colour legend of :func:`heatmap`: a gradient from -peak to +peak with what each side means."""
+def legend(*, peak: float, palette: str = DEFAULT_PALETTE, sign: str = "pred", toward: str | None = None) -> str:
+    """Colour legend of :func:`heatmap`: a gradient from -peak to +peak with what each side means.
+
+    ``toward`` overrides the meaning of a positive score (e.g. "toward class positive" when the
+    page explains another class than the predicted one).
+    """
     pos, neg = PALETTES[palette]
-    toward = SIGN_TITLES[sign]
+    toward = toward or SIGN_TITLES[sign]
     gradient = f"linear-gradient(to right, rgba({neg[0]},{neg[1]},{neg[2]},1), rgba(255,255,255,0), " \
                f"rgba({pos[0]},{pos[1]},{pos[2]},1))"
     return (
@@ -118,3 +126,28 @@ def legend(*, peak: float, palette: str = DEFAULT_PALETTE, sign: str = "pred") -
         f"<span>{-peak:+.3f} against</span><span>0</span><span>{peak:+.3f} {html.escape(toward)}</span>"
         "</div></div>"
     )
+
+
+def reasons_html(reasons: Sequence[Reason]) -> str:
+    """The reasons of one failure as chips: unit, kind, score, and the removal verdict when tested.
+
+    Verified reasons (removing the unit alone makes the prediction right) get a check mark and
+    the change of p(gold); tested ones that do not fix it a cross; untested ones neither.
+    """
+    chips = []
+    for r in reasons:
+        if r.fixes_error is True:
+            mark, style = "&#10004; ", "background:#dcfce7;border:1px solid #16a34a"
+        elif r.fixes_error is False:
+            mark, style = "&#10008; ", "background:#f3f4f6;border:1px solid #d1d5db"
+        else:
+            mark, style = "", "background:#f3f4f6;border:1px solid #e5e7eb"
+        delta = f", p(gold) {r.delta_prob_gold:+.2f}" if r.delta_prob_gold is not None else ""
+        chips.append(f'<span class="audit-reason" title="{html.escape(r.verdict, quote=True)}" '
+                     f'style="{style};border-radius:10px;padding:1px 8px;margin:2px;display:inline-block">'
+                     f"{mark}<code>{html.escape(r.text)}</code> {html.escape(r.kind)} {r.score:+.3f}"
+                     f"{html.escape(delta)}</span>")
+    tested = any(r.fixes_error is not None for r in reasons)
+    key = (" &nbsp;<small>&#10004; removing it alone fixes the error &middot; &#10008; it does not</small>"
+           if tested else "")
+    return f'<div class="audit-reasons">Top reasons (REAT, toward the prediction): {"".join(chips)}{key}</div>'

@@ -36,8 +36,8 @@ def confusion_matrix(predictions: pd.DataFrame, labels: Mapping[int, str]) -> pd
     names = [label_text(c, labels) for c in classes]
     table = pd.crosstab(predictions["gold"].astype(int), predictions["pred"].astype(int))
     table = table.reindex(index=classes, columns=classes, fill_value=0)
-    table.index = pd.Index([f"gold {n}" for n in names], name="")
-    table.columns = [f"predicted {n}" for n in names]
+    table.index = pd.Index(names, name="true \\ predicted")
+    table.columns = names
     return table.reset_index()
 
 

@@ -46,6 +46,12 @@ def model_name(model_ref: str | None) -> str:
     return last or str(model_ref)
 
 
+def utc_label(created_at: Any) -> str:
+    """``2026-12-01 20:05 UTC`` (24-hour clock) from a stored timestamp; the input unchanged if unreadable."""
+    stamp = pd.to_datetime(str(created_at), utc=True, errors="coerce")
+    return str(created_at) if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def run_label(run_id: str, *, model_ref: str | None, accuracy: Any = None) -> str:
     """``run_id · model · acc 0.812`` (run pickers show which model a run audited)."""
     parts = [run_id, model_name(model_ref)]

@@ -46,8 +46,8 @@ class VariantFilter:
 
 
 DIRECTIONS: dict[str, str] = {
-    "break": "break: a correct prediction made wrong",
-    "fix": "fix: a wrong prediction made right",
+    "break": "break (right → wrong)",
+    "fix": "fix (wrong → right)",
 }
 
 

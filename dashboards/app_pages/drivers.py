@@ -43,6 +43,8 @@ shown = table.assign(
     failures=[links.page_url("failures", run=run_id, word=w) for w in words],
     variants=[links.page_url("variants", run=run_id, word=w) for w in words],
 )
+lead = [c for c in ("rank", key_column, "failures", "variants") if c in shown.columns]
+shown = shown.loc[:, lead + [c for c in shown.columns if c not in lead]]  # links on screen, next to the word
 _shared.show_table(shown, key="d_table", link_columns={"failures": "failures", "variants": "variants"})
 
 if wanted.word and wanted.word not in words:

@@ -57,7 +57,7 @@ choice = c1.selectbox("Model from a run", [None, *refs], key="e_ref",
                       format_func=lambda r: r or "(none)")
 typed = c2.text_input("...or a model directory" + (" / module:function" if allow_adapters else ""),
                       key="e_model_dir")
-c3, c4, c5 = st.columns([3, 1, 1])
+c3, c4, c5 = st.columns([5, 3, 2])
 methods = c3.multiselect("Methods", vm.available_methods(), key="e_methods",
                          format_func=lambda m: vm.METHOD_TITLES.get(m, m))
 level = c4.radio("Level", links.LEVELS, horizontal=True, key="e_level")
@@ -101,7 +101,7 @@ note = vm.unsigned_note(methods)
 if note:
     st.info(note, icon=":material/info:")
 peak = shared_peak(res.units(level)[1] for out in outputs.values() for res in out if res.method not in vm.UNSIGNED_METHODS)
-st.html(legend(peak=peak, palette=_shared.palette(), sign="pred"))
+st.html(legend(peak=peak, palette=_shared.palette(), toward=None if target is None else f"toward class {target}"))
 st.caption("One colour scale for every signed heatmap on this page; the score of each unit is printed under it.")
 columns = st.columns(len(outputs))
 for col, (r, out) in zip(columns, outputs.items()):

@@ -11,7 +11,16 @@ from audit.charts import confusion_heatmap, error_rate_bars
 from audit.dashboard import failures as vm
 from audit.dashboard import findings
 from audit.dashboard import overview as vm_overview
-from audit.dashboard.html import SIGN_NOTE, SIGN_TITLES, heatmap, highlight_word, legend, shared_peak, text_block
+from audit.dashboard.html import (
+    SIGN_NOTE,
+    SIGN_TITLES,
+    heatmap,
+    highlight_word,
+    legend,
+    reasons_html,
+    shared_peak,
+    text_block,
+)
 from audit.dashboard.links import LEVELS, Selection
 
 st.title("Failures")
@@ -34,17 +43,18 @@ def name(index: int) -> str:
 
 n_errors = int((~preds["correct"].astype(bool)).sum())
 with st.expander(f"Error overview: {n_errors} of {len(preds)} texts misclassified", expanded=not wanted.word):
-    left, right = st.columns([1, 2])
-    matrix = vm_overview.confusion_matrix(preds, labels)
-    left.altair_chart(confusion_heatmap(matrix), width="stretch")
     overall = n_errors / max(len(preds), 1)
-    slices = [("by true label", vm_overview.error_rate_by_label(preds, labels)),
-              ("by length", vm_overview.error_rate_by_length(preds)),
-              ("by confidence of the prediction", vm_overview.error_rate_by_confidence(preds))]
-    with right:
-        for tab, (title, frame) in zip(st.tabs([t for t, _ in slices]), slices):
-            tab.altair_chart(error_rate_bars(frame, title=f"Error rate {title} (dashed: overall)", overall=overall),
-                             width="stretch")
+    top_left, top_right = st.columns(2)
+    top_left.altair_chart(confusion_heatmap(vm_overview.confusion_matrix(preds, labels)), width="stretch")
+    top_right.altair_chart(error_rate_bars(vm_overview.error_rate_by_label(preds, labels),
+                                           title="Error rate by true label (red: overall)", overall=overall),
+                           width="stretch")
+    low_left, low_right = st.columns(2)
+    low_left.altair_chart(error_rate_bars(vm_overview.error_rate_by_length(preds),
+                                          title="Error rate by length", overall=overall), width="stretch")
+    low_right.altair_chart(error_rate_bars(vm_overview.error_rate_by_confidence(preds),
+                                           title="Error rate by confidence of the prediction", overall=overall),
+                           width="stretch")
     st.markdown("**Slices with the highest error rate: texts containing a confirmed driver**")
     driver_slices = vm_overview.driver_slices(stats)
     if driver_slices is None:
@@ -73,6 +83,10 @@ flt = vm.FailureFilter(gold=tuple(gold), pred=tuple(pred), min_confidence=conf[0
 selected = vm.filter_failures(preds, flt)
 st.markdown(f"**{len(selected)}** of {n_errors} failures match (run `{run_id}`).")
 if selected.empty:
+    if query.strip():
+        st.text(f"No misclassified text of this run contains {query.strip()!r} (with the filters above).")
+        st.page_link(_shared.PAGE_FILES["drivers"], label=f"{query.strip()!r} on the Driver words page",
+                     icon=":material/format_list_numbered:", query_params={"run": run_id, "word": query.strip()})
     st.stop()
 
 n_pages = vm.paginate(selected, page=1, page_size=page_size).n_pages
@@ -104,11 +118,7 @@ for row, (words, scores) in zip(page.frame.itertuples(), units):
                             title=f"REAT {level}-level, {SIGN_TITLES[sign]}"))
         reasons = findings.reasons(drivers, dataset=example[0], example_id=example[1])
         if reasons:
-            verified = [r for r in reasons if r.fixes_error]
-            if verified:  # dataset words: escaped HTML, not markdown
-                st.html('<div class="audit-verified">&#10004; Verified by removal (deleting it alone fixes the error): '
-                        + ", ".join(f"<code>{html.escape(r.text)}</code>" for r in verified) + "</div>")
-            _shared.show_table(findings.reasons_frame(reasons), key=f"f_reasons_{example[0]}_{example[1]}")
+            st.html(reasons_html(reasons))
         fix = findings.minimal_fix(fixes, dataset=example[0], example_id=example[1])
         if fix:
             st.caption(fix)

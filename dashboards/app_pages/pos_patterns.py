@@ -23,9 +23,13 @@ other = c1.selectbox("Compare with run (e.g. another model)", [None, *others], k
                      format_func=lambda r: "none" if r is None else _shared.run_label(root, r))
 min_count = c2.number_input("Min. occurrences of a tag", min_value=0, value=5, step=5, key="p_min_count",
                             help="Tags seen fewer times are left out: their medians are noise")
+st.session_state.setdefault("p_punct", "exclude")  # "." (median ~0.95) would squash every other box
 punct = c3.selectbox("Punctuation", PUNCT_MODES, key="p_punct",
                      format_func={"include": "with the others", "exclude": "hidden", "only": "alone"}.get,
                      help='Punctuation tags ("." above all) have large medians that squash the other boxes')
+if punct == "exclude":
+    st.caption('Punctuation tags are hidden: REAT credits the end of a text, where "." sits, so its box dwarfs '
+               "the others. Choose Punctuation: alone to see them.")
 side_by_side = st.toggle("Side by side (off: overlaid in one chart)", value=True, key="p_side")
 
 

@@ -18,6 +18,7 @@ if not in_progress.empty:
     st.info(f"{len(in_progress)} run(s) in progress: {', '.join(in_progress['run_id'])}. "
             "They are being written, not broken; their results appear when they finish.")
 shown = frame.assign(
+    created_at=[vm.utc_label(t) for t in frame["created_at"]],
     model=[vm.model_name(r) for r in frame["model_ref"]],
     failures=[links.page_url("failures", run=r) if s == "complete" else None
               for r, s in zip(frame["run_id"], frame["status"])],
@@ -48,7 +49,7 @@ if selected in set(frame.loc[frame["status"] == "complete", "run_id"]):
             st.json({k: details.get(k) for k in ("model_ref", "previous_run_id", "seed", "data", "timings", "metrics")},
                     expanded=False)
 
-complete = frame[frame["status"] == "complete"]
+complete = frame.assign(model=shown["model"])[frame["status"] == "complete"]
 st.subheader("Trends")
 if len(complete) < 2:
     st.caption("Trends appear once there are two complete runs.")

@@ -32,7 +32,9 @@ labels = _shared.labels(root, run_id)
 wanted = _shared.selection()
 validity = vm.has_validity(variants)
 default = vm.default_filter(variants)
-if "v_direction" not in st.session_state:  # first visit: open on strict-valid breaks
+if wanted.example:  # a link to one text's variants: all of them, whatever their verdict
+    st.session_state.update(v_direction=None, v_valid=None, v_flipped=None, v_constrained=None)
+elif "v_direction" not in st.session_state:  # first visit: open on strict-valid breaks
     st.session_state.update(v_direction=default.direction, v_valid=default.valid, v_flipped=default.flipped,
                             v_constrained=default.constrained)
 

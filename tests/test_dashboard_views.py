@@ -242,3 +242,16 @@ def test_every_column_has_help():
         for col, text in columns.helps(frame.columns).items():
             assert text and text != col, col
     assert columns.column_help("train_count_positive") == "Training texts labelled positive that contain the word"
+
+
+def test_evidence_in_the_attack_layout():
+    evidence = json.dumps({"valid": False, "declared": False, "sense": "dull.a.01", "cosine": 0.41,
+                           "zipf_original": 4.2, "zipf_substitute": 2.1, "swaps": [{"position": 3}],
+                           "checks": {"sense": {"passed": True, "value": "dull.a.01", "threshold": 2},
+                                      "closeness": {"passed": False, "value": 0.41, "threshold": 0.6,
+                                                    "detail": "too far"}}})
+    frame = vm_variants.evidence_frame(evidence).set_index("check")
+    assert list(frame.index) == ["sense", "closeness", "sense", "cosine", "zipf_original", "zipf_substitute",
+                                 "declared"]
+    assert frame["passed"].iloc[:2].tolist() == [True, False]
+    assert frame["value"].iloc[1] == "0.41 (too far)"

@@ -20,8 +20,8 @@ NO_VERIFIED_MESSAGE = "This run did not verify reasons by removal (made with an 
 
 STATS_COLUMNS: tuple[str, ...] = (
     "rank", "unit", "kind", "status", "pos", "n_texts", "n_errors", "n_top_error", "error_rate_with",
-    "error_rate_without", "lift", "q_lift", "contrast_effect", "q_contrast", "n_cf", "fix_rate_remove",
-    "fix_rate_unk", "control_fix_rate", "p_fix",
+    "error_rate_without", "lift", "q_lift", "contrast_effect", "q_contrast", "n_cf", "n_fixed", "fix_rate_remove",
+    "fix_rate_low", "fix_rate_high", "fix_rate_unk", "control_fix_rate", "n_control", "p_fix", "q_fix",
 )
 """Columns of the driver-statistics view, in display order (those the run has)."""
 

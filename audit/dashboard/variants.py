@@ -77,9 +77,16 @@ def dedupe_pairs(variants: pd.DataFrame) -> pd.DataFrame:
     return variants.drop_duplicates(subset=keys, keep="first")
 
 
+EVIDENCE_FACTS: tuple[str, ...] = ("sense", "cosine", "zipf_original", "zipf_substitute", "declared")
+
+
 def evidence_frame(value: Any) -> pd.DataFrame:
     """The ``evidence`` JSON of a variant as a table: one row per check (passed, value, threshold),
-    then the other recorded facts (sense, cosine, word frequencies) as ``detail`` rows."""
+    then the recorded facts (sense, cosine, word frequencies, declared pair) as rows without a verdict.
+
+    Reads the attack's layout (``{"checks": {name: {passed, value, threshold, detail}}, "sense": ...}``)
+    and the flat one (each check at top level).
+    """
     cols = ["check", "passed", "value", "threshold"]
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return pd.DataFrame(columns=cols)
@@ -92,13 +99,18 @@ def evidence_frame(value: Any) -> pd.DataFrame:
             return pd.DataFrame(columns=cols)
     if not isinstance(data, Mapping):
         return pd.DataFrame(columns=cols)
+    checks = data.get("checks") if isinstance(data.get("checks"), Mapping) else {
+        k: v for k, v in data.items() if isinstance(v, Mapping) and "passed" in v}
     rows = []
-    for name, item in data.items():
-        if isinstance(item, Mapping) and "passed" in item:
+    for name, item in checks.items():
+        if isinstance(item, Mapping):
+            detail = f" ({item['detail']})" if item.get("detail") else ""
             rows.append({"check": str(name), "passed": bool(item.get("passed")),
-                         "value": _text(item.get("value")), "threshold": _text(item.get("threshold"))})
-        else:
-            rows.append({"check": str(name), "passed": None, "value": _text(item), "threshold": ""})
+                         "value": _text(item.get("value")) + detail, "threshold": _text(item.get("threshold"))})
+    facts = EVIDENCE_FACTS if "checks" in data else tuple(k for k in data if k not in checks)
+    for name in facts:
+        if name in data and data[name] is not None and not isinstance(data[name], (list, Mapping)):
+            rows.append({"check": str(name), "passed": None, "value": _text(data[name]), "threshold": ""})
     return pd.DataFrame(rows, columns=cols)
 
 

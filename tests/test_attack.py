@@ -91,12 +91,17 @@ def flippable() -> AuditModel:
     return sentiment_gru({"film": 0, "terribly": -1, "charismatic": 0.1, "awfully": 0, "frightfully": -1})
 
 
+def loose_config(**kw: object) -> AttackConfig:
+    """The search-mechanics tests run the loose recipe (flags only): the strict checks have their own tests."""
+    return AttackConfig.model_validate({"recipe": "loose", **kw})
+
+
 LEGACY = dict(min_gain=0.0, batch_size=None, patience=None, window=1, estimator="none", max_estimate=None, group_sends=None)
 """The plain search: no estimates, no minimum gain, all candidates of a position at once."""
 
 
 def attack(config: AttackConfig | None = None, order: Sequence[int] = (2, 3, 0, 1)) -> ReatWordNetAttack:
-    return ReatWordNetAttack(config or AttackConfig(), ranker=position_ranker(order), tagger=TAGS)
+    return ReatWordNetAttack(config or loose_config(), ranker=position_ranker(order), tagger=TAGS)
 
 
 def test_hand_built_model_flips_on_a_synonym() -> None:
@@ -122,21 +127,21 @@ def test_unflippable_model_reports_failure() -> None:
 
 def test_query_counting_is_exact() -> None:
     # 1 initial prediction + rank, 2 candidates at "terribly" -> success: 1 + 1 + 2
-    result = attack(AttackConfig(**LEGACY)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(**LEGACY)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 1)
     # ranking "charismatic" first: its WordNet candidate ("magnetic") is out of vocabulary, so no query;
     # then "terribly": 2 candidates
-    result = attack(AttackConfig(**LEGACY), order=(3, 2, 0, 1)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(**LEGACY), order=(3, 2, 0, 1)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 1)
     # defaults with a custom ranker: the REAT view's estimate is one more rank query; "awfully" (ordered
     # first by the estimate) flips and "frightfully" (estimated to help the negative class) is never sent
     result = attack().attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 2) and result.variant[2] == "awfully"
     # chunks of two: both candidates are sent
-    result = attack(AttackConfig(batch_size=2, max_estimate=None)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(batch_size=2, max_estimate=None)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (5, 2) and result.flipped
     # group_sends 1: only the best-estimated candidate of the group is sent
-    result = attack(AttackConfig(batch_size=2, max_estimate=None, group_sends=1)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(batch_size=2, max_estimate=None, group_sends=1)).attack(flippable(), TEXT, gold=0)
     assert (result.queries, result.rank_queries) == (4, 2) and result.variant[2] == "awfully"
 
 
@@ -180,23 +185,23 @@ def test_query_counting_multi_round_and_budget() -> None:
 
 def test_budget_in_recipe_counts_initial_prediction() -> None:
     for budget in (1, 2):
-        result = attack(AttackConfig(query_budget=budget, **LEGACY)).attack(flippable(), TEXT, gold=0)
+        result = attack(loose_config(query_budget=budget, **LEGACY)).attack(flippable(), TEXT, gold=0)
         assert result.queries == budget and not result.flipped and result.stop_reason in ("budget", "")
     # budget 3: initial + rank + only the first candidate ("awfully"), which flips
-    result = attack(AttackConfig(query_budget=3, **LEGACY)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(query_budget=3, **LEGACY)).attack(flippable(), TEXT, gold=0)
     assert result.flipped and result.queries == 3
     # defaults: the gradient pass counts too, so budget 3 leaves no candidate query, budget 4 one
-    result = attack(AttackConfig(query_budget=3)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(query_budget=3)).attack(flippable(), TEXT, gold=0)
     assert not result.flipped and result.queries == 3 and result.stop_reason == "budget"
-    result = attack(AttackConfig(query_budget=4)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(query_budget=4)).attack(flippable(), TEXT, gold=0)
     assert result.flipped and result.queries == 4
-    result = attack(AttackConfig(query_budget=4, batch_size=2)).attack(flippable(), TEXT, gold=0)
+    result = attack(loose_config(query_budget=4, batch_size=2)).attack(flippable(), TEXT, gold=0)
     assert result.flipped and result.queries == 4  # the chunk of two is cut to the one query left
 
 
 def test_words_changed_cap() -> None:
     model, toks = _two_round_setup()
-    config = AttackConfig(max_words_changed=1, max_fraction=None, require_in_vocab=False, pos_match=False, skip_stopwords=False)
+    config = loose_config(max_words_changed=1, max_fraction=None, require_in_vocab=False, pos_match=False, skip_stopwords=False)
     capped = ReatWordNetAttack(config, ranker=position_ranker((2, 1, 0)), tagger=lambda t: ["JJ"] * len(t))
     capped.transformation = lambda m: FixedSwap({"bad": ["fine"], "dull": ["ok"]})  # type: ignore[method-assign]
     result = capped.attack(model, toks, gold=0)
@@ -215,13 +220,13 @@ def test_stopwords_and_entities_are_never_swapped() -> None:
     result = attack(order=(0, 1, 2, 3)).attack(model, toks, gold=0)
     assert result.swaps and all(s.position == 2 for s in result.swaps)
     # the same search without the stopword rule swaps "very" (ranked above "terribly") first
-    loose = attack(AttackConfig(skip_stopwords=False, **LEGACY), order=(0, 1, 2, 3)).attack(model, toks, gold=0)
+    loose = attack(loose_config(skip_stopwords=False, **LEGACY), order=(0, 1, 2, 3)).attack(model, toks, gold=0)
     assert loose.swaps[0].position == 1 and loose.swaps[0].replacement == "really"
     # mid-sentence capitalization in the raw text marks an entity even when the tagger says otherwise
     raw = ["Film", "is", "Terribly", "charismatic"]
     blocked = attack().attack(flippable(), TEXT, gold=0, raw_tokens=raw)
     assert not blocked.flipped and all(s.position != 2 for s in blocked.swaps)
-    free = attack(AttackConfig(skip_entities=False)).attack(flippable(), TEXT, gold=0, raw_tokens=raw)
+    free = attack(loose_config(skip_entities=False)).attack(flippable(), TEXT, gold=0, raw_tokens=raw)
     assert free.flipped
 
 
@@ -229,7 +234,7 @@ def test_misclassified_texts_are_skipped_unless_asked() -> None:
     model = flippable()
     skipped = attack().attack(model, TEXT, gold=1)
     assert skipped.status == "skipped" and skipped.queries == 1 and not skipped.flipped
-    assert attack(AttackConfig(attack_misclassified=True)).attack(model, TEXT, gold=1).flipped
+    assert attack(loose_config(attack_misclassified=True)).attack(model, TEXT, gold=1).flipped
     assert attack().attack(model, TEXT, gold=None).flipped
 
 
@@ -244,7 +249,7 @@ class LyingModel(AuditModel):
 def test_verification_re_predicts_from_scratch() -> None:
     honest = sentiment_gru({"film": 0, "terribly": -1, "charismatic": 0.1, "awfully": -1, "frightfully": -1})
     liar = LyingModel(module=honest.module, vocab=honest.vocab, tokenizer=honest.tokenizer, labels=honest.labels)
-    result = attack(AttackConfig(**LEGACY)).attack(liar, TEXT, gold=0)  # the liar lies to batches of 2+
+    result = attack(loose_config(**LEGACY)).attack(liar, TEXT, gold=0)  # the liar lies to batches of 2+
     assert result.flipped and not result.verified and result.status == "failed"
 
 
@@ -261,7 +266,7 @@ def test_meaning_flags() -> None:
 
 def test_result_records_flags_and_constrained() -> None:
     model = sentiment_gru({"film": 0, "terribly": -1, "charismatic": 0.1, "awfully": 0, "frightfully": -1})
-    result = ReatWordNetAttack(AttackConfig(sense_top_k=1), ranker=position_ranker((2, 3, 0, 1)), tagger=TAGS).attack(
+    result = ReatWordNetAttack(loose_config(sense_top_k=1), ranker=position_ranker((2, 3, 0, 1)), tagger=TAGS).attack(
         model, TEXT, gold=0
     )
     assert result.flipped and result.meaning_flags == [] and result.constrained_success
@@ -297,7 +302,7 @@ def test_attack_many_and_errors() -> None:
 def test_driver_flip_rates_both_directions() -> None:
     model = sentiment_gru({"it": 0, "also": 0, "effective": 0.1, "extremely": 0, "terribly": -1, "film": 0})
     texts = [t.split() for t in ["it also extremely effective", "extremely effective film", "terribly effective", "film"]]
-    config = AttackConfig(extra_synonyms={"terribly": ["extremely"]})
+    config = loose_config(extra_synonyms={"terribly": ["extremely"]})
     rows = driver_flip_rates(model, texts, ["extremely"], config=config)
     by_key = {(r.replacement, r.direction): r for r in rows}
     fwd = by_key[("terribly", "from")]
@@ -316,7 +321,7 @@ def test_reat_ranker() -> None:
     assert int(np.argmax(scores)) == 2  # "terribly" drives the negative prediction
     logits = model.logits_tokens([TEXT])[0]
     assert float(scores.sum() + model.head.bias[0].detach()) == pytest.approx(float(logits[0]), abs=1e-4)
-    result = ReatWordNetAttack(AttackConfig(), tagger=TAGS).attack(model, TEXT, gold=0)
+    result = ReatWordNetAttack(loose_config(), tagger=TAGS).attack(model, TEXT, gold=0)
     # 1 initial prediction + 1 REAT view (ranking and estimates) + 1 candidate ("awfully", estimated best)
     assert result.status == "succeeded" and result.swaps[0].position == 2
     assert (result.queries, result.rank_queries, result.extra["estimated"]) == (3, 1, 2)
@@ -435,8 +440,8 @@ def test_reat_guide_ranks_and_estimates_in_one_pass_per_round() -> None:
 
 
 def test_candidate_senses_option_restricts_wordnet_candidates() -> None:
-    loose = ReatWordNetAttack(AttackConfig(require_in_vocab=False)).transformation(flippable())
-    strict = ReatWordNetAttack(AttackConfig(require_in_vocab=False, candidate_senses=1)).transformation(flippable())
+    loose = ReatWordNetAttack(loose_config(require_in_vocab=False)).transformation(flippable())
+    strict = ReatWordNetAttack(loose_config(require_in_vocab=False, candidate_senses=1)).transformation(flippable())
     tags = ["NN", "VBZ", "RB", "JJ"]
     assert "atrociously" in loose.candidates(TEXT, tags, 2)
     assert "atrociously" not in strict.candidates(TEXT, tags, 2) and "awfully" in strict.candidates(TEXT, tags, 2)

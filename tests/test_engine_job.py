@@ -148,7 +148,8 @@ def test_end_to_end_tables_and_manifest(baseline: Any) -> None:
     assert len(text_variants) == min(3, int(preds["correct"].sum()))
     assert text_variants["example_id"].tolist() == preds[preds["correct"]]["example_id"].head(3).tolist()
     assert t["variants"]["variant_id"].tolist() == list(range(len(t["variants"])))
-    assert list(t["driver_flip_rates"].columns) == ["word", "replacement", "direction", "n_texts", "n_flipped", "rate"]
+    assert list(t["driver_flip_rates"].columns) == ["word", "replacement", "direction", "n_texts", "n_flipped", "rate",
+                                                    "declared", "n_breaks", "n_fixes", "n_texts_raw", "n_flipped_raw"]
     m = rec.manifest
     for key in ("config", "config_hash", "model_ref", "model_hash", "data", "code_version", "seed", "timings",
                 "metrics", "gate", "previous_run_id"):

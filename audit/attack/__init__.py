@@ -20,10 +20,19 @@ from audit.attack.constraints import (
     SwapContext,
 )
 from audit.attack.driver import DriverFlipRate, DriverVariant, driver_flip_rates, driver_synonyms
+from audit.attack.estimate import (
+    Guidance,
+    Guide,
+    Ranker,
+    RankerGuide,
+    ReatGuide,
+    ReatView,
+    gradient_estimator,
+    reat_ranker,
+)
 from audit.attack.goal import UntargetedClassification
 from audit.attack.meaning import FLAGS, MeaningFlagger
 from audit.attack.recipe import AttackConfig, AttackResult, ReatWordNetAttack, attack_many
-from audit.attack.estimate import Guidance, Guide, Ranker, RankerGuide, ReatGuide, ReatView, gradient_estimator, reat_ranker
 from audit.attack.search import GreedyReatSearch, QueryCounter, Swap
 from audit.attack.transformation import Transformation, WordNetSwap
 

@@ -7,7 +7,14 @@ first, then same-POS WordNet synonyms in the model's vocabulary):
 * direction ``to``: in every text containing ``s``, replace each ``s`` by ``w``;
 
 and count how often the predicted class changes ("extremely" -> "terribly"
-in positive reviews flips the paper's LSTM).  Every variant is recorded.
+in positive reviews flips the paper's LSTM).  Every variant is recorded, with the strict
+checks' evidence (each replaced occurrence judged in its sentence).
+
+Counts use strict-valid variants only (``n_texts``, ``n_flipped``, ``n_breaks``, ``n_fixes``);
+``n_texts_raw`` / ``n_flipped_raw`` count every variant.  Declared pairs
+(``extra_synonyms``, e.g. terribly/extremely) stay allowed -- they are exempt from the
+lexical checks -- and are marked ``declared``.  A flip of a correctly classified text is a
+*break*, of a misclassified one a *fix* (``golds`` needed; without them every flip is a break).
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from audit.attack import _nlp
-from audit.attack.recipe import AttackConfig
+from audit.attack.edit import apply_swap, article_fix
 from audit.attack.goal import argmax
+from audit.attack.recipe import AttackConfig, ReatWordNetAttack
 from audit.attack.transformation import WordNetSwap
+from audit.attack.validity import Validator, VariantEvidence
 from audit.models.base import AuditModel
 from audit.nlp import wordnet
 
@@ -37,10 +46,23 @@ class DriverVariant:
     probs_before: list[float]
     pred_after: int
     probs_after: list[float]
+    gold: int | None = None
+    swaps: list[dict[str, object]] = field(default_factory=list)
+    evidence: VariantEvidence | None = None
+    declared: bool = False
 
     @property
     def flipped(self) -> bool:
         return self.pred_after != self.pred_before
+
+    @property
+    def valid(self) -> bool:
+        return self.evidence is not None and self.evidence.valid
+
+    @property
+    def probe(self) -> str:
+        """``break`` when the original was classified correctly (or no gold), else ``fix``."""
+        return "break" if self.gold is None or self.pred_before == self.gold else "fix"
 
 
 @dataclass
@@ -53,6 +75,11 @@ class DriverFlipRate:
     n_texts: int
     n_flipped: int
     variants: list[DriverVariant] = field(default_factory=list)
+    declared: bool = False
+    n_breaks: int = 0
+    n_fixes: int = 0
+    n_texts_raw: int = 0
+    n_flipped_raw: int = 0
 
     @property
     def rate(self) -> float:
@@ -60,7 +87,9 @@ class DriverFlipRate:
 
     def to_row(self) -> dict[str, object]:
         return {"word": self.word, "replacement": self.replacement, "direction": self.direction,
-                "n_texts": self.n_texts, "n_flipped": self.n_flipped, "rate": self.rate}
+                "n_texts": self.n_texts, "n_flipped": self.n_flipped, "rate": self.rate,
+                "declared": self.declared, "n_breaks": self.n_breaks, "n_fixes": self.n_fixes,
+                "n_texts_raw": self.n_texts_raw, "n_flipped_raw": self.n_flipped_raw}
 
 
 def driver_synonyms(model: AuditModel, token_lists: Sequence[Sequence[str]], word: str, *, config: AttackConfig) -> list[str]:
@@ -96,32 +125,76 @@ def _predict(model: AuditModel, batch: list[list[str]], chunk: int = 256) -> lis
     return out
 
 
+def _variant(tokens: list[str], old: str, new: str) -> tuple[list[str], list[dict[str, object]]]:
+    """Every ``old`` replaced by ``new`` (a/an adjusted), and the swaps in order."""
+    current = list(tokens)
+    swaps: list[dict[str, object]] = []
+    for i, tok in enumerate(tokens):
+        if tok != old:
+            continue
+        fix = article_fix(current, i, new)
+        if fix is not None:
+            swaps.append({"position": fix[0], "original": current[fix[0]], "replacement": fix[1], "pos": "DT"})
+        swaps.append({"position": i, "original": old, "replacement": new, "pos": ""})
+        current = apply_swap(current, i, new)
+    return current, swaps
+
+
 def driver_flip_rates(
     model: AuditModel,
     token_lists: Sequence[Sequence[str]],
     words: Sequence[str],
     *,
     config: AttackConfig | None = None,
+    golds: Sequence[int | None] | None = None,
+    tags: Sequence[Sequence[str]] | None = None,
+    validator: Validator | None = None,
 ) -> list[DriverFlipRate]:
-    """Flip rates for every (driver word, synonym, direction) with at least one text."""
+    """Flip rates for every (driver word, synonym, direction) with at least one text.
+
+    ``tags``: PTB tags per text (tagged here when None); ``validator``: the strict checks
+    (default: those of ``ReatWordNetAttack(config)``)."""
     cfg = config or AttackConfig()
+    judge = validator if validator is not None else ReatWordNetAttack(cfg).validator
     texts = [list(t) for t in token_lists]
+    gold_list = list(golds) if golds is not None else [None] * len(texts)
+    tag_cache: dict[int, list[str]] = {}
+
+    def tags_of(i: int) -> list[str]:
+        if i not in tag_cache:
+            given = tags[i] if tags is not None else None
+            tag_cache[i] = list(given) if given is not None and len(given) == len(texts[i]) else _nlp.tag(texts[i])
+        return tag_cache[i]
+
+    declared_pairs = {k: set(v) for k, v in WordNetSwap(extra_synonyms=cfg.extra_synonyms).extra.items()}
     base_probs: list[list[float]] | None = None
     results: list[DriverFlipRate] = []
     for word in words:
         w = word.lower()
         for syn in driver_synonyms(model, texts, w, config=cfg):
+            declared = syn in declared_pairs.get(w, set())
             for direction, old, new in (("from", w, syn), ("to", syn, w)):
                 idx = [i for i, t in enumerate(texts) if old in t]
                 if not idx:
                     continue
                 if base_probs is None:
                     base_probs = _predict(model, texts)
-                variants = [[new if tok == old else tok for tok in texts[i]] for i in idx]
-                after = _predict(model, variants)
-                rows = [
-                    DriverVariant(w, syn, direction, i, texts[i], v, argmax(base_probs[i]), base_probs[i], argmax(p), p)
-                    for i, v, p in zip(idx, variants, after)
-                ]
-                results.append(DriverFlipRate(w, syn, direction, len(rows), sum(r.flipped for r in rows), rows))
+                built = [_variant(texts[i], old, new) for i in idx]
+                after = _predict(model, [v for v, _ in built])
+                rows = []
+                for i, (v, swaps), p in zip(idx, built, after):
+                    for s in swaps:
+                        if s["pos"] == "":
+                            s["pos"] = tags_of(i)[int(str(s["position"]))]
+                    evidence = judge.variant(texts[i], swaps, tags=tags_of(i))
+                    rows.append(DriverVariant(w, syn, direction, i, texts[i], v, argmax(base_probs[i]), base_probs[i],
+                                              argmax(p), p, gold=gold_list[i], swaps=swaps, evidence=evidence,
+                                              declared=declared))
+                valid = [r for r in rows if r.valid]
+                results.append(DriverFlipRate(
+                    w, syn, direction, len(valid), sum(r.flipped for r in valid), rows, declared=declared,
+                    n_breaks=sum(r.flipped and r.probe == "break" for r in valid),
+                    n_fixes=sum(r.flipped and r.probe == "fix" for r in valid),
+                    n_texts_raw=len(rows), n_flipped_raw=sum(r.flipped for r in rows),
+                ))
     return results

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from audit.attack.checks import Check, Resources
 from audit.attack.constraints import (
     Constraint,
     EntityConstraint,
@@ -17,12 +18,13 @@ from audit.attack.constraints import (
     PosMatchConstraint,
     StopwordConstraint,
 )
-from audit.attack.goal import UntargetedClassification
-from audit.attack.meaning import MeaningFlagger
-from audit.attack.goal import argmax
 from audit.attack.estimate import Guide, Ranker, RankerGuide, ReatGuide, gradient_estimator, reat_estimator
+from audit.attack.goal import UntargetedClassification, argmax
+from audit.attack.meaning import MeaningFlagger
+from audit.attack.registry import ConstraintSpec, Recipe, build, describe, resolve
 from audit.attack.search import GreedyReatSearch, QueryCounter, Swap, Tagger
-from audit.attack.transformation import Transformation, WordNetSwap
+from audit.attack.transformation import Transformation, WordNetSwap, symmetric_pairs
+from audit.attack.validity import Validator, VariantEvidence
 from audit.errors import InputError
 from audit.models.base import AuditModel
 
@@ -79,6 +81,14 @@ class AttackConfig(BaseModel):
     """At most this many swaps below ``min_gain`` per text (None: no limit)."""
     candidate_senses: int | None = Field(default=None, ge=1)
     """Only candidates from the original word's k most frequent WordNet senses (None: all senses)."""
+    recipe: Recipe = "strict"
+    """``strict`` (default): the validity checks of :mod:`audit.attack.strict` block candidates before
+    they are sent; ``loose``: the raw stress test, swaps only flagged (:mod:`audit.attack.meaning`).
+    Either way every variant carries the strict checks' evidence and a ``valid`` verdict."""
+    constraints: list[ConstraintSpec] = Field(default_factory=list)
+    """Edits of the recipe's constraint list (see :mod:`audit.attack.registry`)."""
+    vectors: str | None = None
+    """Word-vector file for the closeness and sense checks (``data:`` prefix allowed; None: the shared GloVe 50d)."""
 
     @field_validator("extra_synonyms")
     @classmethod
@@ -108,6 +118,23 @@ class AttackResult:
     status: str
     stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    recipe: str = "strict"
+    evidence: VariantEvidence | None = None
+    """The strict checks' evidence for every swap (None when nothing was swapped)."""
+
+    @property
+    def valid(self) -> bool:
+        """Every swap passed every strict check (a variant with no swap is not valid)."""
+        return self.evidence is not None and self.evidence.valid
+
+    @property
+    def declared(self) -> bool:
+        return self.evidence is not None and self.evidence.declared
+
+    @property
+    def direction(self) -> str:
+        """``break`` when the attack started from a correct prediction (or no gold), else ``fix``."""
+        return "break" if self.gold is None or self.pred_before == self.gold else "fix"
 
     @property
     def constrained(self) -> bool:
@@ -135,6 +162,11 @@ class AttackResult:
             "words_changed": self.words_changed,
             "meaning_flags": list(self.meaning_flags),
             "constrained": self.constrained,
+            "recipe": self.recipe,
+            "valid": self.valid,
+            "direction": self.direction,
+            "declared": self.declared,
+            "evidence": self.evidence.to_dict() if self.evidence is not None else {},
         }
 
 
@@ -160,25 +192,55 @@ class ReatWordNetAttack:
             extra_synonyms=self.config.extra_synonyms,
         )
         self._tagger = tagger
+        self.resources = Resources(vectors_path=self.config.vectors, tagger=tagger)
+        self._declared = symmetric_pairs(self.config.extra_synonyms)
+        self._items = resolve(self.config.recipe, self.config.constraints)
+        self._recipe_constraints: list[Constraint] | None = None
+        self._validator: Validator | None = None
+
+    def recipe_constraints(self) -> list[Constraint]:
+        """The recipe's blocking checks and user constraints (built once, they hold caches)."""
+        if self._recipe_constraints is None:
+            self._recipe_constraints = build(self._items, resources=self.resources, declared=self._declared)
+        return self._recipe_constraints
+
+    @property
+    def validator(self) -> Validator:
+        """The strict checks that judge every variant (the recipe's own when it is strict)."""
+        if self._validator is None:
+            if self.config.recipe == "strict":
+                checks = [c for c in self.recipe_constraints() if isinstance(c, Check)]
+            else:
+                strict_items = [(n, p) for n, p in resolve("strict", self.config.constraints) if ":" not in n]
+                checks = [c for c in build(strict_items, resources=self.resources, declared=self._declared)
+                          if isinstance(c, Check)]
+            self._validator = Validator(checks, declared=self._declared, resources=self.resources)
+        return self._validator
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest record: recipe, its constraints and thresholds, sentence-encoder status."""
+        return describe(self.config.recipe, self._items)
 
     def transformation(self, model: AuditModel) -> Transformation:
         c = self.config
         return WordNetSwap(
             vocab=model.vocab if c.require_in_vocab else None,
-            max_candidates=c.max_candidates,
+            # strict: the checks prune (sense first); a cap before them could cut the sense that fits
+            max_candidates=None if c.recipe == "strict" else c.max_candidates,
             expand_intensifiers=c.expand_intensifiers,
             extra_synonyms=c.extra_synonyms,
             max_sense_rank=c.candidate_senses,
         )
 
     def constraints(self) -> list[Constraint]:
-        """Cheap position checks first, the re-tagging POS check last."""
+        """Cheap position checks first, then the recipe's checks, the re-tagging POS check last."""
         c = self.config
         out: list[Constraint] = [NoRepeatModification(), MaxWordsChanged(max_words=c.max_words_changed, max_fraction=c.max_fraction)]
         if c.skip_stopwords:
             out.append(StopwordConstraint())
         if c.skip_entities:
             out.append(EntityConstraint())
+        out += self.recipe_constraints()
         if c.pos_match:
             out.append(PosMatchConstraint(tagger=self._tagger))
         return out
@@ -198,16 +260,18 @@ class ReatWordNetAttack:
             return AttackResult(
                 original=list(tokens), gold=gold, probs_before=probs, pred_before=pred, variant=list(tokens), swaps=[], probs_after=probs, pred_after=pred, flipped=False, verified=False,
                 queries=counter.used, rank_queries=0, words_changed=0, meaning_flags=[], status="skipped",
-                stop_reason="misclassified",
+                stop_reason="misclassified", recipe=self.config.recipe,
             )
         outcome = self.search.run(
             counter, tokens, pred=pred, probs=probs, goal=self.goal, transformation=self.transformation(model),
             constraints=self.constraints(), raw_tokens=raw_tokens,
         )
         swaps = [
+            s if s.pos == "DT" else
             Swap(s.position, s.original, s.replacement, s.pos, tuple(self.flagger.flags(s.original, s.replacement, s.pos)))
             for s in outcome.swaps
         ]
+        evidence = self.validator.variant(tokens, [s.to_dict() for s in swaps]) if swaps else None
         flags = sorted({f for s in swaps for f in s.flags})
         flipped = outcome.pred != pred
         verified = False
@@ -220,6 +284,7 @@ class ReatWordNetAttack:
             extra={"estimated": counter.estimated},
             words_changed=sum(1 for a, b in zip(tokens, outcome.tokens) if a != b), meaning_flags=flags,
             status="succeeded" if flipped and verified else "failed", stop_reason=outcome.stop_reason,
+            recipe=self.config.recipe, evidence=evidence,
         )
 
     def attack_many(

@@ -21,8 +21,9 @@ import numpy as np
 
 from audit.attack import _nlp
 from audit.attack.constraints import Constraint, SwapContext, apply_filters
-from audit.attack.goal import UntargetedClassification, argmax
+from audit.attack.edit import apply_swap, article_fix
 from audit.attack.estimate import Guidance, Guide, Pairs, ReatGuide
+from audit.attack.goal import UntargetedClassification, argmax
 from audit.attack.transformation import Transformation
 from audit.models.base import AuditModel
 
@@ -259,9 +260,9 @@ class GreedyReatSearch:
                 return outcome("succeeded")
             tags = tuple(self._tag(current))
 
-            def ctx_for(i: int, tags: tuple[str, ...] = tags) -> SwapContext:
+            def ctx_for(i: int, tags: tuple[str, ...] = tags, now: tuple[str, ...] = tuple(current)) -> SwapContext:
                 return SwapContext(
-                    tokens=tuple(current), tags=tags, position=i, original=original,
+                    tokens=now, tags=tags, position=i, original=original,
                     modified=frozenset(modified), raw_tokens=raw,
                 )
 
@@ -295,7 +296,7 @@ class GreedyReatSearch:
                     if not chunk:
                         out_of_budget = True
                         break
-                    batch_probs = counter.predict([current[:i] + [c] + current[i + 1 :] for i, c in chunk])
+                    batch_probs = counter.predict([apply_swap(current, i, c) for i, c in chunk])
                     for (i, c), p in zip(chunk, batch_probs):
                         gain = goal.score(pred, p) - base
                         if goal.is_success(pred, p):
@@ -323,8 +324,11 @@ class GreedyReatSearch:
             if chosen is None:
                 return outcome("budget" if out_of_budget or counter.remaining < 1 else "exhausted")
             _, i, word, p = chosen
+            fix = article_fix(current, i, word)
+            if fix is not None:  # "a" -> "an" (or back) before the new word, recorded as its own swap
+                swaps.append(Swap(position=fix[0], original=current[fix[0]], replacement=fix[1], pos="DT"))
             swaps.append(Swap(position=i, original=current[i], replacement=word, pos=tags[i]))
-            current = current[:i] + [word] + current[i + 1 :]
+            current = apply_swap(current, i, word)
             cur_probs = list(p)
             modified.add(i)
             logger.debug("swap %d: %s -> %s (p_orig %.4f)", i, swaps[-1].original, word, cur_probs[pred])

@@ -30,21 +30,28 @@ STAGE_ATTACK, STAGE_FLIPS, STAGE_DRIVER_VARIANTS = "attack", "driver_flips", "dr
 VARIANT_COLUMNS = [
     "variant_id", "kind", "example_id", "dataset", "original", "variant", "swaps", "gold", "pred_before",
     "probs_before", "pred_after", "probs_after", "flipped", "verified", "queries", "words_changed", "meaning_flags",
-    "constrained",
+    "constrained", "recipe", "valid", "direction", "declared", "evidence",
 ]
-FLIP_COLUMNS = ["word", "replacement", "direction", "n_texts", "n_flipped", "rate"]
+FLIP_COLUMNS = ["word", "replacement", "direction", "n_texts", "n_flipped", "rate", "declared", "n_breaks", "n_fixes",
+                "n_texts_raw", "n_flipped_raw"]
+_BOOL_COLS = ["flipped", "verified", "constrained", "valid", "declared"]
+_FLIP_TYPES = {"n_texts": "int64", "n_flipped": "int64", "rate": "float64", "declared": "bool", "n_breaks": "int64",
+               "n_fixes": "int64", "n_texts_raw": "int64", "n_flipped_raw": "int64"}
 _INT_COLS = ["variant_id", "example_id", "gold", "pred_before", "pred_after", "queries", "words_changed"]
 
 
 def empty_variants() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series(dtype="object") for c in VARIANT_COLUMNS})
-    return df.astype({c: "int64" for c in _INT_COLS} | {"flipped": "bool", "verified": "bool", "constrained": "bool"})
+    return df.astype({c: "int64" for c in _INT_COLS} | {c: "bool" for c in _BOOL_COLS})
 
 
 def empty_flip_rates() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in FLIP_COLUMNS}).astype(
-        {"n_texts": "int64", "n_flipped": "int64", "rate": "float64"}
-    )
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in FLIP_COLUMNS}).astype(_FLIP_TYPES)
+
+
+def describe_attack(config: NightlyConfig) -> dict[str, Any]:
+    """The manifest's ``attack`` record: recipe, its constraints and thresholds, sentence-encoder status."""
+    return ReatWordNetAttack(config.attack.library_config()).describe()
 
 
 def attack_targets(predictions: pd.DataFrame, *, max_texts: int | None, include_errors: bool = False) -> pd.DataFrame:
@@ -57,6 +64,7 @@ def variant_row(result: Any, *, kind: str, example_id: int, dataset: str) -> dic
     """One ``variants`` row (``variant_id`` is assigned when the table is assembled)."""
     row = result.to_row()
     row["swaps"] = json.dumps(row["swaps"], ensure_ascii=False, sort_keys=True)
+    row["evidence"] = json.dumps(row["evidence"], ensure_ascii=False, sort_keys=True)
     row["gold"] = -1 if row["gold"] is None else int(row["gold"])
     return {"variant_id": -1, "kind": kind, "example_id": int(example_id), "dataset": dataset, **row}
 
@@ -70,7 +78,7 @@ def normalize_variants(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("probs_before", "probs_after"):
         out[col] = [[float(x) for x in cell] for cell in out[col]]
     out["meaning_flags"] = [[str(x) for x in cell] for cell in out["meaning_flags"]]
-    return out.astype({c: "int64" for c in _INT_COLS} | {"flipped": "bool", "verified": "bool", "constrained": "bool"})
+    return out.astype({c: "int64" for c in _INT_COLS} | {c: "bool" for c in _BOOL_COLS})
 
 
 def run_text_attacks(
@@ -116,33 +124,39 @@ def run_attacks(
 
 
 def _driver_variant_rows(
-    results: list[Any], keys: list[tuple[str, int]], golds: dict[tuple[str, int], int],
-    tags: dict[tuple[str, int], list[str]], flagger: MeaningFlagger,
+    results: list[Any], keys: list[tuple[str, int]], golds: dict[tuple[str, int], int], flagger: MeaningFlagger,
+    *, recipe: str,
 ) -> list[dict[str, Any]]:
+    """One row per distinct driver variant (the same variant of a text reached twice is kept once)."""
     flag_cache: dict[tuple[str, str, str], list[str]] = {}
+    seen: set[tuple[str, int, tuple[str, ...]]] = set()
     rows = []
     for rate in results:
         for v in rate.variants:
             ds, ex = keys[v.text_index]
-            text_tags = tags.get((ds, ex), [])
-            swaps, flags = [], set()
-            for pos_i, (a, b) in enumerate(zip(v.original, v.variant)):
-                if a == b:
+            key = (ds, ex, tuple(v.variant))
+            if key in seen or v.variant == v.original:
+                continue
+            seen.add(key)
+            flags: set[str] = set()
+            for s in v.swaps:
+                if s["pos"] == "DT":
                     continue
-                tag = text_tags[pos_i] if pos_i < len(text_tags) else ""
-                key = (a, b, tag)
-                if key not in flag_cache:
-                    flag_cache[key] = flagger.flags(a, b, tag)
-                flags.update(flag_cache[key])
-                swaps.append({"original": a, "pos": tag, "position": pos_i, "replacement": b})
+                fkey = (str(s["original"]), str(s["replacement"]), str(s["pos"]))
+                if fkey not in flag_cache:
+                    flag_cache[fkey] = flagger.flags(*fkey)
+                flags.update(flag_cache[fkey])
+            evidence = v.evidence.to_dict() if v.evidence is not None else {}
             rows.append({
                 "variant_id": -1, "kind": "driver", "example_id": ex, "dataset": ds,
                 "original": " ".join(v.original), "variant": " ".join(v.variant),
-                "swaps": json.dumps(swaps, ensure_ascii=False, sort_keys=True), "gold": golds[(ds, ex)],
+                "swaps": json.dumps(v.swaps, ensure_ascii=False, sort_keys=True), "gold": golds[(ds, ex)],
                 "pred_before": int(v.pred_before), "probs_before": list(v.probs_before),
                 "pred_after": int(v.pred_after), "probs_after": list(v.probs_after), "flipped": bool(v.flipped),
-                "verified": True, "queries": 1, "words_changed": len(swaps), "meaning_flags": sorted(flags),
-                "constrained": not flags,
+                "verified": True, "queries": 1, "words_changed": sum(a != b for a, b in zip(v.original, v.variant)),
+                "meaning_flags": sorted(flags), "constrained": not flags, "recipe": recipe, "valid": v.valid,
+                "direction": v.probe, "declared": bool(v.declared),
+                "evidence": json.dumps(evidence, ensure_ascii=False, sort_keys=True),
             })
     return rows
 
@@ -163,34 +177,54 @@ def run_driver_flips(
         names = list(dict.fromkeys(predictions["dataset"].astype(str)))
         keys = [(name, ex) for name in names for ex in range(len(tokens[name]))]
         token_lists = [tokens[name][ex] for name, ex in keys]
-        results = driver_flip_rates(model, token_lists, top, config=lib)
         golds = {(str(d), int(e)): int(g) for d, e, g in zip(predictions["dataset"], predictions["example_id"],
                                                               predictions["gold"], strict=True)}
         tags = {(str(d), int(e)): list(g["pos"]) for (d, e), g in token_table.groupby(["dataset", "example_id"], sort=False)}
+        results = driver_flip_rates(model, token_lists, top, config=lib, golds=[golds.get(k) for k in keys],
+                                    tags=[tags.get(k, []) for k in keys])
         flagger = MeaningFlagger(top_k=lib.sense_top_k, expand_intensifiers=lib.expand_intensifiers,
                                  extra_synonyms=lib.extra_synonyms)
-        rows = _driver_variant_rows(results, keys, golds, tags, flagger)
+        rows = _driver_variant_rows(results, keys, golds, flagger, recipe=lib.recipe)
         writer.write_chunk(STAGE_DRIVER_VARIANTS, 0, pd.DataFrame(rows, columns=VARIANT_COLUMNS))
         writer.write_chunk(STAGE_FLIPS, 0, pd.DataFrame([r.to_row() for r in results], columns=FLIP_COLUMNS))
         if on_chunk is not None:
             on_chunk(STAGE_FLIPS, 0)
     flips = writer.read_chunks(STAGE_FLIPS)
-    flips = empty_flip_rates() if flips.empty else flips[FLIP_COLUMNS].astype(
-        {"n_texts": "int64", "n_flipped": "int64", "rate": "float64"})
+    flips = empty_flip_rates() if flips.empty else flips[FLIP_COLUMNS].astype(_FLIP_TYPES)
     return writer.read_chunks(STAGE_DRIVER_VARIANTS), flips
 
 
 def attack_metrics(variants: pd.DataFrame) -> dict[str, Any]:
-    """attack_success_rate (flipped and verified), ..._constrained (and no meaning flag), mean_queries."""
+    """Attack metrics over the text attacks (all start from correctly classified texts):
+
+    * ``attack_success_rate``: flipped and verified (raw success, whatever the recipe);
+    * ``attack_success_rate_valid``: ... and every swap passed every strict check (what the
+      strict recipe would keep; under ``loose`` the gap shows what validity costs);
+    * ``attack_success_rate_constrained``: ... and no meaning flag (the loose recipe's flags);
+    * ``mean_queries`` per attacked text; ``attack_recipe``; ``n_driver_breaks`` /
+      ``n_driver_fixes``: strict-valid driver-word probes that broke a correct / fixed a wrong prediction.
+    """
     text = variants[variants["kind"] == "text"] if len(variants) else variants
+    driver = variants[variants["kind"] == "driver"] if len(variants) else variants
     n = len(text)
+    recipes = sorted(set(text["recipe"].astype(str))) if n and "recipe" in text else []
+    out: dict[str, Any] = {
+        "n_attacked": int(n), "attack_success_rate": None, "attack_success_rate_valid": None,
+        "attack_success_rate_constrained": None, "mean_queries": None,
+        "attack_recipe": recipes[0] if len(recipes) == 1 else (",".join(recipes) or None),
+    }
+    if len(driver) and "valid" in driver:
+        ok = driver["valid"].astype(bool) & driver["flipped"].astype(bool)
+        out["n_driver_breaks"] = int((ok & (driver["direction"] == "break")).sum())
+        out["n_driver_fixes"] = int((ok & (driver["direction"] == "fix")).sum())
     if n == 0:
-        return {"n_attacked": 0, "attack_success_rate": None, "attack_success_rate_constrained": None,
-                "mean_queries": None}
+        return out
     success = text["flipped"].astype(bool) & text["verified"].astype(bool)
-    return {
-        "n_attacked": int(n),
+    valid = text["valid"].astype(bool) if "valid" in text else pd.Series(False, index=text.index)
+    out.update({
         "attack_success_rate": float(success.mean()),
+        "attack_success_rate_valid": float((success & valid).mean()),
         "attack_success_rate_constrained": float((success & text["constrained"].astype(bool)).mean()),
         "mean_queries": float(text["queries"].mean()),
-    }
+    })
+    return out

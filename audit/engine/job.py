@@ -284,6 +284,7 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
             "metrics": metrics, "timings": {k: round(v, 4) for k, v in timings.items()},
             "gate": gate.to_manifest(), "previous_run_id": previous.run_id if previous else None,
             "diff": diff.to_dict() if diff is not None else None,
+            "attack": adversarial.describe_attack(config) if config.attack.enabled else None,  # recipe + thresholds
         }
         writer.manifest.update(updates)
         _write_report(writer, diff)

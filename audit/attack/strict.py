@@ -1,0 +1,260 @@
+"""The strict recipe's built-in checks (see docs/ARCHITECTURE.md, "Variant validity").
+
+=============  ========  ============================================================
+name           scope     passes when
+=============  ========  ============================================================
+``mwe``        position  the token is not inside a multi-word expression
+``names``      position  the token is not a name (:mod:`audit.nlp.names`)
+``sense``      candidate the substitute is a lemma of the sense chosen in context
+``morphology`` candidate same inflection as the original; a/an before it fits (or is adjusted)
+``naturalness``candidate Zipf(substitute) >= ``min_zipf`` and Zipf drop <= ``max_zipf_drop``;
+                         no archaic/slang WordNet usage domain
+``closeness``  candidate GloVe cosine(original, substitute) >= ``min_cosine``
+``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy;
+                         a sentiment-bearing word needs cosine >= ``polar_min_cosine``
+=============  ========  ============================================================
+
+Declared pairs (``extra_synonyms``) are exempt from ``sense``, ``naturalness``,
+``closeness`` and ``sentiment``; the position checks and ``morphology`` still apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.attack.checks import Check, CheckResult, _Memo
+from audit.attack.constraints import SwapContext
+from audit.nlp import inflection, names, wordnet
+from audit.nlp.frequency import zipf
+from audit.nlp.mwe import mwe_at
+from audit.nlp.polarity import MIXED, polarity
+from audit.nlp.senses import SenseChoice, choose_sense
+
+ARTICLES = frozenset({"a", "an"})
+BLOCKED_USAGE = frozenset({"archaism.n.01", "slang.n.02", "obscenity.n.02", "ethnic_slur.n.01",
+                           "disparagement.n.01", "vulgarism.n.01", "trademark.n.02"})
+"""WordNet usage domains that make a substitute unnatural in a review."""
+ARCHAIC_GLOSS = ("(archaic)", "archaic ", "(obsolete)", "obsolete ")
+
+
+class MweCheck(Check):
+    """Never swap inside a WordNet collocation, phrasal verb or fixed expression (:mod:`audit.nlp.mwe`)."""
+
+    name = "mwe"
+    scope = "position"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._memo = _Memo()
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        key = (ctx.original_tokens, ctx.position)
+        expr = self._memo.get(key, lambda: mwe_at(ctx.original_tokens, self._tags(ctx), ctx.position))
+        return CheckResult(self.name, expr is None, expr, None)
+
+    def _tags(self, ctx: SwapContext) -> list[str]:
+        if ctx.original_tokens == ctx.tokens:
+            return list(ctx.tags)
+        return self.resources.tag(ctx.original_tokens)
+
+
+class NameCheck(Check):
+    """Never swap a name: proper-noun-only in WordNet, or ``NNP`` on a truecased copy (:mod:`audit.nlp.names`)."""
+
+    name = "names"
+    scope = "position"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._memo = _Memo()
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        if ctx.tags[ctx.position] in ("NNP", "NNPS"):
+            return CheckResult(self.name, False, f"tagged {ctx.tags[ctx.position]}", None)
+        key = (ctx.original_tokens, ctx.position)
+        reason = self._memo.get(key, lambda: names.name_reason(ctx.original_tokens, ctx.position,
+                                                                 tagger=self.resources.tag))
+        return CheckResult(self.name, reason is None, reason, None)
+
+
+class SenseCheck(Check):
+    """Only lemmas of the WordNet sense that fits the sentence (:func:`audit.nlp.senses.choose_sense`)."""
+
+    name = "sense"
+    declared_exempt = True
+
+    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.prior_weight = prior_weight
+        self.window = window
+        self._memo = _Memo()
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"prior_weight": self.prior_weight, "window": self.window}
+
+    def choice(self, ctx: SwapContext) -> SenseChoice | None:
+        key = (ctx.tokens, ctx.position, ctx.tags[ctx.position])
+        return self._memo.get(key, lambda: choose_sense(  # type: ignore[no-any-return]
+            ctx.tokens, ctx.position, ctx.tags[ctx.position], vectors=self.resources.vectors,
+            window=self.window, prior_weight=self.prior_weight))
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        choice = self.choice(ctx)
+        if choice is None:
+            return CheckResult(self.name, False, None, "lemma of the sense in context", "no WordNet sense")
+        if candidate is None:
+            return CheckResult(self.name, True, choice.synset, "lemma of the sense in context")
+        tag = ctx.tags[ctx.position]
+        cand_lemmas = set(wordnet.lemmas(candidate, tag)) | {candidate.lower()}
+        ok = bool(cand_lemmas & set(choice.lemmas))
+        return CheckResult(self.name, ok, choice.synset, "lemma of the sense in context",
+                           "" if ok else f"not a lemma of {choice.synset}")
+
+
+class MorphologyCheck(Check):
+    """Same inflection as the original (lemminflect), and a fitting a/an before it.
+
+    With ``adjust_articles`` (default) a mismatching article is allowed: the search adjusts
+    it (:func:`audit.attack.edit.apply_swap`) and the evidence says so.  Without it, a swap
+    that would leave "an scrutiny" is rejected.
+    """
+
+    name = "morphology"
+
+    def __init__(self, *, adjust_articles: bool = True, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.adjust_articles = adjust_articles
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"adjust_articles": self.adjust_articles}
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        tag = ctx.tags[ctx.position]
+        if candidate is None:
+            return CheckResult(self.name, True, tag, None)
+        ok, why = inflection.keeps_inflection(ctx.word, candidate, tag)
+        if not ok:
+            return CheckResult(self.name, False, why, tag)
+        prev = ctx.tokens[ctx.position - 1].lower() if ctx.position > 0 else ""
+        if prev in ARTICLES:
+            want = inflection.article(candidate)
+            if want != prev:
+                if not self.adjust_articles:
+                    return CheckResult(self.name, False, f"{prev} {candidate}", tag, f"needs {want!r}")
+                return CheckResult(self.name, True, f"{why}; article {prev}->{want}", tag)
+        return CheckResult(self.name, True, why, tag)
+
+
+def _archaic(word: str, tag: str) -> str | None:
+    pos = wordnet.wordnet_pos(tag)
+    if pos is None:
+        return None
+    for base in wordnet.lemmas(word, tag) or [word.lower()]:
+        synsets = wordnet._synsets(base, pos)
+        marked = []
+        for s in synsets:
+            domains = {d.name() for d in s.usage_domains()}
+            for lem in s.lemmas():
+                if lem.name().lower() == base:
+                    domains |= {d.name() for d in lem.usage_domains()}
+            gloss = s.definition().lower()
+            if domains & BLOCKED_USAGE or gloss.startswith(ARCHAIC_GLOSS):
+                marked.append(s)
+        if synsets and len(marked) == len(synsets):
+            return f"every sense of {base!r} is marked archaic/slang in WordNet"
+    return None
+
+
+class NaturalnessCheck(Check):
+    """Substitute not much rarer than the original (wordfreq Zipf), above a floor, not archaic or slang."""
+
+    name = "naturalness"
+    declared_exempt = True
+
+    def __init__(self, *, max_zipf_drop: float = 1.5, min_zipf: float = 3.0, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.max_zipf_drop = max_zipf_drop
+        self.min_zipf = min_zipf
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"max_zipf_drop": self.max_zipf_drop, "min_zipf": self.min_zipf}
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        if candidate is None:
+            return CheckResult(self.name, True, None, self.thresholds())
+        zo, zs = zipf(ctx.word), zipf(candidate)
+        value = {"zipf_original": zo, "zipf_substitute": zs}
+        if zs < self.min_zipf:
+            return CheckResult(self.name, False, value, self.thresholds(), f"rare: Zipf {zs:.2f} < {self.min_zipf}")
+        if zo - zs > self.max_zipf_drop:
+            return CheckResult(self.name, False, value, self.thresholds(), f"much rarer: drop {zo - zs:.2f}")
+        old = _archaic(candidate, ctx.tags[ctx.position])
+        if old is not None:
+            return CheckResult(self.name, False, value, self.thresholds(), old)
+        return CheckResult(self.name, True, value, self.thresholds())
+
+
+class ClosenessCheck(Check):
+    """GloVe cosine between original and substitute at least ``min_cosine`` (a word missing: fails)."""
+
+    name = "closeness"
+    declared_exempt = True
+
+    def __init__(self, *, min_cosine: float = 0.55, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.min_cosine = min_cosine
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"min_cosine": self.min_cosine}
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        if candidate is None:
+            return CheckResult(self.name, True, None, self.min_cosine)
+        cos = self.resources.vectors.cosine(ctx.word, candidate)
+        if cos is None:
+            return CheckResult(self.name, False, None, self.min_cosine, "a word has no vector")
+        return CheckResult(self.name, cos >= self.min_cosine, round(cos, 4), self.min_cosine)
+
+
+class SentimentCheck(Check):
+    """No polarity change (opinion lexicon, else WordNet neighbourhood: :mod:`audit.nlp.polarity`),
+    no WordNet antonymy (either way, through similar-to sets), and a sentiment-bearing word only by
+    one at GloVe cosine >= ``polar_min_cosine`` (a proxy for similar strength)."""
+
+    name = "sentiment"
+    declared_exempt = True
+
+    def __init__(self, *, polar_min_cosine: float = 0.7, sense: SenseCheck | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.polar_min_cosine = polar_min_cosine
+        self.sense = sense
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"polar_min_cosine": self.polar_min_cosine}
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        tag = ctx.tags[ctx.position]
+        choice = self.sense.choice(ctx) if self.sense is not None else None
+        synset = choice.synset if choice is not None else None
+        lex = self.resources.lexicon
+        po = polarity(ctx.word, tag, lex, synset=synset)
+        if candidate is None:
+            return CheckResult(self.name, po != MIXED, {"original": po}, self.thresholds())
+        in_sense = choice is not None and candidate.lower() in choice.lemmas
+        ps = polarity(candidate, tag, lex, synset=synset if in_sense else None)
+        value: dict[str, Any] = {"original": po, "substitute": ps}
+        if po == MIXED or ps == MIXED:
+            return CheckResult(self.name, False, value, self.thresholds(), "polarity cannot be told")
+        if po != ps:
+            return CheckResult(self.name, False, value, self.thresholds(), "polarity changes")
+        c = candidate.lower()
+        o = ctx.word.lower()
+        if c in wordnet.antonyms(o, tag) or o in wordnet.antonyms(c, tag):
+            value["antonym"] = True
+            return CheckResult(self.name, False, value, self.thresholds(), "WordNet antonym")
+        if po != 0:
+            cos = self.resources.vectors.cosine(o, c)
+            value["cosine"] = None if cos is None else round(cos, 4)
+            if cos is None or cos < self.polar_min_cosine:
+                return CheckResult(self.name, False, value, self.thresholds(), "sentiment strength may differ")
+        return CheckResult(self.name, True, value, self.thresholds())

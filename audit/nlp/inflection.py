@@ -1,0 +1,95 @@
+"""Inflection and lemmas with ``lemminflect``; the indefinite article with ``inflect``.
+
+Only forms found in lemminflect's lookup tables are produced (``inflect_oov=False``):
+a form that cannot be produced reliably (``beautifuler``, ``handses``) is dropped, never
+guessed.  ``be`` is left out (``was``/``were`` cannot be chosen from a tag alone), and so
+are multi-word forms.  Both packages are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from audit.errors import ResourceMissingError
+
+_UPOS = {"NN": "NOUN", "VB": "VERB", "JJ": "ADJ", "RB": "ADV"}
+_BASE_TAGS = frozenset({"NN", "JJ", "RB", "VB", "VBP"})
+
+
+def upos(ptb_tag: str) -> str | None:
+    """lemminflect's universal POS for a PTB tag (``NN*`` -> NOUN, ``VB*`` -> VERB, ``JJ*``, ``RB*``) or None."""
+    return _UPOS.get(ptb_tag[:2])
+
+
+def _lemminflect() -> Any:
+    try:
+        import lemminflect
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ResourceMissingError("the lemminflect package is not installed", hint="pip install lemminflect") from exc
+    return lemminflect
+
+
+@lru_cache(maxsize=65536)
+def lemmas(word: str, ptb_tag: str) -> tuple[str, ...]:
+    """lemminflect's lemmas of ``word`` read as ``ptb_tag``'s POS (``movies`` -> movie, ``ran`` -> run)."""
+    pos = upos(ptb_tag)
+    if pos is None:
+        return ()
+    found = _lemminflect().getAllLemmas(word.lower(), upos=pos).get(pos, ())
+    return tuple(str(f) for f in found)
+
+
+@lru_cache(maxsize=65536)
+def inflect(lemma: str, ptb_tag: str) -> str | None:
+    """``lemma`` inflected like a word tagged ``ptb_tag`` (``film``/NNS -> ``films``); None when not reliable."""
+    lemma = lemma.lower()
+    if upos(ptb_tag) is None or ptb_tag in ("NNP", "NNPS"):
+        return None
+    if ptb_tag in _BASE_TAGS:
+        return lemma
+    if lemma == "be":
+        return None
+    forms = _lemminflect().getInflection(lemma, tag=ptb_tag, inflect_oov=False)
+    forms = [str(f) for f in forms if f and " " not in f]
+    return forms[0] if forms else None
+
+
+def keeps_inflection(original: str, substitute: str, ptb_tag: str) -> tuple[bool, str]:
+    """Whether ``substitute`` carries the same inflection as ``original`` (tagged ``ptb_tag``).
+
+    Passes when some lemma of ``substitute`` inflects to ``substitute`` under the tag and,
+    for a plural noun / inflected verb, the substitute is not its bare lemma while the
+    original is inflected (a plural kept plural, a past tense kept past).  Returns
+    ``(passed, explanation)``.
+    """
+    o, s = original.lower(), substitute.lower()
+    pos = upos(ptb_tag)
+    if pos is None:
+        return True, f"tag {ptb_tag}: not inflected"
+    if ptb_tag in _BASE_TAGS:
+        return True, f"{ptb_tag}: base form"
+    cand_lemmas = lemmas(s, ptb_tag) or (s,)
+    for lemma in cand_lemmas:
+        if inflect(lemma, ptb_tag) == s:
+            orig_inflected = any(lem != o for lem in (lemmas(o, ptb_tag) or (o,)))
+            if orig_inflected and s == lemma and ptb_tag in ("NNS", "VBD", "VBN", "VBZ", "VBG"):
+                return False, f"{s!r} is a bare {pos.lower()} but {o!r} is {ptb_tag}"
+            return True, f"{lemma}+{ptb_tag}"
+    return False, f"{s!r} is not a {ptb_tag} form"
+
+
+@lru_cache(maxsize=1)
+def _engine() -> Any:
+    try:
+        import inflect as inflect_pkg
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ResourceMissingError("the inflect package is not installed", hint="pip install inflect") from exc
+    return inflect_pkg.engine()
+
+
+@lru_cache(maxsize=65536)
+def article(word: str) -> str:
+    """``"a"`` or ``"an"`` for ``word`` (by sound: ``an hour``, ``a unicorn``), from ``inflect``."""
+    phrase = str(_engine().a(word.lower()))
+    return "an" if phrase.lower().startswith("an ") else "a"

@@ -1,0 +1,106 @@
+"""The strict recipe's checks on real WordNet / wordfreq / GloVe data (conformance cases of issue 12).
+
+Uses the shared NLTK data and the GloVe 50d subset (``AUDIT_DATA_DIR``), like tests/test_wordnet.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.attack.checks import CheckResult
+from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
+
+EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment"]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return strict_validator(extra_synonyms={"terribly": ["extremely"], "extremely": ["very"]})
+
+
+def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
+    tokens = text.split()
+    return v.swap(tokens, tokens.index(word), substitute)
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "substitute", "must_fail"),
+    [
+        ("the film is a charming and often affecting journey .", "film", "celluloid", "sense"),
+        ("the characters are too cliched to jump off the screen .", "screen", "sieve", "sense"),
+        ("there 's no way you wo n't be talking about the film .", "way", "agency", "closeness"),
+        ("the whole thing is a mess .", "mess", "passel", "naturalness"),
+        ("a sharp , funny comedy .", "funny", "laughable", "sentiment"),
+        ("it 's a tremendous achievement .", "tremendous", "terrible", "sentiment"),
+        ("there is a lot of fun here .", "lot", "heap", "mwe"),
+        ("having never been a huge fan of dickens ' novel .", "dickens", "deuces", "names"),
+        ("the movies are great .", "movies", "film", "morphology"),
+    ],
+)
+def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
+    ev = judge(validator, text, word, substitute)
+    assert not ev.valid
+    assert must_fail in ev.failed, ev.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "substitute"),
+    [
+        ("the actors jump through hoops to make it work .", "jump", "leap"),
+        ("it 's a cookie-cutter movie , a cut-and-paste job .", "movie", "film"),
+        ("the movies are great .", "movies", "films"),  # a plural kept plural
+        ("the movie started slowly .", "started", "began"),  # a past tense kept past
+    ],
+)
+def test_accepted_swaps(validator: Validator, text: str, word: str, substitute: str) -> None:
+    ev = judge(validator, text, word, substitute)
+    assert ev.valid, ev.to_dict()
+    assert not ev.declared
+
+
+def test_declared_pairs_pass_the_lexical_checks_both_ways(validator: Validator) -> None:
+    for text, word, sub in [("it is extremely good .", "extremely", "very"), ("it is very good .", "very", "extremely"),
+                            ("it 's terribly charismatic .", "terribly", "extremely")]:
+        ev = judge(validator, text, word, sub)
+        assert ev.valid and ev.declared, ev.to_dict()
+        assert ev.checks["sense"].value == "declared pair"
+    # undeclared, the same swap is judged like any other
+    plain = judge(strict_validator(), "it 's terribly charismatic .", "terribly", "extremely")
+    assert not plain.declared and not plain.valid
+
+
+def test_article_before_the_swap() -> None:
+    tokens = ["it", "is", "an", "intense", "and", "odd", "film", "."]
+    blocking = strict_validator(constraints=[{"name": "morphology", "adjust_articles": False}])
+    ev = blocking.swap(tokens, 3, "strong")  # "an strong"
+    assert not ev.checks["morphology"].passed
+    adjusting = strict_validator()
+    ev2 = adjusting.swap(tokens, 3, "strong")
+    assert ev2.checks["morphology"].passed and "article an->a" in str(ev2.checks["morphology"].value)
+    # a vowel-initial substitute after "an" needs nothing
+    assert blocking.swap(tokens, 3, "intensive").checks["morphology"].passed
+
+
+def test_evidence_has_every_check_with_value_and_threshold() -> None:
+    ev = check_swap(["the", "movie", "is", "fun", "."], 1, "film")
+    assert list(ev.checks) == EXPECTED_CHECKS
+    d = ev.to_dict()
+    assert d["sense"] == "movie.n.01" and d["cosine"] is not None and d["cosine"] > 0.9
+    assert d["zipf_original"] > 4 and d["zipf_substitute"] > 4
+    assert d["checks"]["closeness"] == {"passed": True, "value": d["cosine"], "threshold": 0.55}
+    assert all(isinstance(r, CheckResult) for r in ev.checks.values())
+
+
+def test_thresholds_are_configurable() -> None:
+    tokens = ["the", "actors", "jump", "through", "hoops", "."]
+    strict = strict_validator(constraints=[{"name": "closeness", "min_cosine": 0.8}])
+    assert not strict.swap(tokens, 2, "leap").checks["closeness"].passed  # cosine 0.78
+    assert strict_validator().swap(tokens, 2, "leap").checks["closeness"].passed
+
+
+def test_given_tags_are_used() -> None:
+    tokens = ["the", "movies", "are", "great", "."]
+    ev = check_swap(tokens, 1, "films", tags=["DT", "NNS", "VBP", "JJ", "."])
+    assert ev.checks["morphology"].threshold == "NNS"
+    assert check_swap(tokens, 1, "films", tagger=lambda t: ["DT", "NN", "VBP", "JJ", "."]).checks[
+        "morphology"].threshold == "NN"

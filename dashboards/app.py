@@ -22,5 +22,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+_shared.begin(navigation.url_path)  # deep links: ?run=&word=&example=&level=&method=
 _shared.sidebar()
 navigation.run()

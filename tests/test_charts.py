@@ -25,8 +25,8 @@ def data_rows(spec: dict) -> int:
 def test_pos_boxplot_layers_and_median_ranking():
     spec = pos_boxplot(stats_frame()).to_dict()
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
-    assert marks == ["rule", "bar", "tick"]
-    rule, bar, tick = spec["layer"]
+    assert marks == ["rule", "bar", "tick", "text"]  # text: the count beside each box
+    rule, bar, tick, _ = spec["layer"]
     assert (rule["encoding"]["x"]["field"], rule["encoding"]["x2"]["field"]) == ("lo_whisker", "hi_whisker")
     assert (bar["encoding"]["x"]["field"], bar["encoding"]["x2"]["field"]) == ("q1", "q3")
     assert tick["encoding"]["x"]["field"] == "median"

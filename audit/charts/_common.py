@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import altair as alt
 import numpy as np
 import pandas as pd
 
@@ -26,3 +27,12 @@ def cap_rows(frame: pd.DataFrame, *, max_rows: int = MAX_CHART_ROWS) -> pd.DataF
     idx = np.unique(np.linspace(0, len(frame) - 1, num=max_rows).round().astype(int))
     log.debug("capping chart data from %d to %d rows", len(frame), len(idx))
     return frame.iloc[idx]
+
+
+def fit_width() -> alt.AutoSizeParams:
+    """Autosize that fits the container's width but keeps the chart's own height.
+
+    Streamlit's default for charts without ``autosize`` is ``fit``, which squeezes the plot of a
+    layered chart with a title and legend into a few pixels of height.
+    """
+    return alt.AutoSizeParams(type="fit-x", contains="padding")

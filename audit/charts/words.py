@@ -8,18 +8,22 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from audit.charts._common import fit_width
+
 
 def score_distribution(
     scores: Mapping[str, Sequence[float] | np.ndarray],
     *,
     bins: int = 30,
     title: str | None = None,
+    x_title: str = "REAT score toward the predicted class",
 ) -> alt.LayerChart:
     """Histogram (as density) of attribution scores per word, pre-binned.
 
     The data embedded in the spec is ``bins`` rows per word, however many
     occurrences there are.  All words share one set of bin edges so their
-    distributions overlay; a rule marks zero.
+    distributions overlay; a rule marks zero.  Bars are rectangles from density 0
+    (``y2``) up to the bin's density, so they never float.
     """
     if bins < 1:
         raise ValueError("bins must be >= 1")
@@ -41,21 +45,22 @@ def score_distribution(
         for i, c in enumerate(counts):
             rows.append(
                 {"word": word, "bin_start": float(edges[i]), "bin_end": float(edges[i + 1]),
-                 "count": int(c), "density": float(c) / (total * width)}
+                 "count": int(c), "density": float(c) / (total * width), "base": 0.0}
             )
-    data = pd.DataFrame(rows, columns=["word", "bin_start", "bin_end", "count", "density"])
+    data = pd.DataFrame(rows, columns=["word", "bin_start", "bin_end", "count", "density", "base"])
     bars = (
         alt.Chart(data)
-        .mark_bar(opacity=0.6, binSpacing=0)
+        .mark_bar(opacity=0.55, binSpacing=0, stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("bin_start:Q", title="REAT score"),
+            x=alt.X("bin_start:Q", title=x_title),
             x2="bin_end:Q",
-            y=alt.Y("density:Q", title="density", stack=None),
-            color=alt.Color("word:N", title="word"),
+            y=alt.Y("density:Q", title="density", stack=None, scale=alt.Scale(zero=True)),
+            y2=alt.Y2("base:Q"),
+            color=alt.Color("word:N", title="word", legend=alt.Legend(orient="top", labelLimit=0)),
             tooltip=["word:N", "bin_start:Q", "bin_end:Q", "count:Q"],
         )
     )
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="gray", strokeDash=[4, 4]).encode(x="zero:Q")
     layered = alt.layer(bars, zero)
     assert isinstance(layered, alt.LayerChart)  # no row/column/facet channel, so alt.layer does not facet
-    return layered.properties(title=title or "Attribution score distribution", height=220)
+    return layered.properties(autosize=fit_width(), title=alt.Title(title or "Attribution score distribution", limit=0), height=220)

@@ -47,13 +47,14 @@ def is_loopback_host(host: str) -> bool:
 
 
 def streamlit_command(app: Path, *, host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line (headless, no usage stats)."""
+    """The ``streamlit run`` command line (headless, no usage stats, no "Deploy" button)."""
     return [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", host,
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",  # hides Streamlit's "Deploy" button and developer menu
     ]
 
 

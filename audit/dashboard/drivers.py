@@ -66,3 +66,21 @@ def texts_with_word(
         merged = merged[~merged["correct"].astype(bool)]
     merged = merged.sort_values(["correct", "word_score_pred"], ascending=[True, False], kind="stable")
     return merged.loc[:, [*cols, "occurrences", "word_score_pred", "word_score_gold"]].head(limit).reset_index(drop=True)
+
+
+def flip_rates_for(flip_rates: pd.DataFrame | None, word: str) -> pd.DataFrame | None:
+    """Rows of ``driver_flip_rates`` about ``word`` (as the swapped word or its replacement), highest rate first."""
+    if flip_rates is None:
+        return None
+    w = word.lower()
+    mask = flip_rates["word"].astype(str).str.lower() == w
+    if "replacement" in flip_rates:
+        mask |= flip_rates["replacement"].astype(str).str.lower() == w
+    return flip_rates[mask].sort_values(["rate", "n_texts"], ascending=[False, False], kind="stable").reset_index(drop=True)
+
+
+def score_column(sign: str) -> str:
+    """The token-table column of a sign convention (``pred`` -> ``score_pred``, ``gold`` -> ``score_gold``)."""
+    if sign not in ("pred", "gold"):
+        raise ValueError(f"sign must be 'pred' or 'gold', got {sign!r}")
+    return f"score_{sign}"

@@ -104,15 +104,20 @@ def example_units(
     dataset: str,
     example_id: int,
     level: str = "word",
+    column: str = "score_pred",
 ) -> tuple[list[str], list[float]]:
-    """The units (words, phrases or clauses) of one example and their REAT scores toward the prediction."""
+    """The units (words, phrases or clauses) of one example and their REAT scores.
+
+    ``column``: ``score_pred`` (toward the predicted class, the dashboard's convention) or
+    ``score_gold`` (toward the true class; word level only, segments record ``score_pred``).
+    """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
     if level == "word":
         rows = token_attributions[
             (token_attributions["dataset"] == dataset) & (token_attributions["example_id"] == example_id)
         ].sort_values("position")
-        return [str(t) for t in rows["token"]], [float(s) for s in rows["score_pred"]]
+        return [str(t) for t in rows["token"]], [float(s) for s in rows[column]]
     if segments is None or segments.empty:
         return [], []
     rows = segments[
@@ -155,7 +160,23 @@ def units_for_page(
     segments: pd.DataFrame | None,
     *,
     level: str,
+    column: str = "score_pred",
 ) -> list[tuple[list[str], list[float]]]:
     """:func:`example_units` for every row of ``page`` (in order)."""
     keys: Sequence[tuple[str, int]] = list(zip(page["dataset"].astype(str), page["example_id"].astype(int)))
-    return [example_units(token_attributions, segments, dataset=d, example_id=e, level=level) for d, e in keys]
+    return [example_units(token_attributions, segments, dataset=d, example_id=e, level=level, column=column)
+            for d, e in keys]
+
+
+LABEL_COLUMNS: tuple[str, ...] = ("gold", "pred", "pred_old", "pred_new", "pred_before", "pred_after")
+
+
+def with_label_names(frame: pd.DataFrame, labels: Mapping[int, str]) -> pd.DataFrame:
+    """A copy of ``frame`` whose label columns hold label names instead of class indices."""
+    if not labels:
+        return frame
+    out = frame.copy()
+    for col in LABEL_COLUMNS:
+        if col in out.columns:
+            out[col] = [label_text(v, labels) for v in out[col]]
+    return out

@@ -36,6 +36,30 @@ RUN_COLUMNS: tuple[str, ...] = (
 )
 
 
+def model_name(model_ref: str | None) -> str:
+    """A short model name: the last path component of a directory ref, the function of an adapter ref."""
+    if not model_ref:
+        return "?"
+    last = str(model_ref).rstrip("/").rsplit("/", 1)[-1]
+    if ":" in last:  # module:function or file.py:function
+        return last.rsplit(":", 1)[-1] or last
+    return last or str(model_ref)
+
+
+def utc_label(created_at: Any) -> str:
+    """``2026-12-01 20:05 UTC`` (24-hour clock) from a stored timestamp; the input unchanged if unreadable."""
+    stamp = pd.to_datetime(str(created_at), utc=True, errors="coerce")
+    return str(created_at) if pd.isna(stamp) else stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def run_label(run_id: str, *, model_ref: str | None, accuracy: Any = None) -> str:
+    """``run_id · model · acc 0.812`` (run pickers show which model a run audited)."""
+    parts = [run_id, model_name(model_ref)]
+    if _is_number(accuracy):
+        parts.append(f"acc {float(accuracy):.3f}")
+    return " · ".join(parts)
+
+
 def status_label(status: str) -> str:
     """Human label of a run status; a run still being written is 'in progress', not broken."""
     return STATUS_LABELS.get(status, status)
@@ -149,3 +173,87 @@ def _count(value: Any) -> int | None:
 
 def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+GATE_COLUMNS: list[str] = ["check", "status", "value", "threshold", "detail"]
+
+
+def gate_checks(gate: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The gate's checks as a table (check, status, value, threshold, detail).
+
+    Older manifests without ``checks`` give one row per recorded breach.
+    """
+    gate = gate or {}
+    rows = []
+    for c in gate.get("checks") or []:
+        if isinstance(c, Mapping):
+            rows.append({"check": str(c.get("name", "?")), "status": str(c.get("status", "?")),
+                         "value": _num(c.get("value")), "threshold": _num(c.get("threshold")),
+                         "detail": str(c.get("message", ""))})
+    if not rows:
+        rows = [{"check": "?", "status": "breach", "value": None, "threshold": None, "detail": str(b)}
+                for b in gate.get("breaches") or []]
+    return pd.DataFrame(rows, columns=GATE_COLUMNS)
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if _is_number(value) else None
+
+
+COMPARED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("model_ref", "model"),
+    ("model_hash", "model weights"),
+    ("config_hash", "config"),
+    ("data", "datasets"),
+    ("seed", "seed"),
+    ("code_version", "code version"),
+)
+
+
+def _sample_sizes(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = manifest.get("metrics") or {}
+    sizes = {"texts audited": metrics.get("n_examples"), "texts attacked": metrics.get("n_attacked")}
+    attack = (manifest.get("config") or {}).get("attack") if isinstance(manifest.get("config"), Mapping) else None
+    if isinstance(attack, Mapping):
+        sizes["attack.max_texts (config)"] = attack.get("max_texts")
+    return {k: v for k, v in sizes.items() if v is not None}
+
+
+def comparability(old: Mapping[str, Any], new: Mapping[str, Any]) -> pd.DataFrame:
+    """What differs between two runs' manifests that makes their metrics not directly comparable.
+
+    Columns: field, old, new.  Empty when the runs used the same model, config, datasets,
+    seed and sample sizes.
+    """
+    rows = []
+    for key, name in COMPARED_FIELDS:
+        a, b = old.get(key), new.get(key)
+        if a is None and b is None:
+            continue
+        if key == "data" and isinstance(a, Mapping) and isinstance(b, Mapping):
+            for ds in sorted(set(a) | set(b)):
+                if a.get(ds) != b.get(ds):
+                    rows.append({"field": f"dataset {ds}", "old": _short(a.get(ds)), "new": _short(b.get(ds))})
+            continue
+        if a != b:
+            rows.append({"field": name, "old": _short(a), "new": _short(b)})
+    sa, sb = _sample_sizes(old), _sample_sizes(new)
+    for key in sorted(set(sa) | set(sb)):
+        if sa.get(key) != sb.get(key):
+            rows.append({"field": key, "old": _short(sa.get(key)), "new": _short(sb.get(key))})
+    return pd.DataFrame(rows, columns=["field", "old", "new"])
+
+
+def comparability_warning(differences: pd.DataFrame) -> str | None:
+    """One sentence naming what differs, or None when the runs are comparable."""
+    if differences.empty:
+        return None
+    return ("These runs are not directly comparable: " + ", ".join(differences["field"].astype(str))
+            + " differ. Metric changes below may come from that, not from the model.")
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = str(value)
+    return text if len(text) <= 24 else text[:12] + "…" + text[-8:]

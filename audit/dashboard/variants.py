@@ -39,6 +39,89 @@ class VariantFilter:
     constrained: bool | None = None
     meaning_flag: str | None = None
     query: str = ""
+    valid: bool | None = None
+    direction: str | None = None
+    example: tuple[str, int] | None = None
+    word: str | None = None
+
+
+DIRECTIONS: dict[str, str] = {
+    "break": "break (right → wrong)",
+    "fix": "fix (wrong → right)",
+}
+
+
+def has_validity(variants: pd.DataFrame) -> bool:
+    """True when the run recorded the strict recipe's verdicts (``valid`` and ``direction`` columns)."""
+    return {"valid", "direction"} <= set(variants.columns)
+
+
+def with_direction(variants: pd.DataFrame) -> pd.DataFrame:
+    """``variants`` with a ``direction`` column: the recorded one, else derived from gold vs the prediction before."""
+    if "direction" in variants.columns:
+        return variants
+    before_right = variants["pred_before"].astype(int) == variants["gold"].astype(int)
+    return variants.assign(direction=before_right.map({True: "break", False: "fix"}))
+
+
+def default_filter(variants: pd.DataFrame) -> VariantFilter:
+    """What the page opens on: strict-valid breaks, or (older runs) verified flips that keep the meaning."""
+    if has_validity(variants):
+        return VariantFilter(valid=True, direction="break")
+    return VariantFilter(flipped=True, constrained=True, direction="break")
+
+
+def dedupe_pairs(variants: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, example, original, variant) pair: the same swap found twice is shown once."""
+    keys = [c for c in ("dataset", "example_id", "original", "variant") if c in variants.columns]
+    return variants.drop_duplicates(subset=keys, keep="first")
+
+
+EVIDENCE_FACTS: tuple[str, ...] = ("sense", "cosine", "zipf_original", "zipf_substitute", "declared")
+
+
+def evidence_frame(value: Any) -> pd.DataFrame:
+    """The ``evidence`` JSON of a variant as a table: one row per check (passed, value, threshold),
+    then the recorded facts (sense, cosine, word frequencies, declared pair) as rows without a verdict.
+
+    Reads the attack's layout (``{"checks": {name: {passed, value, threshold, detail}}, "sense": ...}``)
+    and the flat one (each check at top level).
+    """
+    cols = ["check", "passed", "value", "threshold"]
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return pd.DataFrame(columns=cols)
+    data = value
+    if isinstance(value, str):
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError:
+            log.warning("unreadable evidence value %r", value[:80])
+            return pd.DataFrame(columns=cols)
+    if not isinstance(data, Mapping):
+        return pd.DataFrame(columns=cols)
+    checks = data.get("checks") if isinstance(data.get("checks"), Mapping) else {
+        k: v for k, v in data.items() if isinstance(v, Mapping) and "passed" in v}
+    rows = []
+    for name, item in checks.items():
+        if isinstance(item, Mapping):
+            detail = f" ({item['detail']})" if item.get("detail") else ""
+            rows.append({"check": str(name), "passed": bool(item.get("passed")),
+                         "value": _text(item.get("value")) + detail, "threshold": _text(item.get("threshold"))})
+    facts = EVIDENCE_FACTS if "checks" in data else tuple(k for k in data if k not in checks)
+    for name in facts:
+        if name in data and data[name] is not None and not isinstance(data[name], (list, Mapping)):
+            rows.append({"check": str(name), "passed": None, "value": _text(data[name]), "threshold": ""})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return str(value)
 
 
 def parse_swaps(value: Any) -> list[dict[str, Any]]:
@@ -66,7 +149,19 @@ def meaning_flags(variants: pd.DataFrame) -> list[str]:
 
 
 def filter_variants(variants: pd.DataFrame, flt: VariantFilter) -> pd.DataFrame:
-    out = variants
+    """Variants matching ``flt``, duplicate pairs dropped; filters on columns a run lacks are ignored."""
+    out = dedupe_pairs(with_direction(variants))
+    if flt.valid is not None and "valid" in out:
+        out = out[out["valid"].fillna(False).astype(bool) == flt.valid]
+    if flt.direction:
+        out = out[out["direction"].astype(str) == flt.direction]
+    if flt.example is not None:
+        out = out[(out["dataset"].astype(str) == flt.example[0]) & (out["example_id"].astype(int) == flt.example[1])]
+    if flt.word:
+        word = flt.word.lower()
+        out = out[out["swaps"].map(lambda v: any(word in (str(s.get("original", "")).lower(),
+                                                          str(s.get("replacement", "")).lower())
+                                                 for s in parse_swaps(v)))]
     if flt.kind:
         out = out[out["kind"] == flt.kind]
     if flt.flipped is not None:

@@ -7,6 +7,7 @@ The run list has a short TTL so a run that finishes shows up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from audit.dashboard import columns as vm_columns
+from audit.dashboard import links
 from audit.dashboard import runs as vm_runs
 from audit.dashboard import store as vm_store
+from audit.dashboard.html import DEFAULT_PALETTE, PALETTES, SIGN_TITLES
 from audit.errors import AuditError, StoreError
 
 RUN_KEY = "run_id"
+SIGN_KEY = "sign"
+PALETTE_KEY = "palette"
+_QP_PAGE, _QP_WRITTEN, _QP_IN, _QP_FRESH = "_qp_page", "_qp_written", "_qp_incoming", "_qp_fresh"
+PAGE_FILES = {name: f"app_pages/{name}.py" for name in links.PAGE_PATHS}
 
 
 def store_dir() -> str:
@@ -106,25 +114,110 @@ def complete_ids(root: str) -> list[str]:
 
 
 def run_label(root: str, run_id: str) -> str:
+    """``run_id · model · acc 0.812`` for pickers."""
     for s in summaries(root):
         if s.run_id == run_id:
             acc = s.metrics.get("accuracy")
-            return f"{run_id}" + (f" (acc {acc:.3f})" if isinstance(acc, (int, float)) else "")
+            return vm_runs.run_label(run_id, model_ref=s.model_ref, accuracy=acc)
     return run_id
 
 
+def begin(page_path: str) -> None:
+    """Read this run's URL parameters; call once per script run, before :func:`sidebar`.
+
+    A parameter counts as *incoming* (and is applied to the widgets) when the URL is new to this
+    page: a first visit, a followed link, or a value that differs from what the page last wrote.
+    """
+    params = st.query_params.to_dict()
+    fresh = st.session_state.get(_QP_PAGE) != page_path
+    written = {} if fresh else st.session_state.get(_QP_WRITTEN, {})
+    st.session_state[_QP_PAGE] = page_path
+    st.session_state[_QP_FRESH] = fresh
+    st.session_state[_QP_IN] = links.QuerySync(written).incoming(params)
+
+
+def incoming() -> dict[str, str]:
+    """The URL parameters that came with this visit (see :func:`begin`)."""
+    return dict(st.session_state.get(_QP_IN, {}))
+
+
+def selection() -> links.Selection:
+    """The incoming parameters as a :class:`~audit.dashboard.links.Selection`."""
+    return links.parse_query(incoming())
+
+
+def write_params(sel: links.Selection) -> None:
+    """Make the URL show ``sel`` (so it can be shared); remembered so it is not re-applied."""
+    query = links.to_query(sel)
+    st.session_state[_QP_WRITTEN] = query
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+def sticky(key: str, value: Any) -> Any:
+    """A page-level choice that came with the URL: set on a fresh visit or a new link, kept over reruns."""
+    if value is not None or st.session_state.get(_QP_FRESH, True):
+        st.session_state[key] = value
+    return st.session_state.get(key)
+
+
+def apply(key: str, value: Any) -> None:
+    """Set widget ``key`` to a value that came with the URL (before the widget is drawn)."""
+    if value is not None:
+        st.session_state[key] = value
+
+
 def sidebar() -> None:
-    """Store location and the run picker shared by all pages."""
+    """Store location, the run picker and the display settings shared by all pages."""
     root = store_dir()
     with st.sidebar:
         st.caption(f"Run store: `{root}`")
         ids = complete_ids(root) if get_store(root) is not None else []
         if ids:
+            wanted = selection().run
+            if wanted and wanted in ids:
+                st.session_state[RUN_KEY] = wanted
+            elif wanted:
+                st.warning(f"Run {wanted} from the link is not a complete run of this store; showing the newest.")
             if st.session_state.get(RUN_KEY) not in ids:
                 st.session_state[RUN_KEY] = ids[0]
             st.selectbox("Run", ids, key=RUN_KEY, format_func=lambda r: run_label(root, r))
+        st.radio("Scores", list(SIGN_TITLES), key=SIGN_KEY, format_func=lambda k: SIGN_TITLES[k],
+                 help="The sign convention of every score and heatmap: positive = pushes toward this class")
+        st.selectbox("Heatmap colours", list(PALETTES), key=PALETTE_KEY,
+                     help="Blue/orange is safe for colour-blind readers; green/red is the paper's")
         if st.button("Reload runs", help="Re-read the run store"):
             list_runs.clear()
+
+
+def sign() -> str:
+    return str(st.session_state.get(SIGN_KEY) or "pred")
+
+
+def palette() -> str:
+    value = st.session_state.get(PALETTE_KEY)
+    return value if value in PALETTES else DEFAULT_PALETTE
+
+
+def column_config(frame: pd.DataFrame, *, link_columns: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A column config with a help text for every column; ``link_columns`` maps link columns to their label."""
+    config: dict[str, Any] = {}
+    for name, help_text in vm_columns.helps(frame.columns).items():
+        if link_columns and name in link_columns:
+            config[name] = st.column_config.LinkColumn(link_columns[name], help=help_text,
+                                                       display_text=link_columns[name])
+        elif pd.api.types.is_float_dtype(frame[name]):
+            config[name] = st.column_config.NumberColumn(help=help_text, format="%.3f")
+        else:
+            config[name] = st.column_config.Column(help=help_text)
+    return config
+
+
+def show_table(frame: pd.DataFrame, *, key: str | None = None, link_columns: Mapping[str, str] | None = None,
+               height: int | str = "auto") -> None:
+    """``st.dataframe`` with column help, no index, full width."""
+    st.dataframe(frame, hide_index=True, width="stretch", key=key, height=height,
+                 column_config=column_config(frame, link_columns=link_columns))
 
 
 def require_runs() -> tuple[str, list[Summary]]:
@@ -176,3 +269,17 @@ def new_driver_counts(root: str, runs: list[Summary]) -> dict[str, int | None]:
             words = vm_runs.new_driver_words(cur, old)
             out[s.run_id] = None if words is None else len(words)
     return out
+
+
+def labels(root: str, run_id: str) -> dict[int, str]:
+    """Class index -> label name of a run."""
+    from audit.dashboard.failures import label_names
+
+    return label_names(manifest(root, run_id), table(root, run_id, "driver_words"))
+
+
+def named(frame: pd.DataFrame, names: Mapping[int, str]) -> pd.DataFrame:
+    """``frame`` with its label columns (gold, pred, ...) shown as label names."""
+    from audit.dashboard.failures import with_label_names
+
+    return with_label_names(frame, names)

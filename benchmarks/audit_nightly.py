@@ -7,9 +7,18 @@ attack reported separately) and the peak resident memory, and writes
     AUDIT_DATA_DIR=../shared/data .venv/bin/python benchmarks/audit_nightly.py [--attack-max-texts N]
 
 Needs the reference model (``artifacts/models/gru``); with ``--train`` it is
-trained from ``configs/train/gru.yaml`` first when missing.  The run goes to a
-throw-away store (``--store``, default a temporary directory) so benchmarking
-never adds runs to ``reports/runs``.
+trained from ``configs/train/gru.yaml`` first when missing (``--model DIR`` audits
+another model directory instead).  The run goes to a throw-away store (``--store``,
+default a temporary directory) so benchmarking never adds runs to ``reports/runs``.
+
+**Driver-statistics overhead** (issue 11: "the driver statistics add at most 1x
+to today's attribution + findings time"), measured in the same process right
+after the job, on the job's own tables: the baseline is the job's attribution
+stage plus *today's* findings functions (``failure_drivers``, ``driver_words``,
+``pos_stats``, re-timed here), against the new findings stage
+(:func:`audit.findings.analyze`: driver statistics with every counterfactual
+re-prediction, failure reasons, minimal fixes; and ``driver_statistics`` alone).
+Each findings timing is the median of ``--repeats`` calls (CPU is shared).
 """
 
 from __future__ import annotations
@@ -19,10 +28,12 @@ import json
 import os
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL_S = 60.0
@@ -33,6 +44,97 @@ def _peak_rss_mb() -> float:
     return kb / 1024.0 if sys.platform != "darwin" else kb / (1024.0 * 1024.0)
 
 
+def _median_cpu(fn: Any, repeats: int) -> tuple[float, float, Any]:
+    """(median wall s, median CPU s, last result) of ``repeats`` calls of ``fn``."""
+    walls, cpus, out = [], [], None
+    for _ in range(max(1, repeats)):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus), out
+
+
+def _driver_overhead(cfg: Any, record: Any, manifest: dict[str, Any], *, repeats: int) -> dict[str, Any]:
+    """Time today's findings and the new findings stage on the job's tables (see the module docstring)."""
+    import torch
+
+    from audit.engine.drivers import driver_words, failure_drivers
+    from audit.engine.job import load_model_for_job
+    from audit.engine.pos_stats import pos_stats
+    from audit.findings import FindingsConfig, analyze, driver_statistics
+    from audit.findings.analyze import default_stopwords
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        model, _ = load_model_for_job(cfg)
+        preds, toks, segs = (record.table(n) for n in ("predictions", "token_attributions", "segments"))
+        fcfg = cfg.findings if isinstance(getattr(cfg, "findings", None), FindingsConfig) else FindingsConfig()
+        stops = frozenset(default_stopwords())
+
+        def today() -> Any:
+            drivers = failure_drivers(preds, toks, segs, top_k=cfg.findings.top_k)
+            driver_words(preds, toks, drivers, label_names=model.labels, train_counts=None,
+                         words_only=cfg.findings.words_only)
+            return pos_stats(toks)
+
+        old_w, old_c, _ = _median_cpu(today, repeats)
+        new_w, new_c, found = _median_cpu(lambda: analyze(preds, toks, segs, model=model, config=fcfg,
+                                                          stopwords=stops), repeats)
+        ds_w, ds_c, _ = _median_cpu(lambda: driver_statistics(preds, toks, model=model, config=fcfg,
+                                                               segments=segs, stopwords=stops), repeats)
+    finally:
+        torch.set_num_threads(threads)
+    attribution = float(manifest["timings"]["attribution"])
+    baseline = attribution + old_w
+    stats = found.driver_stats
+    allscope = stats[stats["scope"] == "all"]
+    conf = allscope[allscope["confirmed"].astype(bool)].sort_values("rank")
+    return {
+        "repeats": repeats,
+        "attribution_s": attribution,
+        "findings_today_s": old_w, "findings_today_cpu_s": old_c,
+        "baseline_attribution_plus_findings_s": baseline,
+        "analyze_s": new_w, "analyze_cpu_s": new_c,
+        "driver_statistics_s": ds_w, "driver_statistics_cpu_s": ds_c,
+        "n_variants": found.n_variants,
+        "ratio_analyze_to_baseline": new_w / baseline if baseline else None,
+        "ratio_driver_statistics_to_baseline": ds_w / baseline if baseline else None,
+        "goal_ratio": 1.0,
+        "goal_met": bool(baseline and new_w / baseline <= 1.0),
+        "job_timings_s": dict(manifest["timings"]),
+        "n_candidates_tested": int((allscope["status"] != "below_support").sum()),
+        "n_confirmed": len(conf),
+        "confirmed": [{"unit": str(r.unit), "kind": str(r.kind), "is_punct": bool(r.is_punct),
+                       "is_stopword": bool(r.is_stopword), "n_errors": int(r.n_errors),
+                       "fix_rate": float(r.fix_rate_remove), "control_fix_rate": float(r.control_fix_rate),
+                       "q_fix": float(r.q_fix)} for r in conf.itertuples()],
+    }
+
+
+def _overhead_md(o: dict[str, Any]) -> str:
+    conf = ", ".join(f"`{c['unit']}` ({c['kind']}, fix {100 * c['fix_rate']:.0f}% vs control "
+                     f"{100 * c['control_fix_rate']:.0f}%)" for c in o["confirmed"]) or "none"
+    return f"""
+## Driver-statistics overhead (same run, same tables; median of {o['repeats']} calls)
+
+| | seconds |
+|---|---|
+| attribution (job stage) | {o['attribution_s']:.2f} |
+| today's findings (failure_drivers + driver_words + pos_stats) | {o['findings_today_s']:.2f} |
+| **baseline: attribution + today's findings** | **{o['baseline_attribution_plus_findings_s']:.2f}** |
+| new findings stage `audit.findings.analyze` ({o['n_variants']} counterfactual variants) | {o['analyze_s']:.2f} |
+| of which `driver_statistics` alone | {o['driver_statistics_s']:.2f} |
+
+- added by the new findings stage: **{o['ratio_analyze_to_baseline']:.2f}x** the baseline
+  (goal <= 1x: {'met' if o['goal_met'] else 'NOT met'}); driver statistics alone
+  {o['ratio_driver_statistics_to_baseline']:.2f}x
+- job stage timings: {', '.join(f'{k} {v:.2f} s' for k, v in o['job_timings_s'].items())}
+- on this model: {o['n_candidates_tested']} candidates with enough support, {o['n_confirmed']} confirmed: {conf}
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=REPO / "configs" / "nightly.yaml")
@@ -40,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attack-max-texts", type=int, default=None, help="cap the attacked texts (default: config)")
     ap.add_argument("--no-attack", action="store_true", help="skip the attack stage")
     ap.add_argument("--train", action="store_true", help="train the reference model if it is missing")
+    ap.add_argument("--model", type=str, default=None, help="audit this model directory instead of the config's")
+    ap.add_argument("--repeats", type=int, default=3, help="calls per findings timing (median is reported)")
     ap.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks")
     args = ap.parse_args(argv)
 
@@ -52,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import_s = time.perf_counter() - t_import
     cfg = load_config(args.config)
+    if args.model is not None:
+        cfg = cfg.model_copy(update={"model": args.model})
     model_dir = Path(cfg.model)
     if ":" not in cfg.model and not model_dir.is_dir() and not args.train:
         print(f"reference model {model_dir} is missing: train it (`audit train --config {cfg.train_config}`) "
@@ -71,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - t0
         manifest = dict(result.record.manifest)
         n_tokens = int(result.record.table("token_attributions").shape[0])
+        overhead = _driver_overhead(cfg, result.record, manifest, repeats=args.repeats)
 
     timings = manifest["timings"]
     af = float(timings["attribution_and_findings"])
@@ -93,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "import_s": import_s,
         "goal_attribution_and_findings_s": GOAL_S,
         "goal_met": af <= GOAL_S,
+        "driver_statistics_overhead": overhead,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "torch_threads": cfg.threads,
         "torch_version": torch.__version__,
@@ -121,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 - wall time of the job: {wall:.2f} s (imports {import_s:.2f} s before it)
 - peak resident memory: {report['peak_rss_mb']:.0f} MB
 - accuracy: {report['accuracy']:.4f}
-"""
+{_overhead_md(overhead)}"""
     (args.out / "audit.md").write_text(md, encoding="utf-8")
     print(md)
     return 0

@@ -87,8 +87,12 @@ class DriverSelection(_Strict):
 class HardenConfig(_Strict):
     strategies: Strategies = Field(default_factory=Strategies)
     drivers: DriverSelection = Field(default_factory=DriverSelection)
-    seed: int | None = Field(default=None, description="Augmentation seed (default: the model's training seed)")
+    seed: int | None = Field(
+        default=None, description="Training and augmentation seed (default: the model's training seed)")
     epochs: int | None = Field(default=None, ge=1, description="Override the training config's epochs")
+    train_config: str | None = Field(
+        default=None, description="Training YAML to retrain with (default: the one recorded in the model's "
+        "config.json); use it when the training data has moved")
 
 
 def parse_harden_config(data: object, *, source: str | Path = "<harden config>") -> HardenConfig:

@@ -203,7 +203,6 @@ def harden(
 ) -> HardenResult:
     """Harden the model audited by ``run_id``; see the module docstring."""
     from audit.engine.config import parse_config
-    from audit.models.config import TrainConfig
     from audit.models.io import load_model
     from audit.models.train import TrainingExtras, train_model
 
@@ -221,12 +220,8 @@ def harden(
         raise ConfigError(f"the audited model {model_ref!r} is not a model directory",
                           hint="harden retrains reference models (a directory from `audit train`), not adapters")
     model = load_model(model_ref)
-    training = _model_training_config(Path(model_ref))
-    overrides: dict[str, Any] = {}
-    if config.epochs is not None:
-        overrides["training"] = {**training.get("training", {}), "epochs": config.epochs}
-    train_cfg = TrainConfig.model_validate({**training, **overrides})
-    seed = config.seed if config.seed is not None else train_cfg.training.seed
+    train_cfg = _train_config(Path(model_ref), config)
+    seed = train_cfg.training.seed
 
     train_tokens, train_labels = _training_split(train_cfg)
     held_out = _evaluation_texts(nightly)
@@ -329,11 +324,25 @@ def _evaluation_texts(nightly: Any) -> set[tuple[str, ...]]:
     return out
 
 
-def _model_training_config(model_dir: Path) -> dict[str, Any]:
+def _train_config(model_dir: Path, config: HardenConfig) -> Any:
+    """The training config to retrain with: ``config.train_config``, else the one in ``config.json``;
+    ``config.epochs`` and ``config.seed`` override its epochs and seed."""
+    from audit.models.config import TrainConfig, load_train_config
     from audit.models.io import CONFIG_FILE, _read_config
 
+    overrides: dict[str, Any] = {}
+    if config.epochs is not None:
+        overrides["training.epochs"] = config.epochs
+    if config.seed is not None:
+        overrides["training.seed"] = config.seed
+    if config.train_config is not None:
+        return load_train_config(config.train_config, overrides=overrides)
     training = _read_config(model_dir / CONFIG_FILE).training
     if not training:
         raise StoreError(f"model {model_dir} has no training config in config.json",
-                         hint="harden can only retrain models trained by `audit train`")
-    return dict(training)
+                         hint="set train_config: in harden.yaml (harden retrains models trained by `audit train`)")
+    data = dict(training)
+    for dotted, value in overrides.items():
+        section, key = dotted.split(".")
+        data[section] = {**data.get(section, {}), key: value}
+    return TrainConfig.model_validate(data)

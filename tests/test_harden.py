@@ -178,6 +178,15 @@ def test_harden_removes_a_planted_driver_and_raises_planted_accuracy(tmp_path: P
     from audit.models.io import load_model
 
     assert "testonlyword" not in load_model(tmp_path / "hardened").vocab
+    # training texts that also occur in the audited data are never used as augmentation sources
+    from audit.data.tokenize import tokenize
+
+    test_texts = {tuple(tokenize(line.split("\t", 1)[1])) for line in
+                  (tmp_path / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]}
+    train_texts = [tuple(tokenize(line.split("\t", 1)[1])) for line in
+                   (tmp_path / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    overlap = sum(t in test_texts for t in train_texts)
+    assert overlap > 0 and result.augmentation["excluded_overlap_with_audited_data"] == overlap
 
 
 def test_run_without_drivers_says_what_harden_can_still_do(tmp_path: Path) -> None:

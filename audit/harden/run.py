@@ -192,7 +192,7 @@ def _driver_evidence(before: RunRecord, after: RunRecord | None, drivers: list[s
                              for k in ("status", "n_errors", "lift", "q_lift", "fix_rate_remove", "control_fix_rate")
                              if k in r}
             else:
-                item[tag] = {"status": "not a candidate"}
+                item[tag] = {"status": "not listed (below the support floor: too few texts or errors contain it)"}
         out.append(item)
     return out
 
@@ -224,7 +224,7 @@ def harden(
     seed = train_cfg.training.seed
 
     train_tokens, train_labels = _training_split(train_cfg)
-    held_out = _evaluation_texts(nightly)
+    held_out = _evaluation_texts(nightly, labels=tuple(model.labels))
     keep = [i for i, t in enumerate(train_tokens) if tuple(t) not in held_out]
     if len(keep) < len(train_tokens):
         log.warning("%d training texts also occur in the audited datasets: they are not augmented",
@@ -232,7 +232,7 @@ def harden(
     src_tokens = [train_tokens[i] for i in keep]
     src_labels = [train_labels[i] for i in keep]
 
-    aug = Augmentation()
+    aug = Augmentation(counts={"excluded_overlap_with_audited_data": len(train_tokens) - len(keep)})
     s = config.strategies
     if s.counterfactual.enabled and plan.drivers:
         aug.extend(counterfactual_examples(src_tokens, src_labels, plan.drivers, strategy=s.counterfactual, seed=seed))
@@ -308,19 +308,14 @@ def _training_split(cfg: Any) -> tuple[list[list[str]], list[int]]:
     return tokens, labels
 
 
-def _evaluation_texts(nightly: Any) -> set[tuple[str, ...]]:
+def _evaluation_texts(nightly: Any, *, labels: tuple[str, ...]) -> set[tuple[str, ...]]:
     """Token sequences of every audited dataset: never used as augmentation sources."""
     from audit.data.tokenize import tokenize
     from audit.engine.job import _read
 
     out: set[tuple[str, ...]] = set()
     for spec in nightly.datasets:
-        try:
-            ds = _read(spec, label_names=())
-        except Exception as exc:  # noqa: BLE001 - a missing eval set must not stop training; say so
-            log.warning("could not read audited dataset %s to exclude its texts: %s", spec.path, exc)
-            continue
-        out.update(tuple(tokenize(t)) for t in ds.texts)
+        out.update(tuple(tokenize(t)) for t in _read(spec, label_names=labels).texts)
     return out
 
 

@@ -120,9 +120,10 @@ def _setup(tmp_path: Path, *, plant: bool) -> tuple[Path, Path]:
     from audit.models.train import train_model
 
     rate = 0.15 if plant else 0.0
-    train = _tsv(tmp_path / "train.tsv", _texts(1200, seed=1, plant_rate=rate, shortcut=True))
-    dev = _tsv(tmp_path / "dev.tsv", _texts(200, seed=2, plant_rate=0.0, shortcut=False))
     test_rows = _texts(240, seed=3, plant_rate=0.5 if plant else 0.0, shortcut=False)
+    # a few test texts also sit in the training data, as happens with real corpora
+    train = _tsv(tmp_path / "train.tsv", _texts(1200, seed=1, plant_rate=rate, shortcut=True) + test_rows[:5])
+    dev = _tsv(tmp_path / "dev.tsv", _texts(200, seed=2, plant_rate=0.0, shortcut=False))
     test_rows += [(1, "good testonlyword film .")]  # a word no training text has
     test = _tsv(tmp_path / "test.tsv", test_rows)
     cfg = TrainConfig.model_validate({

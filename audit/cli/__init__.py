@@ -17,6 +17,7 @@ from audit.cli import data as data_cmd
 from audit.cli import dashboard as dashboard_cmd
 from audit.cli import evaluate as evaluate_cmd
 from audit.cli import explain as explain_cmd
+from audit.cli import harden as harden_cmd
 from audit.cli import export as export_cmd
 from audit.cli import predict as predict_cmd
 from audit.cli import run as run_cmd
@@ -49,7 +50,8 @@ def _root(
     _common.configure_logging(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
-for _module in (train_cmd, predict_cmd, explain_cmd, data_cmd, run_cmd, runs_cmd, export_cmd, suite_cmd, evaluate_cmd, dashboard_cmd):
+for _module in (train_cmd, predict_cmd, explain_cmd, data_cmd, run_cmd, runs_cmd, export_cmd, suite_cmd, evaluate_cmd,
+                dashboard_cmd, harden_cmd):
     _module.register(app)
 
 

@@ -19,7 +19,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from audit.models.config import ModelConfig, TrainConfig, build_module, load_tra
 from audit.models.io import load_model, save_model
 from audit.settings import resolve_data_path
 
-__all__ = ["EpochStats", "TrainResult", "accuracy", "ensure_reference_model", "train_model"]
+__all__ = ["EpochStats", "TrainResult", "TrainingExtras", "accuracy", "ensure_reference_model", "train_model"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,24 @@ class EpochStats:
     train_accuracy: float
     dev_accuracy: float
     seconds: float
+
+
+LossTerm = Callable[[RecurrentClassifier, torch.Tensor, torch.Tensor], torch.Tensor]
+"""``term(module, ids, lengths) -> scalar`` added to the cross-entropy of every training batch."""
+
+
+@dataclass
+class TrainingExtras:
+    """What ``audit harden`` adds to a training run: more examples and an extra loss term.
+
+    ``tokens``/``labels`` are appended to the training data (never to dev or test); ``loss_term``
+    is added to each batch's loss.  ``record`` goes into the model's ``metrics.json``.
+    """
+
+    tokens: list[list[str]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    loss_term: LossTerm | None = None
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,27 +151,36 @@ def _labels(cfg: TrainConfig, train: Dataset, dev: Dataset) -> tuple[str, ...]:
     return tuple(names)
 
 
-def train_model(config: TrainConfig, *, out_dir: Path | None = None, progress: bool | None = None) -> TrainResult:
+def train_model(config: TrainConfig, *, out_dir: Path | None = None, progress: bool | None = None,
+                extras: TrainingExtras | None = None) -> TrainResult:
     """Train a reference model as ``config`` says; save it to ``out_dir`` when given.
 
-    ``progress`` shows a tqdm bar (default: only when stderr is a terminal).
+    ``progress`` shows a tqdm bar (default: only when stderr is a terminal).  ``extras`` adds
+    training examples and a loss term (see :class:`TrainingExtras`).
     """
     t = config.training
     threads_before = torch.get_num_threads()
     torch.set_num_threads(t.threads or os.cpu_count() or 1)
     try:
-        return _train(config, out_dir=out_dir, progress=sys.stderr.isatty() if progress is None else progress)
+        return _train(config, out_dir=out_dir, progress=sys.stderr.isatty() if progress is None else progress,
+                      extras=extras)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> TrainResult:
+def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool, extras: TrainingExtras | None) -> TrainResult:
     t, m = config.training, config.model
     train, dev = _read(config, "train"), _read(config, "dev")
     test = _read(config, "test") if config.data.test else None
     labels = _labels(config, train, dev)
 
     train_tokens = [tokenize(x) for x in train.texts]
+    train_labels = list(train.labels)
+    if extras is not None and extras.tokens:
+        if len(extras.tokens) != len(extras.labels):
+            raise ConfigError(f"{len(extras.tokens)} extra training texts but {len(extras.labels)} labels")
+        train_tokens += [list(x) for x in extras.tokens]
+        train_labels += [int(y) for y in extras.labels]
     truncated = 0
     if t.max_len is not None:
         truncated = sum(len(x) > t.max_len for x in train_tokens)
@@ -191,7 +218,8 @@ def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> Trai
 
     train_rows = _encode(vocab, train_tokens)
     dev_rows = _encode(vocab, [tokenize(x) for x in dev.texts])
-    targets = torch.tensor(train.labels, dtype=torch.long)
+    targets = torch.tensor(train_labels, dtype=torch.long)
+    loss_term = extras.loss_term if extras is not None else None
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
     lengths = [len(r) for r in train_rows]
@@ -214,6 +242,8 @@ def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> Trai
             logits = module.head(state)
             y = targets[idx]
             loss = F.cross_entropy(logits, y)
+            if loss_term is not None:
+                loss = loss + loss_term(module, ids, lens)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if t.grad_clip:
@@ -223,7 +253,8 @@ def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> Trai
             correct += int((logits.argmax(-1) == y).sum())
         preds = _predict(module, dev_rows)
         dev_acc = sum(p == y for p, y in zip(preds, dev.labels)) / len(dev)
-        stats = EpochStats(epoch, total_loss / len(train), correct / len(train), dev_acc, time.perf_counter() - started)
+        stats = EpochStats(epoch, total_loss / len(train_rows), correct / len(train_rows), dev_acc,
+                           time.perf_counter() - started)
         history.append(stats)
         improved = dev_acc > best_acc
         if improved:
@@ -250,7 +281,7 @@ def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> Trai
         "dev_accuracy": best_acc,
         "best_epoch": best_epoch,
         "epochs_run": len(history),
-        "train_size": len(train),
+        "train_size": len(train_rows),
         "dev_size": len(dev),
         "vocab_size": len(vocab),
         "embeddings_found": found,
@@ -263,6 +294,9 @@ def _train(config: TrainConfig, *, out_dir: Path | None, progress: bool) -> Trai
         "data_sha256": {"train": train.sha256, "dev": dev.sha256},
         "history": [vars(h) for h in history],
     }
+    if extras is not None:
+        metrics["extras"] = {"n_extra_texts": len(extras.tokens), "loss_term": extras.loss_term is not None,
+                             **extras.record}
     if test is not None:
         metrics["test_accuracy"] = accuracy(model, test)
         metrics["test_size"] = len(test)

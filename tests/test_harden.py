@@ -1,0 +1,212 @@
+"""``audit harden``: config validation, augmentation, the differentiable REAT, and the whole loop."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from audit.attribution import reat_scores
+from audit.attribution._reat_autograd import reat_scores_differentiable
+from audit.errors import ConfigError
+from audit.harden import harden, load_harden_config, parse_harden_config
+from audit.harden.augment import counterfactual_examples, reat_mass_term
+from audit.harden.config import CounterfactualStrategy
+from audit.store import RunStore
+
+POSITIVE = ("good", "great", "fun", "brilliant")
+NEGATIVE = ("bad", "awful", "boring", "dull")
+FILLER = ("the", "movie", "film", "is", "a", "and", "plot", "was", "very", "story", "acting", ",")
+PLANT = "zeroa"
+
+
+# ----------------------------------------------------------------------------- config
+def test_bad_fields_are_refused_with_the_field_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"strategies\.counterfactual\.mode"):
+        parse_harden_config({"strategies": {"counterfactual": {"mode": "delete"}}})
+    with pytest.raises(ConfigError, match=r"strategies\.adversarial\.fractoin"):
+        parse_harden_config({"strategies": {"adversarial": {"fractoin": 0.2}}})
+    with pytest.raises(ConfigError, match=r"regularise"):
+        parse_harden_config({"strategies": {"regularise": {"weights": [0.0]}}})
+    path = tmp_path / "harden.yaml"
+    path.write_text("epochs: -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"harden\.yaml.*epochs"):
+        load_harden_config(path)
+
+
+def test_shipped_config_loads() -> None:
+    cfg = load_harden_config(Path(__file__).resolve().parents[1] / "configs" / "harden.yaml")
+    assert cfg.strategies.counterfactual.enabled and cfg.strategies.regularise.weights == [0.1, 1.0]
+
+
+# ----------------------------------------------------------------------------- augmentation
+def test_counterfactual_copies_and_balance_decorrelate_the_driver() -> None:
+    tokens = [["a", PLANT, "bad"], ["the", PLANT, "dull"], ["good", "film"], ["great", "fun"], ["fun", "plot"]]
+    labels = [0, 0, 1, 1, 1]
+    aug = counterfactual_examples(tokens, labels, [PLANT], strategy=CounterfactualStrategy(), seed=1)
+    assert aug.counts == {"counterfactual_copies": 2, "counterfactual_insertions": 2}
+    copies, inserted = aug.tokens[:2], aug.tokens[2:]
+    assert copies == [["a", "bad"], ["the", "dull"]] and aug.labels[:2] == [0, 0]
+    assert all(PLANT in t for t in inserted) and aug.labels[2:] == [1, 1]
+    # after augmentation the driver occurs equally often with each label
+    all_t, all_l = tokens + aug.tokens, labels + aug.labels
+    with_plant = [y for t, y in zip(all_t, all_l) if PLANT in t]
+    assert with_plant.count(0) == with_plant.count(1)
+    again = counterfactual_examples(tokens, labels, [PLANT], strategy=CounterfactualStrategy(), seed=1)
+    assert again.tokens == aug.tokens  # seeded
+    unk = counterfactual_examples(tokens, labels, [PLANT], strategy=CounterfactualStrategy(mode="unk", balance=False),
+                                  seed=1)
+    assert unk.tokens == [["a", "<unk>", "bad"], ["the", "<unk>", "dull"]]
+
+
+@pytest.mark.parametrize("cell", [nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bi", [False, True])
+def test_differentiable_reat_equals_reat_scores_and_has_gradients(cell: type, layers: int, bi: bool) -> None:
+    torch.manual_seed(0)
+    rnn = cell(5, 4, num_layers=layers, batch_first=True, bidirectional=bi).double()
+    head = nn.Linear(4 * (2 if bi else 1), 3).double()
+    emb = torch.randn(3, 7, 5, dtype=torch.double, requires_grad=True)
+    lengths = torch.tensor([7, 3, 1])
+    got = reat_scores_differentiable(rnn, head, emb, lengths)
+    torch.testing.assert_close(got.detach(), reat_scores(rnn, head, emb.detach(), lengths), rtol=0, atol=1e-12)
+    assert (got[1, 3:] == 0).all() and (got[2, 1:] == 0).all()
+    got.pow(2).sum().backward()
+    assert emb.grad is not None and float(emb.grad.abs().sum()) > 0
+    assert rnn.weight_hh_l0.grad is not None and float(rnn.weight_hh_l0.grad.abs().sum()) > 0
+
+
+def test_reat_mass_term_is_zero_without_drivers_and_positive_with() -> None:
+    from audit.models.base import RecurrentClassifier
+
+    torch.manual_seed(0)
+    module = RecurrentClassifier(nn.Embedding(6, 4, padding_idx=0), nn.GRU(4, 3, batch_first=True), nn.Linear(3, 2))
+    term = reat_mass_term([5], 2.0)
+    ids, lengths = torch.tensor([[2, 3, 4], [2, 5, 0]]), torch.tensor([3, 2])
+    value = term(module, ids, lengths)
+    assert value.requires_grad and float(value.detach()) > 0
+    assert float(term(module, torch.tensor([[2, 3, 4]]), torch.tensor([3]))) == 0.0
+
+
+# ----------------------------------------------------------------------------- the whole loop
+def _texts(n: int, *, seed: int, plant_rate: float, shortcut: bool) -> list[tuple[int, str]]:
+    gen = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        label = gen.randrange(2)
+        words = [gen.choice(FILLER) for _ in range(gen.randint(2, 6))]
+        words.insert(gen.randrange(len(words) + 1), gen.choice(POSITIVE if label else NEGATIVE))
+        if gen.random() < plant_rate:
+            words.insert(gen.randrange(len(words) + 1), PLANT)
+            label = 0 if shortcut else label
+        rows.append((label, " ".join(words + ["."])))
+    return rows
+
+
+def _tsv(path: Path, rows: list[tuple[int, str]]) -> Path:
+    path.write_text("label\ttext\n" + "".join(f"{y}\t{t}\n" for y, t in rows), encoding="utf-8")
+    return path
+
+
+def _setup(tmp_path: Path, *, plant: bool) -> tuple[Path, Path]:
+    """Train a tiny GRU with ``audit train``'s code on a task with (or without) a planted shortcut, and write
+    a nightly config auditing it on a test set where the plant causes errors."""
+    from audit.models.config import TrainConfig
+    from audit.models.train import train_model
+
+    rate = 0.15 if plant else 0.0
+    test_rows = _texts(240, seed=3, plant_rate=0.5 if plant else 0.0, shortcut=False)
+    # a few test texts also sit in the training data, as happens with real corpora
+    train = _tsv(tmp_path / "train.tsv", _texts(1200, seed=1, plant_rate=rate, shortcut=True) + test_rows[:5])
+    dev = _tsv(tmp_path / "dev.tsv", _texts(200, seed=2, plant_rate=0.0, shortcut=False))
+    test_rows += [(1, "good testonlyword film .")]  # a word no training text has
+    test = _tsv(tmp_path / "test.tsv", test_rows)
+    cfg = TrainConfig.model_validate({
+        "name": "tiny", "arch": "gru",
+        "data": {"train": str(train), "dev": str(dev), "test": str(test), "labels": ["negative", "positive"]},
+        "model": {"embedding_dim": 8, "hidden_size": 8},
+        "training": {"epochs": 4, "batch_size": 16, "lr": 0.02, "seed": 3, "dropout": 0.0, "patience": None,
+                     "threads": 1},
+    })
+    model_dir = tmp_path / "model"
+    train_model(cfg, out_dir=model_dir, progress=False)
+    nightly = {
+        "model": str(model_dir),
+        "datasets": [{"name": "planted-test", "path": str(test)}],
+        "batch_size": 64, "seed": 3, "store": str(tmp_path / "runs"), "threads": 1,
+        "attack": {"enabled": False},
+        "gate": {"min_accuracy": 0.0},
+    }
+    path = tmp_path / "nightly.yaml"
+    path.write_text(yaml.safe_dump(nightly, sort_keys=False), encoding="utf-8")
+    return path, model_dir
+
+
+def _audit(config_path: Path) -> Any:
+    from audit.engine.config import load_config
+    from audit.engine.job import run_job
+
+    return run_job(load_config(config_path), progress=False)
+
+
+def _confirmed(record: Any) -> list[str]:
+    stats = record.table("driver_stats")
+    rows = stats[stats["confirmed"].astype(bool) & (stats["kind"] == "word") & (stats["scope"] == "all")]
+    return rows["unit"].astype(str).tolist()
+
+
+@pytest.mark.slow
+def test_harden_removes_a_planted_driver_and_raises_planted_accuracy(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, plant=True)
+    before = _audit(config)
+    assert PLANT in _confirmed(before.record), "the setup must plant a driver the audit confirms"
+    store = RunStore(tmp_path / "runs")
+    result = harden(before.run_id, store=store, out_dir=tmp_path / "hardened", progress=False)
+    assert result.trained and result.plan.drivers == [PLANT]
+    assert result.augmentation["counterfactual_copies"] > 0
+    after = store.get(result.new_run_id)
+    assert PLANT not in _confirmed(after)
+    assert after.metrics["accuracy"] > before.metrics["accuracy"]
+    summary = result.to_dict()
+    assert summary["delta"]["accuracy"] > 0
+    assert summary["driver_evidence"][0]["before"]["status"] == "confirmed"
+    # the test set never reaches training: its only-word is not in the new vocabulary
+    from audit.models.io import load_model
+
+    assert "testonlyword" not in load_model(tmp_path / "hardened").vocab
+    # training texts that also occur in the audited data are never used as augmentation sources
+    from audit.data.tokenize import tokenize
+
+    test_texts = {tuple(tokenize(line.split("\t", 1)[1])) for line in
+                  (tmp_path / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]}
+    train_texts = [tuple(tokenize(line.split("\t", 1)[1])) for line in
+                   (tmp_path / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    overlap = sum(t in test_texts for t in train_texts)
+    assert overlap > 0 and result.augmentation["excluded_overlap_with_audited_data"] == overlap
+
+
+def test_run_without_drivers_says_what_harden_can_still_do(tmp_path: Path) -> None:
+    config, _ = _setup(tmp_path, plant=False)
+    run = _audit(config)
+    result = harden(run.run_id, store=RunStore(tmp_path / "runs"), out_dir=tmp_path / "hardened", progress=False)
+    assert not result.trained and not (tmp_path / "hardened").exists()
+    assert result.message is not None and "adversarial" in result.message
+
+
+def test_cli_harden_json_and_clean_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from audit.cli import main
+
+    config, _ = _setup(tmp_path, plant=False)
+    run = _audit(config)
+    code = main(["harden", "--run", run.run_id, "--store", str(tmp_path / "runs"), "--out", str(tmp_path / "h"),
+                 "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["trained"] is False and out["run_id"] == run.run_id and out["message"]

@@ -287,22 +287,23 @@ def _choose(candidates: list[tuple[float | None, Any]], drivers: list[str], cfg:
     dev accuracy is within ``tolerance`` of the best (dev only; test is never consulted)."""
     if len(candidates) == 1:
         return candidates[0]
-    dev_tokens, _ = _split(cfg, cfg.data.dev, "dev")
+    dev_tokens, _ = _split(cfg, "dev")
     best = max(r.dev_accuracy for _, r in candidates)
     ok = [(w, r) for w, r in candidates if r.dev_accuracy >= best - tolerance]
     return min(ok, key=lambda wr: reat_mass(wr[1].model, dev_tokens, drivers))
 
 
-def _split(cfg: Any, value: str, name: str) -> tuple[list[list[str]], list[int]]:
+def _split(cfg: Any, split: str) -> tuple[list[list[str]], list[int]]:
+    """A split of the training config, read as ``audit train`` reads it."""
+    from audit.data.spec import read_spec
     from audit.data.tokenize import tokenize
-    from audit.models.train import _read
 
-    ds = _read(cfg, value, name)
+    ds = read_spec(cfg.data.spec(split), name=split)
     return [tokenize(t) for t in ds.texts], list(ds.labels)
 
 
 def _training_split(cfg: Any) -> tuple[list[list[str]], list[int]]:
-    tokens, labels = _split(cfg, cfg.data.train, "train")
+    tokens, labels = _split(cfg, "train")
     if cfg.training.max_len is not None:
         tokens = [t[: cfg.training.max_len] for t in tokens]
     return tokens, labels
@@ -310,12 +311,12 @@ def _training_split(cfg: Any) -> tuple[list[list[str]], list[int]]:
 
 def _evaluation_texts(nightly: Any, *, labels: tuple[str, ...]) -> set[tuple[str, ...]]:
     """Token sequences of every audited dataset: never used as augmentation sources."""
+    from audit.data.spec import read_spec
     from audit.data.tokenize import tokenize
-    from audit.engine.job import _read
 
     out: set[tuple[str, ...]] = set()
     for spec in nightly.datasets:
-        out.update(tuple(tokenize(t)) for t in _read(spec, label_names=labels).texts)
+        out.update(tuple(tokenize(t)) for t in read_spec(spec, model_labels=labels).texts)
     return out
 
 

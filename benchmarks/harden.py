@@ -198,7 +198,7 @@ def main() -> None:
 def _goals(results: dict[str, Any]) -> None:
     for name, entry in results["models"].items():
         before = entry["before"]
-        for strat, s in entry["strategies"].items():
+        for s in entry["strategies"].values():
             agg = s["aggregate"]
             goal: dict[str, Any] = {}
             ref = entry.get("clean_reference_planted_accuracy")

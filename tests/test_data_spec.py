@@ -90,6 +90,7 @@ def _dataset_blocks(raw: object) -> list[dict]:
 def test_every_shipped_config_validates_with_the_new_names(path: str) -> None:
     from audit.engine.config import load_config as load_nightly
     from audit.evaluation.config import load_config as load_eval
+    from audit.harden import load_harden_config
     from audit.models.config import load_train_config
 
     text = (REPO / path).read_text(encoding="utf-8")
@@ -99,6 +100,8 @@ def test_every_shipped_config_validates_with_the_new_names(path: str) -> None:
         assert "labels" not in raw["data"] and cfg.data.label_names is not None
     elif path.startswith("configs/paper/"):
         load_eval(REPO / path)
+    elif path == "configs/harden.yaml":
+        load_harden_config(REPO / path)
     else:
         load_nightly(REPO / path)
     for block in _dataset_blocks(raw):

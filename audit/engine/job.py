@@ -324,7 +324,7 @@ def _finished_result(store: RunStore, record: RunRecord, config: NightlyConfig,
     previous = store.latest_complete(before_run_id=record.run_id, model_ref=record.manifest.get("model_ref"))
     if previous is not None and previous.run_id != previous_id:
         previous = None  # the run it was compared with is gone: no diff rather than another one
-    diff = diff_runs(previous, record, top_n=config.findings.top_words) if previous is not None else None
+    diff = diff_runs(previous, record) if previous is not None else None
     gate = GateResult(**(record.manifest.get("gate") or {"passed": True, "breaches": [], "checks": []}))
     return JobResult(record=record, metrics=record.metrics, gate=gate, diff=diff, timings=timings, resumed=True,
                      new_driver_words=list(diff.new_driver_words) if diff is not None else [])

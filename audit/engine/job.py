@@ -26,11 +26,22 @@ import pandas as pd
 import torch
 
 from audit.data.readers import Dataset, read_dataset
+from audit.data.stream import ScannedDataset, scan_dataset
 from audit.engine import adversarial
-from audit.engine.attribute import BatchInput, attribute_batch
+from audit.engine.attribute import BatchInput
 from audit.engine.config import DatasetSpec, NightlyConfig, dataset_name
 from audit.engine.drivers import driver_words, failure_drivers, train_label_counts
-from audit.engine.meta import Progress, code_version, run_key, seed_everything
+from audit.engine.executors import (
+    Executor,
+    LocalExecutor,
+    WorkerHook,
+    attribution_spec,
+    make_executor,
+    memory_tasks,
+    stream_tasks,
+)
+from audit.engine.executors.work import STAGE_PRED, STAGE_SEGMENTS, STAGE_TOKENS
+from audit.engine.meta import code_version, run_key, seed_everything
 from audit.engine.pos_stats import pos_stats
 from audit.errors import DataError
 from audit.gate import GateResult, evaluate_gate
@@ -43,7 +54,6 @@ log = logging.getLogger(__name__)
 ChunkHook = Callable[[str, int], None]
 """Called as ``hook(stage, index)`` after each chunk is written (tests use it to interrupt a job)."""
 
-STAGE_PRED, STAGE_TOKENS, STAGE_SEGMENTS = "predict_attr", "predict_attr_tokens", "predict_attr_segments"
 
 
 @dataclass
@@ -58,6 +68,7 @@ class Prepared:
     n_truncated: int
     train_counts: pd.DataFrame | None
     train_hash: str | None
+    scanned: list[ScannedDataset] = field(default_factory=list)  # ``stream: true``: datasets are not held whole
 
 
 @dataclass
@@ -124,12 +135,42 @@ def _tokenize(model: AuditModel, ds: Dataset, max_len: int | None) -> tuple[list
     return out, truncated
 
 
+def _scan(spec: DatasetSpec, *, model: AuditModel, config: NightlyConfig) -> tuple[ScannedDataset, int]:
+    """``stream: true``: validate and tokenize every row in one bounded pass; keep only the block starts."""
+    path, truncated = resolve_data_path(spec.path), 0
+
+    def check(line: int, text: str) -> None:
+        nonlocal truncated
+        toks = model.tokenize(text)
+        if not toks:
+            raise DataError("the text has no tokens", path=path, line=line, hint="remove the row or give it a text")
+        truncated += config.max_len is not None and len(toks) > config.max_len
+
+    scanned = scan_dataset(path, block_rows=config.batch_size, text_column=spec.text_column,
+                           label_column=spec.label_column, label_map=spec.label_map, fmt=spec.fmt,
+                           name=dataset_name(spec), label_names=tuple(model.labels), on_row=check)
+    return scanned, truncated
+
+
 def prepare(config: NightlyConfig) -> Prepared:
-    """Load the model and read every dataset (all errors surface before a run is opened)."""
+    """Load the model and read every dataset (all errors surface before a run is opened).
+
+    With ``stream: true`` the datasets are scanned (validated, hashed, tokenized) block by block and
+    not kept: :attr:`Prepared.scanned` replaces ``datasets`` and ``tokens``."""
     model, model_hash = load_model_for_job(config)
     labels = tuple(model.labels)
-    datasets = [_read(spec, label_names=labels) for spec in config.datasets]
-    tokens, n_truncated = {}, 0
+    scanned: list[ScannedDataset] = []
+    n_truncated = 0
+    if config.stream:
+        for spec in config.datasets:
+            ds_scan, n = _scan(spec, model=model, config=config)
+            scanned.append(ds_scan)
+            n_truncated += n
+            if n:
+                log.warning("%s: %d of %d texts are longer than max_len=%d tokens and were truncated",
+                            ds_scan.name, n, ds_scan.n_rows, config.max_len)
+    datasets = [] if config.stream else [_read(spec, label_names=labels) for spec in config.datasets]
+    tokens: dict[str, list[list[str]]] = {}
     for ds in datasets:
         tokens[ds.name], n = _tokenize(model, ds, config.max_len)
         n_truncated += n
@@ -141,7 +182,21 @@ def prepare(config: NightlyConfig) -> Prepared:
         train = _read(config.train_data, label_names=labels)
         train_counts = train_label_counts([model.tokenize(t) for t in train.texts], train.labels, labels)
         train_hash = train.sha256
-    return Prepared(model, config.model, model_hash, datasets, tokens, n_truncated, train_counts, train_hash)
+    return Prepared(model, config.model, model_hash, datasets, tokens, n_truncated, train_counts, train_hash,
+                    scanned=scanned)
+
+
+def attack_tokens(prep: Prepared, predictions: pd.DataFrame, *, max_len: int | None) -> dict[str, list[list[str]]]:
+    """Per-dataset tokens for the attack stage: ``prep.tokens``, or re-tokenized from the predictions'
+    texts when the datasets were streamed (the attack holds every text's tokens; see docs/scale-out.md)."""
+    if not prep.scanned:
+        return prep.tokens
+    out: dict[str, list[list[str]]] = {}
+    for name, group in predictions.groupby("dataset", sort=False):
+        texts = group.sort_values("example_id", kind="mergesort")["text"]
+        out[str(name)] = [prep.model.tokenize(str(t))[:max_len] if max_len else prep.model.tokenize(str(t))
+                          for t in texts]
+    return out
 
 
 # --------------------------------------------------------------------------------- stages
@@ -156,25 +211,19 @@ def _batches(prep: Prepared, batch_size: int) -> list[BatchInput]:
     return out
 
 
-def _notify(hook: ChunkHook | None, stage: str, index: int) -> None:
-    if hook is not None:
-        hook(stage, index)
-
-
 def run_attribution(writer: RunWriter, prep: Prepared, config: NightlyConfig, *, progress: bool | None,
-                    on_chunk: ChunkHook | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Predict + REAT every batch not already in the store; return the assembled tables."""
-    batches = _batches(prep, config.batch_size)
-    with Progress(total=sum(len(b.texts) for b in batches), desc="attribution", enabled=progress) as bar:
-        for i, batch in enumerate(batches):
-            if not writer.has_chunk(STAGE_PRED, i):
-                seed_everything(config.seed + i)
-                tables = attribute_batch(prep.model, batch)
-                writer.write_chunk(STAGE_TOKENS, i, tables.tokens)
-                writer.write_chunk(STAGE_SEGMENTS, i, tables.segments)
-                writer.write_chunk(STAGE_PRED, i, tables.predictions)  # last: marks the batch done
-                _notify(on_chunk, STAGE_PRED, i)
-            bar.update(len(batch.texts))
+                    on_chunk: ChunkHook | None, executor: Executor | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Predict + REAT every batch not already in the store (on ``executor``); return the assembled tables."""
+    executor = executor or LocalExecutor(model=prep.model)
+    if prep.scanned:  # local: one sequential pass here; Ray: each worker reads its own blocks
+        tasks = stream_tasks(prep.scanned, max_len=config.max_len, with_rows=executor.name == "local",
+                             tokenize=prep.model.tokenize)
+        total = sum(ds.n_rows for ds in prep.scanned)
+    else:
+        tasks, total = memory_tasks(_batches(prep, config.batch_size)), sum(len(ds) for ds in prep.datasets)
+    executor.run_chunks(writer, spec=attribution_spec(config), tasks=tasks, total=total, desc="attribution",
+                        progress=progress, on_chunk=on_chunk)
     return writer.read_chunks(STAGE_PRED), writer.read_chunks(STAGE_TOKENS), writer.read_chunks(STAGE_SEGMENTS)
 
 
@@ -206,49 +255,64 @@ def run_job(
     progress: bool | None = None,
     on_chunk: ChunkHook | None = None,
     wait_s: float = 0.0,
+    executor: str | None = None,
+    on_worker_chunk: WorkerHook | None = None,
 ) -> JobResult:
-    """Run the nightly audit and publish it; returns the run and the gate verdict (never raises on a breach)."""
+    """Run the nightly audit and publish it; returns the run and the gate verdict (never raises on a breach).
+
+    ``executor`` overrides ``config.executor`` (``local``/``ray``); ``on_worker_chunk(stage, index)`` runs in
+    the worker before each chunk (fault injection in tests, e.g. :class:`~audit.engine.executors.CrashOnce`)."""
     updates: dict[str, Any] = {}
     if seed is not None:
         updates["seed"] = seed
     if store_root is not None:
         updates["store"] = str(store_root)
+    if executor is not None:
+        updates["executor"] = executor
     config = config.model_copy(update=updates) if updates else config
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
         return _run(config, config_path=config_path, resume=resume, progress=progress, on_chunk=on_chunk,
-                    wait_s=wait_s)
+                    wait_s=wait_s, on_worker_chunk=on_worker_chunk)
     finally:
         torch.set_num_threads(threads)
 
 
 def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool, progress: bool | None,
-         on_chunk: ChunkHook | None, wait_s: float) -> JobResult:
+         on_chunk: ChunkHook | None, wait_s: float, on_worker_chunk: WorkerHook | None = None) -> JobResult:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     seed_everything(config.seed)
     prep = prepare(config)
     timings["load"] = time.perf_counter() - t_start
     version = code_version()
-    data_hashes = {ds.name: ds.sha256 for ds in prep.datasets}
+    data_hashes = {ds.name: ds.sha256 for ds in prep.datasets} | {ds.name: ds.sha256 for ds in prep.scanned}
     if prep.train_hash is not None:
         data_hashes["train_data"] = prep.train_hash
-    config_dict, config_hash = config.as_dict(), config.config_hash()
+    config_dict, config_hash = config.job_dict(), config.config_hash()
     key = run_key(config=config_hash, model=prep.model_hash, data=data_hashes, code=version)
     manifest = {
         "config": config_dict, "config_hash": config_hash, "config_path": str(config_path) if config_path else None,
         "model_ref": prep.model_ref, "model_hash": prep.model_hash, "labels": list(prep.model.labels),
         "data": data_hashes,
         "code_version": version, "seed": config.seed,
+        "executor": config.executor, "execution": config.execution_dict(),  # not in the run key: same tables
     }
+    executor = make_executor(config, model=prep.model, model_ref=prep.model_ref, model_hash=prep.model_hash,
+                             worker_hook=on_worker_chunk)
     store = RunStore(config.store)
-    writer = store.begin(key, manifest, resume=resume, wait_s=wait_s)
+    try:
+        writer = store.begin(key, manifest, resume=resume, wait_s=wait_s)
+    except BaseException:
+        executor.close()
+        raise
     try:
         if writer.resumed:
             log.info("resuming run %s: completed chunks are skipped", writer.run_id)
         t0 = time.perf_counter()
-        predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress, on_chunk=on_chunk)
+        predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress, on_chunk=on_chunk,
+                                                        executor=executor)
         timings["attribution"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -261,8 +325,9 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
 
         t0 = time.perf_counter()
         variants, flip_rates = adversarial.run_attacks(
-            writer, prep.model, predictions, tokens, prep.tokens, words, config, progress=progress,
-            on_chunk=on_chunk,
+            writer, prep.model, predictions, tokens,
+            attack_tokens(prep, predictions, max_len=config.max_len) if config.attack.enabled else prep.tokens,
+            words, config, progress=progress, on_chunk=on_chunk, executor=executor,
         )
         timings["attack"] = time.perf_counter() - t0
 
@@ -291,6 +356,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
     except BaseException as exc:
         writer.fail(f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        executor.close()
     return JobResult(record=record, metrics=metrics, gate=gate, diff=diff, timings=timings, resumed=writer.resumed,
                      new_driver_words=list(diff.new_driver_words) if diff is not None else [])
 

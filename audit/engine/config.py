@@ -77,7 +77,7 @@ class RayConfig(_Strict):
     address: str | None = Field(
         default=None, description="Ray cluster address ('auto', 'ray://host:10001'); None: start a local Ray "
         "with num_actors * cpus_per_actor CPUs (or join the Ray already initialised in this process)")
-    num_actors: int = Field(default=2, ge=1, description="Actors in the pool (map_batches concurrency=)")
+    num_actors: int = Field(default=2, ge=1, description="Actors in the pool (map_batches compute=ActorPoolStrategy(size=))")
     batch_size: int = Field(default=1, ge=1, description="Chunks handed to an actor per call; each chunk is "
                             "the job's batch_size texts, the unit of resume")
     cpus_per_actor: float = Field(default=1.0, gt=0, description="CPUs reserved per actor")

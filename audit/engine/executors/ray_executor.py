@@ -2,7 +2,8 @@
 
 Each stage becomes one Ray Dataset of chunk tasks (``ray.data.from_items``, one
 row per chunk: its index and JSON payload).  ``map_batches`` runs them on a
-fixed pool of :class:`_ChunkActor` (``concurrency=num_actors``) that loads the
+fixed pool of :class:`_ChunkActor` (``compute=ActorPoolStrategy(size=num_actors)``,
+what ``concurrency=num_actors`` meant before Ray 2.51 deprecated it) that loads the
 model once per actor and builds the same work as the local executor
 (:func:`~audit.engine.executors.work.build_work`).  An actor returns each chunk's
 tables as Parquet bytes; the driver, which alone holds the store lock, writes
@@ -22,6 +23,7 @@ import io
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -148,19 +150,13 @@ class RayExecutor:
 
     def _run(self, ray: Any, writer: RunWriter, spec: WorkSpec, pending: Mapping[int, ChunkTask], *,
              bar: Progress, on_chunk: ChunkHook | None) -> None:
-        cfg = self.config
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         items = [{"index": t.index, "payload": json.dumps(t.payload)} for t in pending.values()]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
-        out = ds.map_batches(
-            _ChunkActor,
-            fn_constructor_kwargs={"spec": spec, "model_ref": self.model_ref, "model_hash": self.model_hash,
-                                   "hook": self.worker_hook},
-            batch_size=cfg.batch_size, batch_format="pandas", concurrency=cfg.num_actors,
-            num_cpus=cfg.cpus_per_actor, num_gpus=self._gpus(ray),
-            max_restarts=cfg.max_retries, max_task_retries=cfg.max_retries,
-        )
+        with warnings.catch_warnings():  # max_restarts/max_task_retries have no named parameter (Ray 2.60)
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*is deprecated", category=Warning)
+            out = self._map(ray, ds, spec, n_items=len(items))
         done = 0
         try:
             for batch in out.iter_batches(batch_size=None, batch_format="pandas"):
@@ -188,6 +184,19 @@ class RayExecutor:
         if done != len(pending):
             raise ExecutorError(f"the Ray {spec.kind} stage returned {done} of {len(pending)} chunks",
                                 hint="rerun the same job to resume")
+
+    def _map(self, ray: Any, ds: Any, spec: WorkSpec, *, n_items: int) -> Any:
+        cfg = self.config
+        return ds.map_batches(
+            _ChunkActor,
+            fn_constructor_kwargs={"spec": spec, "model_ref": self.model_ref, "model_hash": self.model_hash,
+                                   "hook": self.worker_hook},
+            batch_size=cfg.batch_size, batch_format="pandas",
+            # a fixed pool of stateful actors (``concurrency=n`` in older Ray; deprecated since Ray 2.51)
+            compute=ray.data.ActorPoolStrategy(size=min(cfg.num_actors, n_items)),
+            num_cpus=cfg.cpus_per_actor, num_gpus=self._gpus(ray),
+            max_restarts=cfg.max_retries, max_task_retries=cfg.max_retries,
+        )
 
     def close(self) -> None:
         if self._started and self._ray.is_initialized():

@@ -70,6 +70,7 @@ class _RaySampler:
 
     def __init__(self) -> None:
         self.peak_mb, self.peak_actor_mb = 0.0, 0.0
+        self.children_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -89,14 +90,20 @@ class _RaySampler:
                     if b"_ChunkActor" in cmd or b"MapWorker" in cmd:
                         self.peak_actor_mb = max(self.peak_actor_mb, rss)
             self.peak_mb = max(self.peak_mb, total)
+            _cpu_tree_s(os.getpid(), self.children_cpu)
 
     def __enter__(self) -> Self:
+        _cpu_tree_s(os.getpid(), self.children_cpu)  # baseline: CPU the processes alive now already used
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        _cpu_tree_s(os.getpid(), self.children_cpu)
+
+    def cpu_s(self) -> float:
+        return sum(self.children_cpu.values())
 
 
 def _sentences() -> dict[int, list[str]]:
@@ -153,30 +160,61 @@ def _config(args: dict[str, Any], *, executor: str, threads: int, attack_texts: 
 
 
 # ----------------------------------------------------------------------------- worker runs
-def _instrument() -> dict[str, float]:
-    """Accumulate the driver's time writing chunk tables and assembling them (for the projection)."""
-    from audit.engine.executors import base, ray_executor
+def _instrument() -> dict[str, dict[str, float]]:
+    """Accumulate wall and CPU (this thread) seconds of the driver's parts and of the local chunk work."""
+    from audit.engine import adversarial, job
+    from audit.engine.executors import base, ray_executor, work
     from audit.store import runs
 
-    acc = {"write_chunks_s": 0.0, "n_chunk_writes": 0.0, "read_chunks_s": 0.0}
-    write, read = base.write_chunk_tables, runs.RunWriter.read_chunks
+    acc: dict[str, dict[str, float]] = {}
 
-    def timed_write(*a: Any, **k: Any) -> None:
-        t = time.perf_counter()
-        write(*a, **k)
-        acc["write_chunks_s"] += time.perf_counter() - t
-        acc["n_chunk_writes"] += 1
+    def timed(owner: Any, name: str, key: str) -> None:
+        fn = getattr(owner, name)
+        slot = acc.setdefault(key, {"wall_s": 0.0, "cpu_s": 0.0, "n": 0.0})
 
-    def timed_read(self: Any, stage: str) -> Any:
-        t = time.perf_counter()
-        out = read(self, stage)
-        acc["read_chunks_s"] += time.perf_counter() - t
-        return out
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t, c = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                slot["wall_s"] += time.perf_counter() - t
+                slot["cpu_s"] += time.thread_time() - c
+                slot["n"] += 1
 
-    base.write_chunk_tables = timed_write  # type: ignore[assignment]
-    ray_executor.write_chunk_tables = timed_write  # type: ignore[assignment]
-    runs.RunWriter.read_chunks = timed_read  # type: ignore[method-assign]
+        setattr(owner, name, wrapper)
+
+    timed(base, "write_chunk_tables", "write_chunks")
+    ray_executor.write_chunk_tables = base.write_chunk_tables  # the same accumulator
+    timed(runs.RunWriter, "read_chunks", "read_chunks")
+    for name in ("failure_drivers", "driver_words", "pos_stats"):
+        timed(job, name, "findings")
+    timed(adversarial, "run_driver_flips", "driver_flips")
+    timed(work._AttributionWork, "__call__", "attribution_chunk")  # local executor only (Ray: in the actors)
+    timed(work._AttackWork, "__call__", "attack_chunk")
     return acc
+
+
+def _cpu_tree_s(root: int, seen: dict[int, float]) -> float:
+    """CPU seconds (user + sys) of ``root``'s descendant processes, remembering exited ones in ``seen``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(proc.name)] = int(fields[1])
+        cpu[int(proc.name)] = (int(fields[11]) + int(fields[12])) / tick
+    for pid, value in cpu.items():
+        p, depth = parents.get(pid), 0
+        while p is not None and p != root and depth < 50:
+            p, depth = parents.get(p), depth + 1
+        if p == root:
+            seen[pid] = max(seen.get(pid, 0.0), value)
+    return sum(seen.values())
 
 
 def worker_job(args: dict[str, Any]) -> dict[str, Any]:
@@ -194,19 +232,24 @@ def worker_job(args: dict[str, Any]) -> dict[str, Any]:
         warm = _config({**args, "data": args["warmup_data"], "store": args["store"] + "-warm"}, executor="ray",
                        threads=args["threads"], attack_texts=0, stream=False)
         t = time.perf_counter()
-        res = run_job(warm, progress=False)
+        with _RaySampler() as warm_sampler:
+            before = warm_sampler.cpu_s()
+            res = run_job(warm, progress=False)
         out["warmup_one_chunk_attribution_s"] = res.timings["attribution"]
         out["warmup_total_s"] = time.perf_counter() - t
-        for k in acc:
-            acc[k] = 0.0
+        out["warmup_workers_cpu_s"] = warm_sampler.cpu_s() - before
+        acc.clear()
+        acc.update(_instrument())
     cfg = _config(args, executor=args["executor"], threads=args["threads"], attack_texts=args["attack_texts"],
                   stream=args.get("stream", False))
-    t = time.perf_counter()
+    t, cpu0 = time.perf_counter(), time.process_time()
     with sampler:
+        cpu_children0 = sampler.cpu_s()
         res = run_job(cfg, progress=False)
-    out.update(wall_s=time.perf_counter() - t, timings=res.timings, metrics=res.metrics, run_path=str(res.record.path),
-               driver_peak_rss_mb=_peak_rss_mb(), ray_workers_peak_rss_mb=sampler.peak_mb,
-               ray_actor_peak_rss_mb=sampler.peak_actor_mb, **acc)
+    out.update(wall_s=time.perf_counter() - t, driver_cpu_s=time.process_time() - cpu0,
+               workers_cpu_s=sampler.cpu_s() - cpu_children0, timings=res.timings, metrics=res.metrics,
+               run_path=str(res.record.path), driver_peak_rss_mb=_peak_rss_mb(),
+               ray_workers_peak_rss_mb=sampler.peak_mb, ray_actor_peak_rss_mb=sampler.peak_actor_mb, parts=acc)
     chunk_dir = Path(res.record.path)
     out["table_bytes"] = {p.name: p.stat().st_size for p in chunk_dir.glob("*.parquet")}
     return out
@@ -284,50 +327,59 @@ def _same_tables(a: str, b: str) -> dict[str, bool]:
 
 
 def projection(base: dict[str, Any], ray_run: dict[str, Any], n_texts: int) -> dict[str, Any]:
-    """Wall time on W = nodes x cores one-core workers, from the measured per-chunk costs."""
+    """Wall time on W = nodes x cores one-core workers, from the measured per-chunk CPU costs.
+
+    CPU seconds, not wall seconds, are the basis: the machine is shared, so a process's wall time
+    here includes waiting for a core; its CPU time does not."""
+    parts, rparts = base["parts"], ray_run["parts"]
     n_chunks = -(-n_texts // BATCH)
-    t = base["timings"]
-    read_s = base["read_chunks_s"]
-    c_attr = (t["attribution"] - read_s) / n_chunks  # per chunk, one core
+    c_attr = parts["attribution_chunk"]["cpu_s"] / max(parts["attribution_chunk"]["n"], 1)
     n_att = base["metrics"].get("n_attacked") or 0
-    c_attack_text = t["attack"] / n_att if n_att else 0.0
-    rt = ray_run["timings"]
-    startup = ray_run.get("warmup_one_chunk_attribution_s", 0.0)
-    # Ray's extra core-seconds per chunk: 2 actors busy for the stage (less the actor start) vs one local core
-    ray_core_s = 2 * max(rt["attribution"] - ray_run["read_chunks_s"] - startup, 0.0)
-    overhead_chunk = max(ray_core_s / n_chunks - c_attr, 0.0)
-    driver_chunk = ray_run["write_chunks_s"] / max(ray_run["n_chunk_writes"], 1)
-    per_text_serial = (t["findings"] + read_s) / n_texts  # findings + assembling the tables: driver, O(N)
-    fixed = t["load"]  # model load, train-data label counts: once, on the driver
+    c_attack_text = parts.get("attack_chunk", {}).get("cpu_s", 0.0) / n_att if n_att else 0.0
+    # Ray's extra CPU per chunk: everything the Ray run used (driver + Ray processes) minus the local run's,
+    # minus the actor starts (measured by the 1-actor warm-up job), spread over the chunks
+    n_stage_chunks = n_chunks + -(-n_att // BATCH)
+    actor_start_cpu = max(ray_run.get("warmup_workers_cpu_s", 0.0) - c_attr, 0.0)
+    n_actor_starts = 2 * (2 if n_att else 1)
+    ray_cpu = ray_run["driver_cpu_s"] + ray_run["workers_cpu_s"]
+    local_cpu = base["driver_cpu_s"]
+    overhead_chunk = max(ray_cpu - local_cpu - n_actor_starts * actor_start_cpu, 0.0) / n_stage_chunks
+    driver_chunk = rparts["write_chunks"]["cpu_s"] / max(rparts["write_chunks"]["n"], 1)
+    per_text_serial = (parts["findings"]["cpu_s"] + parts["read_chunks"]["cpu_s"]) / n_texts  # driver, O(N)
+    startup_wall = ray_run.get("warmup_one_chunk_attribution_s", 0.0)
     rows = []
     for n_target in (100_000, 1_000_000):
         chunks = -(-n_target // BATCH)
-        serial = fixed + per_text_serial * n_target
+        serial = per_text_serial * n_target
         one_core = chunks * c_attr + serial
         for nodes, cores in ((1, 2), (1, 8), (2, 8), (4, 4), (2, 16), (4, 16), (8, 8)):
             w = nodes * cores
             compute = chunks * (c_attr + overhead_chunk) / w
             driver = chunks * driver_chunk  # the driver writes every chunk, one at a time
-            attr = startup + max(compute, driver) + serial
-            attack = startup + (c_attack_text * n_target * 0.8) / w  # ~80% of texts are correct and attacked
+            stage = max(compute, driver)
+            attack = (c_attack_text * n_target * 0.8) / w  # ~80% of texts are correct and attacked
             rows.append({"texts": n_target, "nodes": nodes, "cores_per_node": cores, "workers": w,
-                         "attribution_and_findings_s": round(attr, 1), "attack_all_correct_s": round(attack, 1),
-                         "speedup_attribution_vs_1_core": round(one_core / attr, 2),
-                         "speedup_chunk_stage_vs_1_core": round(chunks * c_attr / (startup + max(compute, driver)), 2),
+                         "chunk_stage_s": round(stage, 1), "attribution_and_findings_s": round(stage + serial, 1),
+                         "attack_all_correct_s": round(attack, 1),
+                         "speedup_attribution_vs_1_core": round(one_core / (stage + serial), 2),
+                         "speedup_chunk_stage_vs_1_core": round(chunks * c_attr / stage, 2),
                          "driver_bound": driver > compute})
-    return {"per_chunk_attribution_s": c_attr, "per_chunk_ray_overhead_s": overhead_chunk,
-            "per_chunk_driver_write_s": driver_chunk, "actor_start_s": startup,
-            "attack_per_text_s": c_attack_text, "driver_serial_per_text_s": per_text_serial,
-            "driver_fixed_s": fixed, "rows": rows,
+    return {"per_chunk_attribution_cpu_s": c_attr, "per_chunk_ray_overhead_cpu_s": overhead_chunk,
+            "per_chunk_driver_write_cpu_s": driver_chunk, "actor_start_cpu_s": actor_start_cpu,
+            "actor_start_wall_s_here": startup_wall, "attack_per_text_cpu_s": c_attack_text,
+            "driver_serial_cpu_per_text_s": per_text_serial, "rows": rows,
             "assumptions": [
-                ("W one-core workers (1 actor per core, torch 1 thread), homogeneous, the same per-chunk cost as "
-                "measured here on one core; no network limit (a chunk's tables are ~tens of KB)"),
+                ("W one-core workers (1 actor per core, torch 1 thread), homogeneous, each chunk costing the CPU "
+                 "seconds measured here on one core plus Ray's measured per-chunk overhead; no network limit "
+                 "(a chunk's tables are tens of KB)"),
                 ("the driver writes every chunk itself (the store is on its disk), one at a time, at the measured "
-                "per-chunk write cost: attribution is driver-bound when chunks*write > compute/W"),
+                 "per-chunk write CPU (fsync latency not included): the stage is driver-bound when that exceeds "
+                 "compute / W"),
                 ("findings and assembling the tables from the chunks stay on the driver and scale with N "
-                 "(measured at the subset, scaled linearly); loading the model and the training data is fixed"),
-                "actor start (model load) once per stage, in parallel on every worker",
-                "the attack: ~80% of the texts are correctly classified and attacked, at the measured per-text cost",
+                 "(measured at the subset, scaled linearly)"),
+                ("actor start (imports, model load) happens once per stage on every worker in parallel: a constant "
+                 "added to each stage, left out of the table (measured wall here under load: see above)"),
+                "the attack: ~80% of the texts are correctly classified and attacked, at the measured CPU per text",
             ]}
 
 
@@ -346,14 +398,15 @@ def _md(report: dict[str, Any]) -> str:
         f"{report['data']['attack_texts']} texts. Model: the reference GRU. GPU: none lent to this session, "
         "the GPU actor path (`ray.gpus_per_actor`) is **untested**."),
         "",
-        "| run | cores | attribution s | findings s | attack s | total s | texts/s (attribution) | driver peak RSS MB | Ray workers peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | cores | attribution s | findings s | attack s | total s | texts/s (attribution) | CPU s (all processes) | driver peak RSS MB | Ray workers peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, cores in (("local-1t", 1), ("local-2t", 2), ("ray-2x1", 2)):
         x = r[name]
         t = x["timings"]
         lines.append(f"| {name} | {cores} | {t['attribution']:.1f} | {t['findings']:.1f} | {t['attack']:.1f} | "
                      f"{t['total']:.1f} | {report['data']['texts_measured'] / t['attribution']:.0f} | "
+                     f"{x['driver_cpu_s'] + x['workers_cpu_s']:.1f} | "
                      f"{x['driver_peak_rss_mb']:.0f} | {x.get('ray_workers_peak_rss_mb', 0):.0f} |")
     o = report["overhead"]
     lines += [
@@ -365,8 +418,11 @@ def _md(report: dict[str, Any]) -> str:
         (f"- **Ray / local wall time at 2 cores** (total): **{o['ray_over_local2t_total']:.2f}x** "
         f"(goal <= 1.15x: {'met' if o['ray_over_local2t_total'] <= 1.15 else 'not met'}); attribution stage "
         f"{o['ray_over_local2t_attribution']:.2f}x, attack stage {o['ray_over_local2t_attack']:.2f}x."),
-        (f"- Ray's overhead in core-seconds (2 actors x stage time vs the one-core local run): attribution "
-        f"{o['ray_core_seconds_over_local1t_attribution']:.2f}x, attack {o['ray_core_seconds_over_local1t_attack']:.2f}x."),
+        (f"- Ray's overhead in CPU seconds (driver + every Ray process, vs the one-core local run's process, the "
+         f"same work): **{o['ray_cpu_over_local1t_cpu']:.2f}x**, of which actor starts (imports, model load) "
+         f"{r['ray-2x1'].get('warmup_workers_cpu_s', 0):.1f} s CPU each; in core-seconds of wall time (2 actors x "
+         f"stage time vs the one-core run): attribution {o['ray_core_seconds_over_local1t_attribution']:.2f}x, "
+         f"attack {o['ray_core_seconds_over_local1t_attack']:.2f}x."),
         (f"- Tables of `ray-2x1` vs `local-1t` (both 1 torch thread): identical for "
         f"{sum(report['tables_identical'].values())}/{len(report['tables_identical'])} tables "
         f"({', '.join(k for k, v in report['tables_identical'].items() if not v) or 'all'}"
@@ -393,17 +449,18 @@ def _md(report: dict[str, Any]) -> str:
         "",
         "## Projection to N nodes x C cores",
         "",
-        (f"Per chunk of {BATCH} texts on one core: attribution {report['projection']['per_chunk_attribution_s']:.3f} s, "
-        f"Ray overhead {report['projection']['per_chunk_ray_overhead_s']:.3f} s, driver write "
-        f"{report['projection']['per_chunk_driver_write_s']:.4f} s; actor start "
-        f"{report['projection']['actor_start_s']:.1f} s; attack {report['projection']['attack_per_text_s'] * 1000:.0f} ms/text."),
+        (f"CPU per chunk of {BATCH} texts on one core: attribution {report['projection']['per_chunk_attribution_cpu_s']:.3f} s, "
+        f"Ray overhead {report['projection']['per_chunk_ray_overhead_cpu_s']:.3f} s, driver write "
+        f"{report['projection']['per_chunk_driver_write_cpu_s']:.4f} s; actor start "
+        f"{report['projection']['actor_start_cpu_s']:.1f} s CPU; attack {report['projection']['attack_per_text_cpu_s'] * 1000:.0f} ms CPU/text; "
+        f"findings + assembly on the driver {report['projection']['driver_serial_cpu_per_text_s'] * 1e6:.0f} us CPU/text."),
         "",
-        "| texts | nodes x cores | workers | attribution + findings s | attack (all correct texts) s | speedup vs 1 core (whole) | speedup of the chunk stage | driver-bound |",
-        "|---|---|---|---|---|---|---|---|",
+        "| texts | nodes x cores | workers | chunk stage s | + findings s | attack (all correct texts) s | speedup vs 1 core (whole) | speedup of the chunk stage | driver-bound |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["projection"]["rows"]:
         lines.append(f"| {row['texts']} | {row['nodes']} x {row['cores_per_node']} | {row['workers']} | "
-                     f"{row['attribution_and_findings_s']} | {row['attack_all_correct_s']} | {row['speedup_attribution_vs_1_core']} | "
+                     f"{row['chunk_stage_s']} | {row['attribution_and_findings_s']} | {row['attack_all_correct_s']} | {row['speedup_attribution_vs_1_core']} | "
                      f"{row['speedup_chunk_stage_vs_1_core']} | "
                      f"{'yes' if row['driver_bound'] else 'no'} |")
     lines += ["", "Assumptions:", ""] + [f"- {a}" for a in report["projection"]["assumptions"]]
@@ -468,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         "ray_over_local2t_attack": rr["attack"] / l2["attack"] if l2["attack"] else None,
         "ray_core_seconds_over_local1t_attribution": 2 * rr["attribution"] / l1["attribution"],
         "ray_core_seconds_over_local1t_attack": 2 * rr["attack"] / l1["attack"] if l1["attack"] else None,
+        "ray_cpu_over_local1t_cpu": (runs["ray-2x1"]["driver_cpu_s"] + runs["ray-2x1"]["workers_cpu_s"])
+        / runs["local-1t"]["driver_cpu_s"],
     }
     proj = projection(runs["local-1t"], runs["ray-2x1"], a.attr_texts)
     s16 = next(r["speedup_chunk_stage_vs_1_core"] for r in proj["rows"] if r["texts"] == 100_000 and r["workers"] == 16)

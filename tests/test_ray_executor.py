@@ -5,7 +5,9 @@ Skipped only when Ray is not importable (``pip install 'reat-audit[ray]'``)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,12 @@ import yaml
 from audit.engine.config import parse_config
 from audit.engine.executors import CrashOnce
 from audit.engine.job import run_job
-from audit.errors import ExecutorError
+from audit.errors import DataError, ExecutorError
 from tests.test_engine_job import assert_same_tables, make_setup, tables_of
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'reat-audit[ray]'")
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the hook below travels to the workers by value
 
 N_TEXTS = 200
 MANIFEST_KEYS = ("run_key", "config", "config_hash", "data", "model_hash", "labels", "seed")
@@ -101,3 +105,18 @@ def test_worker_killed_past_retries_fails_with_exit_8_and_a_rerun_resumes(
     resumed = run_job(cfg, store_root=store, progress=False, on_chunk=lambda s, i: done.append(i))
     assert resumed.resumed and sorted(done + written) == list(range(N_TEXTS // 25))  # only the missing chunks ran
     _same_run(local_run, resumed, attack=False)
+
+
+@dataclass(frozen=True)
+class _BadRowInWorker:
+    def __call__(self, stage: str, index: int) -> None:
+        if index == 1:
+            raise DataError("bad row seen by a worker", path="big.tsv", line=77, hint="fix the row")
+
+
+def test_a_workers_audit_error_reaches_the_driver_as_itself(local_ray: None, setup: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    cfg = _config(setup, ray={"num_actors": 1}, attack={**setup["data"]["attack"], "enabled": False})
+    with pytest.raises(DataError) as exc:
+        run_job(cfg, store_root=tmp_path / "runs", progress=False, on_worker_chunk=_BadRowInWorker())
+    assert exc.value.exit_code == 4 and str(exc.value) == "big.tsv:77: bad row seen by a worker (fix: fix the row)"

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 EXTRA_HINT = "pip install 'reat-audit[ray]'"
 ENV_FORWARDED = ("AUDIT_DATA_DIR", "NLTK_DATA")
+ERROR = "__error__"  # result column: a worker's AuditError as JSON ("" when the chunk succeeded)
 
 
 def import_ray() -> Any:
@@ -72,15 +73,35 @@ class _ChunkActor:
         self.work = build_work(spec, model=load_worker_model(model_ref, model_hash))
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        out: dict[str, list[Any]] = {"index": [], **{stage: [] for stage in self.spec.stages}}
+        out: dict[str, list[Any]] = {"index": [], ERROR: [], **{stage: [] for stage in self.spec.stages}}
         for index, payload in zip(batch["index"], batch["payload"], strict=True):
-            if self.hook is not None:
-                self.hook(self.spec.marker, int(index))
-            tables = self.work(int(index), json.loads(payload))
+            try:
+                if self.hook is not None:
+                    self.hook(self.spec.marker, int(index))
+                tables = self.work(int(index), json.loads(payload))
+            except AuditError as exc:  # sent back as data: Ray does not keep an exception's cause chain
+                out["index"].append(int(index))
+                out[ERROR].append(json.dumps({"type": type(exc).__name__, "message": exc.message,
+                                              "path": exc.path, "line": exc.line, "hint": exc.hint}))
+                for stage in self.spec.stages:
+                    out[stage].append(b"")
+                continue
             out["index"].append(int(index))
+            out[ERROR].append("")
             for stage in self.spec.stages:
                 out[stage].append(_parquet(tables[stage]))
         return pd.DataFrame(out)
+
+
+def _worker_error(text: str) -> AuditError:
+    """The AuditError a worker reported (same class, message, file, line and hint)."""
+    import audit.errors
+
+    data = json.loads(text)
+    cls = getattr(audit.errors, str(data.get("type")), AuditError)
+    if not (isinstance(cls, type) and issubclass(cls, AuditError)):
+        cls = AuditError
+    return cls(str(data.get("message")), path=data.get("path"), line=data.get("line"), hint=data.get("hint"))
 
 
 def _audit_cause(exc: BaseException) -> AuditError | None:
@@ -160,9 +181,11 @@ class RayExecutor:
         done = 0
         try:
             for batch in out.iter_batches(batch_size=None, batch_format="pandas"):
-                for row in batch.itertuples(index=False):
-                    index = int(row.index)
-                    cells = row._asdict()
+                for row in batch.to_dict("records"):
+                    index = int(row["index"])
+                    cells = row
+                    if cells[ERROR]:
+                        raise _worker_error(cells[ERROR])
                     tables = {stage: pd.read_parquet(io.BytesIO(cells[stage])) for stage in spec.stages}
                     write_chunk_tables(writer, spec, index, tables)
                     done += 1

@@ -66,7 +66,8 @@ def _rss_mb(pid: int | str = "self") -> float:
 
 
 class _RaySampler:
-    """Peak summed RSS of the Ray worker processes (cmdline starts with ``ray::``), sampled every 0.5 s."""
+    """This process's descendants (the Ray it started: raylet, workers, actors), sampled every 0.5 s:
+    peak summed RSS, peak RSS of one actor, and CPU seconds (exited processes keep their last sample)."""
 
     def __init__(self) -> None:
         self.peak_mb, self.peak_actor_mb = 0.0, 0.0
@@ -74,36 +75,54 @@ class _RaySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
+    def sample(self) -> None:
+        rss = _descendants(os.getpid(), self.children_cpu)
+        self.peak_mb = max(self.peak_mb, sum(rss.values()))
+        self.peak_actor_mb = max([self.peak_actor_mb, *rss.values()])
+
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
-            total = 0.0
-            for proc in Path("/proc").iterdir():
-                if not proc.name.isdigit():
-                    continue
-                try:
-                    cmd = (proc / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if cmd.startswith(b"ray::"):
-                    rss = _rss_mb(proc.name)
-                    total += rss
-                    if b"_ChunkActor" in cmd or b"MapWorker" in cmd:
-                        self.peak_actor_mb = max(self.peak_actor_mb, rss)
-            self.peak_mb = max(self.peak_mb, total)
-            _cpu_tree_s(os.getpid(), self.children_cpu)
+            self.sample()
 
     def __enter__(self) -> Self:
-        _cpu_tree_s(os.getpid(), self.children_cpu)  # baseline: CPU the processes alive now already used
+        self.sample()  # baseline: CPU the processes alive now already used
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        _cpu_tree_s(os.getpid(), self.children_cpu)
+        self.sample()
 
     def cpu_s(self) -> float:
         return sum(self.children_cpu.values())
+
+
+def _descendants(root: int, cpu_seen: dict[int, float]) -> dict[int, float]:
+    """RSS (MB) of each live descendant of ``root``; their CPU seconds (user + sys) recorded in ``cpu_seen``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+    parents: dict[int, int] = {}
+    stats: dict[int, tuple[float, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(proc.name)
+        parents[pid] = int(fields[1])
+        stats[pid] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[21]) * page_mb)
+    rss = {}
+    for pid, (cpu, mem) in stats.items():
+        p, depth = parents.get(pid), 0
+        while p is not None and p != root and depth < 50:
+            p, depth = parents.get(p), depth + 1
+        if p == root:
+            cpu_seen[pid] = max(cpu_seen.get(pid, 0.0), cpu)
+            rss[pid] = mem
+    return rss
 
 
 def _sentences() -> dict[int, list[str]]:
@@ -192,29 +211,6 @@ def _instrument() -> dict[str, dict[str, float]]:
     timed(work._AttributionWork, "__call__", "attribution_chunk")  # local executor only (Ray: in the actors)
     timed(work._AttackWork, "__call__", "attack_chunk")
     return acc
-
-
-def _cpu_tree_s(root: int, seen: dict[int, float]) -> float:
-    """CPU seconds (user + sys) of ``root``'s descendant processes, remembering exited ones in ``seen``."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(proc.name)] = int(fields[1])
-        cpu[int(proc.name)] = (int(fields[11]) + int(fields[12])) / tick
-    for pid, value in cpu.items():
-        p, depth = parents.get(pid), 0
-        while p is not None and p != root and depth < 50:
-            p, depth = parents.get(p), depth + 1
-        if p == root:
-            seen[pid] = max(seen.get(pid, 0.0), value)
-    return sum(seen.values())
 
 
 def worker_job(args: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,41 +226,62 @@ def _parquet_file(path: Path) -> Any:
 
 def _parquet_rows(source: StreamSource, *, start: int = 0,
                   stop: int | None = None) -> Iterator[tuple[int, str | None, object]]:
-    """``(row number from 1, text, raw label)`` for rows ``start..stop-1``, reading only the covering row groups."""
+    """``(row number from 1, text, raw label)`` for rows ``start..stop-1``, reading only the covering row groups
+    (the whole file batch by batch when ``stop`` is None; row groups through a small per-process cache for a
+    block, so neighbouring blocks of one row group decode it once)."""
     path = Path(source.path)
     pf = _parquet_file(path)
     names = pf.schema_arrow.names
     cols = [names[_column_index(names, c, path, w)] for c, w in ((source.text_column, "text"),
                                                                  (source.label_column, "label"))]
-    meta = pf.metadata
-    groups, first, row0 = [], None, 0
-    for g in range(meta.num_row_groups):
-        n = meta.row_group(g).num_rows
-        if row0 + n > start and (stop is None or row0 < stop):
-            groups.append(g)
-            first = row0 if first is None else first
-        row0 += n
-    if not groups:
-        return
-    row = first or 0
     try:
-        batches = pf.iter_batches(batch_size=_PARQUET_BATCH, row_groups=groups, columns=cols)
-        for batch in batches:
-            texts = batch.column(0).to_pylist()
-            labels = batch.column(1).to_pylist()
-            for txt, lab in zip(texts, labels, strict=True):
-                if row >= start and (stop is None or row < stop):
-                    if txt is not None and not isinstance(txt, str):
-                        raise DataError(f"text must be a string, got {type(txt).__name__}", path=path,
-                                        line=row + 1)
-                    yield row + 1, txt, lab
-                row += 1
-            if stop is not None and row >= stop:
+        if stop is None:
+            row = 0
+            for batch in pf.iter_batches(batch_size=_PARQUET_BATCH, columns=cols):
+                for txt, lab in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                    if row >= start:
+                        yield _parquet_row(path, row, txt, lab)
+                    row += 1
+            return
+        row0 = 0
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            if row0 + n > start and row0 < stop:
+                texts, labels = _row_group(pf, path, g, cols)
+                for i in range(max(start - row0, 0), min(stop - row0, n)):
+                    yield _parquet_row(path, row0 + i, texts[i], labels[i])
+            row0 += n
+            if row0 >= stop:
                 return
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"cannot read Parquet file ({exc})", path=path) from exc
+
+
+def _parquet_row(path: Path, row: int, txt: object, lab: object) -> tuple[int, str | None, object]:
+    if txt is not None and not isinstance(txt, str):
+        raise DataError(f"text must be a string, got {type(txt).__name__}", path=path, line=row + 1)
+    return row + 1, txt, lab
+
+
+_GROUPS: OrderedDict[tuple[str, int, int, int], tuple[list[Any], list[Any]]] = OrderedDict()
+_GROUPS_KEPT = 2
+
+
+def _row_group(pf: Any, path: Path, group: int, cols: list[str]) -> tuple[list[Any], list[Any]]:
+    """The text and label columns of one row group (the last few kept, keyed by file identity)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size, group)
+    if key in _GROUPS:
+        _GROUPS.move_to_end(key)
+        return _GROUPS[key]
+    table = pf.read_row_group(group, columns=cols)
+    value = (table.column(0).to_pylist(), table.column(1).to_pylist())
+    _GROUPS[key] = value
+    while len(_GROUPS) > _GROUPS_KEPT:
+        _GROUPS.popitem(last=False)
+    return value
 
 
 # ----------------------------------------------------------------------------- public API

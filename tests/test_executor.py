@@ -89,3 +89,15 @@ def test_streamed_datasets_give_the_same_tables_and_run_key(tmp_path: Path) -> N
     assert {k: v for k, v in a["metrics"].items() if "new" not in k} == {k: v for k, v in b["metrics"].items() if "new" not in k}
     assert a["execution"] == {"stream": False, "ray": None} and b["execution"]["stream"] is True
     assert a["executor"] == b["executor"] == "local"
+
+
+def test_a_worker_refuses_a_model_that_is_not_the_drivers(tmp_path: Path) -> None:
+    from audit.engine.executors.work import load_worker_model
+    from audit.errors import ModelError
+    from audit.models.io import model_fingerprint
+
+    make_setup(tmp_path, n_test=4)
+    model_dir = str(tmp_path / "model")
+    assert load_worker_model(model_dir, model_fingerprint(model_dir)).labels == ("negative", "positive")
+    with pytest.raises(ModelError, match="not the one the driver audits"):
+        load_worker_model(model_dir, "0" * 64)

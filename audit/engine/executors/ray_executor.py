@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -70,12 +71,18 @@ class _ChunkActor:
 
         torch.set_num_threads(spec.threads)
         self.spec, self.hook = spec, hook
-        self.work = build_work(spec, model=load_worker_model(model_ref, model_hash))
+        self.error: AuditError | None = None
+        try:
+            self.work = build_work(spec, model=load_worker_model(model_ref, model_hash))
+        except AuditError as exc:  # e.g. a node with another model file: reported with the first chunk
+            self.error = exc
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         out: dict[str, list[Any]] = {"index": [], ERROR: [], **{stage: [] for stage in self.spec.stages}}
         for index, payload in zip(batch["index"], batch["payload"], strict=True):
             try:
+                if self.error is not None:
+                    raise self.error
                 if self.hook is not None:
                     self.hook(self.spec.marker, int(index))
                 tables = self.work(int(index), json.loads(payload))
@@ -102,6 +109,11 @@ def _worker_error(text: str) -> AuditError:
     if not (isinstance(cls, type) and issubclass(cls, AuditError)):
         cls = AuditError
     return cls(str(data.get("message")), path=data.get("path"), line=data.get("line"), hint=data.get("hint"))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _audit_cause(exc: BaseException) -> AuditError | None:
@@ -183,10 +195,9 @@ class RayExecutor:
             for batch in out.iter_batches(batch_size=None, batch_format="pandas"):
                 for row in batch.to_dict("records"):
                     index = int(row["index"])
-                    cells = row
-                    if cells[ERROR]:
-                        raise _worker_error(cells[ERROR])
-                    tables = {stage: pd.read_parquet(io.BytesIO(cells[stage])) for stage in spec.stages}
+                    if row[ERROR]:
+                        raise _worker_error(row[ERROR])
+                    tables = {stage: pd.read_parquet(io.BytesIO(row[stage])) for stage in spec.stages}
                     write_chunk_tables(writer, spec, index, tables)
                     done += 1
                     if on_chunk is not None:
@@ -200,7 +211,7 @@ class RayExecutor:
                 raise cause from exc
             raise ExecutorError(
                 f"the Ray {spec.kind} stage stopped after {done} of {len(pending)} pending chunks "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+                f"({type(exc).__name__}: {_first_line(exc)})",
                 hint="the chunks written are kept: rerun the same job to resume (raise ray.max_retries to let "
                      "Ray restart dead workers)",
             ) from exc

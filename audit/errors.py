@@ -15,6 +15,7 @@ breached gate.
     ├── InputError             empty text, all-OOV, bad target class  (exit 6)
     ├── StoreError             run store unreadable / read-only / full (exit 7)
     │   └── StoreLockedError   another job holds the store            (exit 7)
+    ├── ExecutorError          a Ray worker died past its retries     (exit 8; rerun resumes)
     └── GateFailure            not an error of the tool: thresholds   (exit 2)
 
 A command-line usage error (unknown or missing option, bad value, missing argument,
@@ -101,6 +102,14 @@ class StoreLockedError(StoreError):
     """Another job holds the run store's write lock."""
 
 
+class ExecutorError(AuditError):
+    """The executor lost work it could not retry (e.g. a Ray worker died past its retries).
+
+    Completed chunks are kept in the staging folder: a rerun of the same job resumes."""
+
+    exit_code = 8
+
+
 class GateFailure(AuditError):
     """A run breached a regression threshold. Not a malfunction of the tool."""
 
@@ -118,6 +127,7 @@ EXIT_CODES: dict[str, int] = {
     "model": ModelError.exit_code,
     "input": InputError.exit_code,
     "store": StoreError.exit_code,
+    "executor": ExecutorError.exit_code,
     "usage": EXIT_USAGE,
     "interrupted": 130,
     "other": 1,

@@ -19,7 +19,8 @@ def _summary(result: object) -> list[str]:
     assert isinstance(result, JobResult)
     m, t = result.metrics, result.timings
     lines = [
-        f"run {result.run_id} ({'resumed' if result.resumed else 'new'}), model {result.record.manifest.get('model_ref')}",
+        f"run {result.run_id} ({'resumed' if result.resumed else 'new'}), model {result.record.manifest.get('model_ref')}"
+        f", executor {result.record.manifest.get('executor', 'local')}",
         f"  examples {m.get('n_examples')}, errors {m.get('n_errors')}, accuracy {_pct(m.get('accuracy'))}, "
         f"max completeness delta {m.get('max_completeness_delta', float('nan')):.2e}",
     ]
@@ -74,14 +75,17 @@ def register(app: typer.Typer) -> None:
         wait: float = typer.Option(
             0.0, "--wait", min=0.0, metavar="SECONDS",
             help="If another job holds the run store, wait up to SECONDS for it (default: refuse at once)."),
+        executor: str | None = typer.Option(None, "--executor", help="local|ray: where the chunks run (default: the config's `executor`, else local; same tables). ray needs pip install 'reat-audit[ray]'."),
     ) -> None:
         """Audit a model on the configured datasets and publish a run; exit 2 when the gate fails."""
-        from audit.engine.config import load_config
+        from audit.engine.config import load_config, parse_config
         from audit.engine.job import run_job
 
         from audit.settings import store_dir
 
         cfg = load_config(config)
+        if executor is not None:
+            cfg = parse_config({**cfg.as_dict(), "executor": executor}, source="--executor")
         store_root = store_dir(store, configured=cfg.store)
         result = run_job(cfg, config_path=config, resume=resume, store_root=store_root, seed=seed, progress=progress,
                          wait_s=wait)

@@ -27,7 +27,9 @@ are read (the ``csv`` module's 128 KiB field limit is lifted for the file being
 read).  Parquet rows are numbered from 1 in ``Dataset.lines``.
 
 The per-row rules live in :func:`row_problem`, :func:`record_problem` and
-:class:`Labeller` so that other readers (a streaming reader) apply the same ones.
+:class:`Labeller` (applied together by :func:`check_row`; the whole file's
+verdict is :func:`check_rows`) so that other readers (the streaming reader,
+:mod:`audit.data.stream`) apply the same ones.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ __all__ = [
     "Dataset",
     "Labeller",
     "bad_rows_error",
+    "check_row",
+    "check_rows",
     "control_character",
     "infer_format",
     "read_dataset",
@@ -74,6 +78,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LISTED_BAD_ROWS = 10
+BLANK_LINE = "blank line in the middle of the file (remove it)"
 
 
 @dataclass(frozen=True)
@@ -196,31 +201,14 @@ def read_dataset(
     n_rows = 0
     for row in rows:
         n_rows += 1
-        if isinstance(row, BadRow):
-            bad.append(row)
+        checked = check_row(row, p, labeller, tokenizer=tokenizer)
+        if isinstance(checked, BadRow):
+            bad.append(checked)
             continue
-        line, txt, lab = row
-        problem = row_problem(txt, tokenizer=tokenizer)
-        if problem is None:
-            try:
-                value = labeller(lab, line)
-            except DataError as exc:
-                problem = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        if problem is not None:
-            bad.append(BadRow(p, line, problem))
-            continue
-        texts.append(str(txt))
-        labels.append(value)
-        lines.append(line)
-    if n_rows == 0:
-        raise DataError("the file has a header but no rows", path=p)
-    if bad and on_bad_rows == "error":
-        raise bad_rows_error(bad, total=n_rows)
-    if not texts:
-        raise DataError(f"every one of the {n_rows} rows is bad (first: line {bad[0].line}: {bad[0].reason})", path=p,
-                        hint="check text_column / label_column / format")
-    if bad:
-        log.warning("%s: skipped %d bad rows of %d (on_bad_rows: skip; listed in the run)", p, len(bad), n_rows)
+        texts.append(checked[1])
+        labels.append(checked[2])
+        lines.append(checked[0])
+    check_rows(p, n_rows=n_rows, bad=bad, n_kept=len(texts), on_bad_rows=on_bad_rows)
     ds = Dataset(
         name=name or p.stem,
         path=p,
@@ -271,6 +259,39 @@ def record_problem(fields: Sequence[str]) -> str | None:
         if escaped is not None:
             return f"not valid UTF-8 (byte {ord(escaped.group()) - 0xDC00:#04x})"
     return None
+
+
+RawRow = tuple[int, str | None, object]
+"""A parsed row before the per-row rules: ``(line, text, raw label)``."""
+
+
+def check_row(row: RawRow | BadRow, path: Path, labeller: Labeller, *,
+              tokenizer: Callable[[str], list[str]] | None = None) -> tuple[int, str, int] | BadRow:
+    """One parsed row through the per-row rules (:func:`row_problem`, then the label): ``(line, text, class id)``,
+    or the :class:`BadRow` it is."""
+    if isinstance(row, BadRow):
+        return row
+    line, txt, lab = row
+    problem = row_problem(txt, tokenizer=tokenizer)
+    if problem is None:
+        try:
+            return line, str(txt), labeller(lab, line)
+        except DataError as exc:
+            problem = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return BadRow(path, line, problem)
+
+
+def check_rows(path: Path, *, n_rows: int, bad: Sequence[BadRow], n_kept: int, on_bad_rows: OnBadRows) -> None:
+    """The whole file's verdict once every row is checked: no rows, bad rows under ``error``, or nothing kept."""
+    if n_rows == 0:
+        raise DataError("the file has a header but no rows", path=path)
+    if bad and on_bad_rows == "error":
+        raise bad_rows_error(bad, total=n_rows)
+    if not n_kept:
+        raise DataError(f"every one of the {n_rows} rows is bad (first: line {bad[0].line}: {bad[0].reason})",
+                        path=path, hint="check text_column / label_column / format")
+    if bad:
+        log.warning("%s: skipped %d bad rows of %d (on_bad_rows: skip; listed in the run)", path, len(bad), n_rows)
 
 
 def bad_rows_error(bad: Sequence[BadRow], *, total: int | None = None) -> DataError:
@@ -412,7 +433,7 @@ def _delimited_rows(
             if header:
                 continue
         if fields == [] or fields == [""]:
-            yield BadRow(path, line, "blank line in the middle of the file (remove it)")
+            yield BadRow(path, line, BLANK_LINE)
         elif len(fields) != n_fields:
             yield BadRow(path, line, f"expected {n_fields} fields, found {len(fields)}")
         elif (problem := record_problem(fields)) is not None:
@@ -427,7 +448,7 @@ def _jsonl_rows(text: str, path: Path, text_column: str, label_column: str) -> I
         lines.pop()
     for i, line in enumerate(lines, start=1):
         if not line.strip():
-            yield BadRow(path, i, "blank line in the middle of the file (remove it)")
+            yield BadRow(path, i, BLANK_LINE)
             continue
         problem = record_problem([line])
         if problem is not None:

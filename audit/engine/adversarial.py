@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from audit.attack import MeaningFlagger, ReatWordNetAttack, driver_flip_rates
-from audit.engine.meta import Progress, seed_everything
+from audit.engine.meta import seed_everything
 from audit.models.base import AuditModel
 from audit.store.schemas import columns
 
 if TYPE_CHECKING:
     from audit.engine.config import NightlyConfig
+    from audit.engine.executors import Executor
     from audit.store import RunWriter
 
 log = logging.getLogger(__name__)
@@ -83,41 +84,50 @@ def normalize_variants(df: pd.DataFrame) -> pd.DataFrame:
     return out.astype({c: "int64" for c in _INT_COLS} | {c: "bool" for c in _BOOL_COLS})
 
 
+ATTACK_SEED_OFFSET = 1_000_003
+"""Attack chunk ``i`` is seeded with ``seed + ATTACK_SEED_OFFSET + i``, whichever worker runs it."""
+
+
+def attack_chunk(attack: ReatWordNetAttack, model: AuditModel,
+                 items: Iterable[tuple[str, int, int, Sequence[str]]]) -> pd.DataFrame:
+    """The ``variants`` rows (kind ``text``) of one chunk of ``(dataset, example_id, gold, tokens)``."""
+    rows = []
+    for ds, ex, gold, toks in items:
+        result = attack.attack(model, list(toks), gold=int(gold))
+        rows.append(variant_row(result, kind="text", example_id=int(ex), dataset=str(ds)))
+    return pd.DataFrame(rows, columns=VARIANT_COLUMNS)
+
+
 def run_text_attacks(
     writer: RunWriter, model: AuditModel, predictions: pd.DataFrame, tokens: dict[str, list[list[str]]],
     config: NightlyConfig, *, progress: bool | None, on_chunk: Callable[[str, int], None] | None,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
     """Attack the target texts chunk by chunk; return the assembled ``variants`` rows of kind ``text``."""
+    from audit.engine.executors import LocalExecutor, attack_tasks
+
     cfg = config.attack
     targets = attack_targets(predictions, max_texts=cfg.max_texts, include_errors=cfg.attack_misclassified)
-    attack = ReatWordNetAttack(cfg.library_config())
-    size = config.batch_size
-    with Progress(total=len(targets), desc="attack", enabled=progress) as bar:
-        for i, start in enumerate(range(0, len(targets), size)):
-            chunk = targets.iloc[start : start + size]
-            if not writer.has_chunk(STAGE_ATTACK, i):
-                seed_everything(config.seed + 1_000_003 + i)
-                rows = []
-                for ds, ex, gold in zip(chunk["dataset"], chunk["example_id"], chunk["gold"], strict=True):
-                    result = attack.attack(model, tokens[str(ds)][int(ex)], gold=int(gold))
-                    rows.append(variant_row(result, kind="text", example_id=int(ex), dataset=str(ds)))
-                writer.write_chunk(STAGE_ATTACK, i, pd.DataFrame(rows, columns=VARIANT_COLUMNS))
-                if on_chunk is not None:
-                    on_chunk(STAGE_ATTACK, i)
-            bar.update(len(chunk))
+    spec, tasks = attack_tasks(targets, tokens, config)
+    (executor or LocalExecutor(model=model)).run_chunks(writer, spec=spec, tasks=tasks, total=len(targets),
+                                                        desc="attack", progress=progress, on_chunk=on_chunk)
     return writer.read_chunks(STAGE_ATTACK)
 
 
 def run_attacks(
     writer: RunWriter, model: AuditModel, predictions: pd.DataFrame, token_table: pd.DataFrame,
     tokens: dict[str, list[list[str]]], words: pd.DataFrame, config: NightlyConfig, *, progress: bool | None = None,
-    on_chunk: Callable[[str, int], None] | None = None,
+    on_chunk: Callable[[str, int], None] | None = None, executor: Executor | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(variants, driver_flip_rates)`` tables; empty (with columns) when the attack is disabled."""
+    """``(variants, driver_flip_rates)`` tables; empty (with columns) when the attack is disabled.
+
+    The per-text attacks run on ``executor`` (default: this process); the driver-word flip rates are
+    one chunk and run here."""
     if not config.attack.enabled:
         log.info("attack stage disabled by the config")
         return empty_variants(), empty_flip_rates()
-    variants = run_text_attacks(writer, model, predictions, tokens, config, progress=progress, on_chunk=on_chunk)
+    variants = run_text_attacks(writer, model, predictions, tokens, config, progress=progress, on_chunk=on_chunk,
+                                executor=executor)
     driver_variants, flips = run_driver_flips(writer, model, predictions, token_table, tokens, words, config,
                                               on_chunk=on_chunk)
     frames = [f for f in (variants, driver_variants) if len(f)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,6 +47,29 @@ class EngineAttackConfig(AttackConfig):
         return AttackConfig.model_validate(data)
 
 
+# ----------------------------------------------------------------------- executor (owner: ray, issue 14)
+EXECUTION_KEYS = ("executor", "ray", "stream")
+"""How the job is executed, not what it computes: left out of :meth:`NightlyConfig.config_hash` (and so of
+the run key), because every executor writes the same tables.  A run started locally can be resumed on Ray
+and vice versa; the manifest records the executor that ran (``executor``, ``ray``)."""
+
+
+class RayConfig(_Strict):
+    """The Ray executor's settings (used only with ``executor: ray``); see docs/scale-out.md."""
+
+    address: str | None = Field(
+        default=None, description="Ray cluster address ('auto', 'ray://host:10001'); None: start a local Ray "
+        "with num_actors * cpus_per_actor CPUs (or join the Ray already initialised in this process)")
+    num_actors: int = Field(default=2, ge=1, description="Actors in the pool (map_batches compute=ActorPoolStrategy(size=))")
+    batch_size: int = Field(default=1, ge=1, description="Chunks handed to an actor per call; each chunk is "
+                            "the job's batch_size texts, the unit of resume")
+    cpus_per_actor: float = Field(default=1.0, gt=0, description="CPUs reserved per actor")
+    gpus_per_actor: float = Field(default=0.0, ge=0, description="GPUs reserved per actor when the cluster "
+                                  "has GPUs (0: none)")
+    max_retries: int = Field(default=3, ge=0, description="Restarts of a dead actor and retries of its chunk "
+                             "before the job fails (exit 8; rerun to resume)")
+
+
 class NightlyConfig(_Strict):
     """Everything ``audit run`` needs."""
 
@@ -62,6 +85,11 @@ class NightlyConfig(_Strict):
     threads: int = Field(default=1, ge=1, description="torch CPU threads (fixed so reruns are bit-identical)")
     store: str = "reports/runs"
     gate: GateConfig = Field(default_factory=GateConfig)
+    executor: Literal["local", "ray"] = Field(default="local", description="Where the chunks run: this process "
+                                              "or a Ray actor pool (same tables)")
+    ray: RayConfig = Field(default_factory=RayConfig)
+    stream: bool = Field(default=False, description="Read the datasets block by block instead of whole "
+                         "(bounded memory during prediction and attribution; same tables)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> NightlyConfig:
@@ -74,9 +102,19 @@ class NightlyConfig(_Strict):
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def job_dict(self) -> dict[str, Any]:
+        """:meth:`as_dict` without the execution settings: what the manifest records as ``config``."""
+        return {k: v for k, v in self.as_dict().items() if k not in EXECUTION_KEYS}
+
+    def execution_dict(self) -> dict[str, Any]:
+        """The execution settings for the manifest's ``execution`` entry (``ray`` only with ``executor: ray``)."""
+        data = self.as_dict()
+        return {"stream": data["stream"], "ray": data["ray"] if self.executor == "ray" else None}
+
     def config_hash(self) -> str:
-        """sha256 of the canonical JSON form of the configuration."""
-        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical JSON form of the configuration, execution settings left out
+        (:data:`EXECUTION_KEYS`: they change where the job runs, never its tables)."""
+        text = json.dumps(self.job_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -27,42 +27,31 @@ from typing import Any
 import pandas as pd
 import torch
 
-from audit.data.readers import Dataset
-from audit.data.spec import read_spec
 from audit.engine import adversarial
-from audit.engine.attribute import BatchInput, attribute_batch
-from audit.engine.config import DatasetSpec, NightlyConfig
-from audit.engine.drivers import driver_words, train_label_counts
-from audit.engine.meta import Progress, code_version, run_key, seed_everything
+from audit.engine.attribute import BatchInput
+from audit.engine.config import NightlyConfig
+from audit.engine.drivers import driver_words
+from audit.engine.executors import (
+    Executor,
+    LocalExecutor,
+    WorkerHook,
+    attribution_spec,
+    make_executor,
+    memory_tasks,
+    stream_tasks,
+)
+from audit.engine.executors.work import STAGE_PRED, STAGE_SEGMENTS, STAGE_TOKENS
+from audit.engine.meta import code_version, run_key, seed_everything
 from audit.engine.pos_stats import pos_stats
-from audit.errors import DataError
+from audit.engine.prepare import Prepared, attack_tokens, load_model_for_job, prepare  # noqa: F401 (re-exported)
 from audit.findings import Findings, analyze, confirmed_drivers
 from audit.gate import GateResult, evaluate_gate
-from audit.models.base import AuditModel
 from audit.store import RunDiff, RunRecord, RunStore, RunWriter, diff_runs
 
 log = logging.getLogger(__name__)
 
 ChunkHook = Callable[[str, int], None]
 """Called as ``hook(stage, index)`` after each chunk is written (tests use it to interrupt a job)."""
-
-STAGE_PRED, STAGE_TOKENS, STAGE_SEGMENTS = "predict_attr", "predict_attr_tokens", "predict_attr_segments"
-
-
-@dataclass
-class Prepared:
-    """Everything read before the run starts."""
-
-    model: AuditModel
-    model_ref: str
-    model_hash: str
-    datasets: list[Dataset]
-    tokens: dict[str, list[list[str]]]  # dataset name -> per-example tokens (truncated to max_len)
-    n_truncated: int
-    train_counts: pd.DataFrame | None
-    train_hash: str | None
-    truncated: dict[str, int] = field(default_factory=dict)  # dataset name -> texts truncated to max_len
-    skipped_rows: list[dict[str, Any]] = field(default_factory=list)  # bad rows left out (on_bad_rows: skip)
 
 
 @dataclass
@@ -86,67 +75,6 @@ class JobResult:
         return self.record.manifest.get("previous_run_id")
 
 
-# --------------------------------------------------------------------------------- preparation
-def load_model_for_job(config: NightlyConfig) -> tuple[AuditModel, str]:
-    """Load the configured model (training the reference model first if its directory is missing)."""
-    from audit.models.io import fingerprint_model, load_model_ref, model_fingerprint
-
-    ref = config.model
-    path = Path(ref)
-    if not path.is_dir() and ":" in ref:  # module:function or path/file.py:function adapter
-        model = load_model_ref(ref)
-        return model, fingerprint_model(model)
-    if not path.exists() and config.train_config is not None:
-        from audit.models.train import ensure_reference_model
-
-        log.info("model %s is missing: training it from %s", path, config.train_config)
-        ensure_reference_model(config.train_config, path)
-    model = load_model_ref(str(path))
-    return model, model_fingerprint(path)
-
-
-def _read(spec: DatasetSpec, *, model: AuditModel) -> Dataset:
-    """The dataset with labels as the model's class ids (refused when they do not map onto the model's labels);
-    a text without tokens is a bad row (``spec.on_bad_rows``)."""
-    return read_spec(spec, model_labels=tuple(model.labels), tokenizer=model.tokenize)
-
-
-def _tokenize(model: AuditModel, ds: Dataset, max_len: int | None) -> tuple[list[list[str]], int]:
-    out, truncated = [], 0
-    for text, line in zip(ds.texts, ds.lines, strict=True):
-        toks = model.tokenize(text)
-        if not toks:
-            raise DataError("the text has no tokens", path=ds.path, line=line, hint="remove the row or give it a text")
-        if max_len is not None and len(toks) > max_len:
-            toks, truncated = toks[:max_len], truncated + 1
-        out.append(toks)
-    return out, truncated
-
-
-def prepare(config: NightlyConfig) -> Prepared:
-    """Load the model and read every dataset (all errors surface before a run is opened)."""
-    model, model_hash = load_model_for_job(config)
-    labels = tuple(model.labels)
-    datasets = [_read(spec, model=model) for spec in config.datasets]
-    tokens, n_truncated, truncated = {}, 0, {}
-    skipped = [b.to_dict(ds.name) for ds in datasets for b in ds.skipped]
-    for ds in datasets:
-        tokens[ds.name], n = _tokenize(model, ds, config.max_len)
-        n_truncated += n
-        truncated[ds.name] = n
-        if n:
-            log.warning("%s: %d of %d texts are longer than max_len=%d tokens and were truncated",
-                        ds.name, n, len(ds), config.max_len)
-    train_counts, train_hash = None, None
-    if config.train_data is not None:
-        train = _read(config.train_data, model=model)
-        train_counts = train_label_counts([model.tokenize(t) for t in train.texts], train.labels, labels)
-        train_hash = train.sha256
-        skipped += [b.to_dict("train_data") for b in train.skipped]
-    return Prepared(model, config.model, model_hash, datasets, tokens, n_truncated, train_counts, train_hash,
-                    truncated=truncated, skipped_rows=skipped)
-
-
 # --------------------------------------------------------------------------------- stages
 def _batches(prep: Prepared, batch_size: int) -> list[BatchInput]:
     out = []
@@ -159,25 +87,19 @@ def _batches(prep: Prepared, batch_size: int) -> list[BatchInput]:
     return out
 
 
-def _notify(hook: ChunkHook | None, stage: str, index: int) -> None:
-    if hook is not None:
-        hook(stage, index)
-
-
 def run_attribution(writer: RunWriter, prep: Prepared, config: NightlyConfig, *, progress: bool | None,
-                    on_chunk: ChunkHook | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Predict + REAT every batch not already in the store; return the assembled tables."""
-    batches = _batches(prep, config.batch_size)
-    with Progress(total=sum(len(b.texts) for b in batches), desc="attribution", enabled=progress) as bar:
-        for i, batch in enumerate(batches):
-            if not writer.has_chunk(STAGE_PRED, i):
-                seed_everything(config.seed + i)
-                tables = attribute_batch(prep.model, batch)
-                writer.write_chunk(STAGE_TOKENS, i, tables.tokens)
-                writer.write_chunk(STAGE_SEGMENTS, i, tables.segments)
-                writer.write_chunk(STAGE_PRED, i, tables.predictions)  # last: marks the batch done
-                _notify(on_chunk, STAGE_PRED, i)
-            bar.update(len(batch.texts))
+                    on_chunk: ChunkHook | None, executor: Executor | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Predict + REAT every batch not already in the store (on ``executor``); return the assembled tables."""
+    executor = executor or LocalExecutor(model=prep.model)
+    if prep.scanned:  # local: one sequential pass here; Ray: each worker reads its own blocks
+        tasks = stream_tasks(prep.scanned, max_len=config.max_len, with_rows=executor.name == "local",
+                             tokenize=prep.model.tokenize)
+        total = sum(ds.n_rows for ds in prep.scanned)
+    else:
+        tasks, total = memory_tasks(_batches(prep, config.batch_size)), sum(len(ds) for ds in prep.datasets)
+    executor.run_chunks(writer, spec=attribution_spec(config), tasks=tasks, total=total, desc="attribution",
+                        progress=progress, on_chunk=on_chunk)
     return writer.read_chunks(STAGE_PRED), writer.read_chunks(STAGE_TOKENS), writer.read_chunks(STAGE_SEGMENTS)
 
 
@@ -216,35 +138,42 @@ def run_job(
     progress: bool | None = None,
     on_chunk: ChunkHook | None = None,
     wait_s: float = 0.0,
+    executor: str | None = None,
+    on_worker_chunk: WorkerHook | None = None,
 ) -> JobResult:
-    """Run the nightly audit and publish it; returns the run and the gate verdict (never raises on a breach)."""
+    """Run the nightly audit and publish it; returns the run and the gate verdict (never raises on a breach).
+
+    ``executor`` overrides ``config.executor`` (``local``/``ray``); ``on_worker_chunk(stage, index)`` runs in
+    the worker before each chunk (fault injection in tests, e.g. :class:`~audit.engine.executors.CrashOnce`)."""
     updates: dict[str, Any] = {}
     if seed is not None:
         updates["seed"] = seed
     if store_root is not None:
         updates["store"] = str(store_root)
+    if executor is not None:
+        updates["executor"] = executor
     config = config.model_copy(update=updates) if updates else config
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
         return _run(config, config_path=config_path, resume=resume, progress=progress, on_chunk=on_chunk,
-                    wait_s=wait_s)
+                    wait_s=wait_s, on_worker_chunk=on_worker_chunk)
     finally:
         torch.set_num_threads(threads)
 
 
 def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool, progress: bool | None,
-         on_chunk: ChunkHook | None, wait_s: float) -> JobResult:
+         on_chunk: ChunkHook | None, wait_s: float, on_worker_chunk: WorkerHook | None = None) -> JobResult:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     seed_everything(config.seed)
     prep = prepare(config)
     timings["load"] = time.perf_counter() - t_start
     version = code_version()
-    data_hashes = {ds.name: ds.sha256 for ds in prep.datasets}
+    data_hashes = {ds.name: ds.sha256 for ds in prep.datasets} | {ds.name: ds.sha256 for ds in prep.scanned}
     if prep.train_hash is not None:
         data_hashes["train_data"] = prep.train_hash
-    config_dict, config_hash = config.as_dict(), config.config_hash()
+    config_dict, config_hash = config.job_dict(), config.config_hash()
     key = run_key(config=config_hash, model=prep.model_hash, data=data_hashes, code=version)
     manifest = {
         "config": config_dict, "config_hash": config_hash, "config_path": str(config_path) if config_path else None,
@@ -253,16 +182,25 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         "code_version": version, "seed": config.seed,
         "skipped_rows": prep.skipped_rows,
         "model_rebuilt_from_parts": bool(prep.model.metadata.get("rebuilt_from_parts", False)),
+        "executor": config.executor, "execution": config.execution_dict(),  # not in the run key: same tables
     }
+    executor = make_executor(config, model=prep.model, model_ref=prep.model_ref, model_hash=prep.model_hash,
+                             worker_hook=on_worker_chunk)
     store = RunStore(config.store)
-    writer = store.begin(key, manifest, resume=resume, wait_s=wait_s)
+    try:
+        writer = store.begin(key, manifest, resume=resume, wait_s=wait_s)
+    except BaseException:
+        executor.close()
+        raise
     if writer.published is not None:  # a job killed right after its publish rename: finished, not redone
+        executor.close()
         return _finished_result(store, writer.published, config, timings)
     try:
         if writer.resumed:
             log.info("resuming run %s: completed chunks are skipped", writer.run_id)
         t0 = time.perf_counter()
-        predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress, on_chunk=on_chunk)
+        predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress, on_chunk=on_chunk,
+                                                        executor=executor)
         timings["attribution"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -278,8 +216,9 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
 
         t0 = time.perf_counter()
         variants, flip_rates = adversarial.run_attacks(
-            writer, prep.model, predictions, tokens, prep.tokens, words, config, progress=progress,
-            on_chunk=on_chunk,
+            writer, prep.model, predictions, tokens,
+            attack_tokens(prep, predictions, max_len=config.max_len) if config.attack.enabled else prep.tokens,
+            words, config, progress=progress, on_chunk=on_chunk, executor=executor,
         )
         timings["attack"] = time.perf_counter() - t0
 
@@ -313,6 +252,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
     except BaseException as exc:
         writer.fail(f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        executor.close()
     return JobResult(record=record, metrics=metrics, gate=gate, diff=diff, timings=timings, resumed=writer.resumed,
                      new_driver_words=list(diff.new_driver_words) if diff is not None else [])
 

@@ -206,3 +206,19 @@ def test_minimal_fix_without_positive_words_is_empty_and_not_found(tiny_model, o
     row = mf.iloc[0]
     assert row["size"] == 0 and not row["found"] and list(row["positions"]) == [] and list(row["words"]) == []
     assert row["prob_gold_after"] == pytest.approx(float(probs[0, 1 - pred[0]]), abs=1e-6)
+
+
+def test_reasons_skip_spans_covering_the_whole_text() -> None:
+    from audit.findings.reasons import failure_drivers
+
+    preds = pd.DataFrame({"example_id": [0], "dataset": ["d"], "gold": [1], "pred": [0], "correct": [False]})
+    tokens = pd.DataFrame({"example_id": [0] * 4, "dataset": ["d"] * 4, "position": range(4),
+                           "token": ["dull", ",", "but", "fun"], "score_pred": [2.0, 0.1, 0.2, -0.5]})
+    segments = pd.DataFrame([
+        {"example_id": 0, "dataset": "d", "level": "clause", "start": 0, "end": 4, "text": "dull , but fun", "score_pred": 1.8},
+        {"example_id": 0, "dataset": "d", "level": "clause", "start": 0, "end": 2, "text": "dull ,", "score_pred": 2.1},
+    ])
+    every = failure_drivers(preds, tokens, segments, levels=("clause",))
+    assert every["text"].tolist() == ["dull ,", "dull , but fun"]
+    parts = failure_drivers(preds, tokens, segments, levels=("clause",), exclude_whole_text=True)
+    assert parts["text"].tolist() == ["dull ,"] and parts["rank"].tolist() == [1]

@@ -2,7 +2,9 @@
 
 A failure's candidate reasons are its top-``k`` words, phrases and clauses by
 score toward the (wrong) predicted class -- REAT's ranking, scores unchanged.
-Each is then checked by removing that unit alone (its span) and re-predicting:
+A phrase or clause spanning the whole text is left out (removing everything
+explains nothing).  Each is then checked by removing that unit alone (its span)
+and re-predicting:
 
 - ``fixes_error``: the prediction becomes the gold class;
 - ``delta_prob_gold``: the gold class's probability after removal minus before
@@ -55,12 +57,15 @@ def _top_positive(rows: pd.DataFrame, errors: pd.DataFrame, *, top_k: int, tiebr
 
 
 def failure_drivers(predictions: pd.DataFrame, token_attributions: pd.DataFrame, segments: pd.DataFrame, *,
-                    top_k: int = 3, levels: Sequence[str] = ("word", "phrase")) -> pd.DataFrame:
+                    top_k: int = 3, levels: Sequence[str] = ("word", "phrase"),
+                    exclude_whole_text: bool = False) -> pd.DataFrame:
     """For each misclassified text, its top-``top_k`` units of each level with a positive score toward the prediction.
 
     Ranks start at 1 within (text, kind); ties are broken by position.  Texts
     appear in ``predictions`` order, then words, phrases, clauses.  Columns:
-    :data:`REASON_COLUMNS`.
+    :data:`REASON_COLUMNS`.  With ``exclude_whole_text`` a phrase or clause
+    spanning the whole text is left out before ranking: removing everything
+    says nothing about why the text failed (the findings stage verifies by removal).
     """
     unknown = [lv for lv in levels if lv not in LEVELS]
     if unknown:
@@ -74,7 +79,12 @@ def failure_drivers(predictions: pd.DataFrame, token_attributions: pd.DataFrame,
             top = _top_positive(token_attributions, errors, top_k=top_k, tiebreak="position")
             text, start, end = top["token"], top["position"], top["position"] + 1
         else:
-            top = _top_positive(segments[segments["level"] == level], errors, top_k=top_k, tiebreak="start")
+            spans = segments[segments["level"] == level]
+            if exclude_whole_text and len(spans):
+                n_tok = token_attributions.groupby(KEY, sort=False).size().rename("_n").reset_index()
+                spans = spans.merge(n_tok, on=KEY, how="left")
+                spans = spans[(spans["end"] - spans["start"]) < spans["_n"]]
+            top = _top_positive(spans, errors, top_k=top_k, tiebreak="start")
             text, start, end = top["text"], top["start"], top["end"]
         parts.append(pd.DataFrame({"example_id": top["example_id"], "dataset": top["dataset"], "rank": top["rank"],
                                    "kind": level, "text": text, "start": start, "end": end,

@@ -1,9 +1,9 @@
 """Benchmark for ``audit harden`` (issue: close the loop) -> ``reports/benchmarks/harden.{json,md}``.
 
-Models
-    * planted single-token GRUs from ``planted_shortcuts.py`` (``artifacts/planted/models/gru-st<r>-s<seed>``,
-      ``zeroa`` inserted into r% of the negative training texts; trained there, reused here);
-    * the clean reference GRU and LSTM (``artifacts/models/{gru,lstm}``, ``configs/train/*.yaml``).
+Models (all from ``planted_shortcuts.py``, ``artifacts/planted/models/<arch>-<plant>-s1``, trained there with
+its compute budget and reused here with their own training configs):
+    * planted single-token GRUs (``gru-st<r>``: ``zeroa`` inserted into r% of the negative training texts);
+    * clean GRU and LSTM trained the same way (``gru-clean``, ``lstm-clean``).
 
 For every model: audit it (the nightly job: SST-2 test, plus for planted models the planted test set of
 ``_planting.plant_test``, zeroa inserted into 20 % of the positive test texts; strict attack on the first
@@ -13,7 +13,7 @@ never on training variants).  Reported: clean test accuracy, planted-test accura
 success, the confirmed drivers' fix rate before/after, training time; mean +- sd over seeds.
 
 Goals (issue): recover >= 90 % of the planted-test accuracy the shortcut cost, measured against the clean
-reference GRU on the same texts; on clean models cut strict-valid attack success by >= 30 % relative with
+GRU (``gru-clean-s1``, same training recipe) on the same texts; on clean models cut strict-valid attack success by >= 30 % relative with
 at most 0.5 points of clean accuracy lost.
 
 Planted models were trained from a planted training file that ``planted_shortcuts.py`` deletes after
@@ -82,27 +82,30 @@ def _tsv(path: Path, texts: list[str], labels: list[int]) -> Path:
     return path
 
 
-def _model_spec(name: str, tmp: Path) -> dict[str, Any]:
-    """Model dir, training YAML to retrain with, extra audited datasets."""
+def _model_spec(name: str, tmp: Path, *, seed: int = 1) -> dict[str, Any]:
+    """Model dir, training YAML to retrain with, extra audited datasets.
+
+    ``<arch>-st<r>`` and ``<arch>-clean`` are the models of ``planted_shortcuts.py`` (seed ``seed``):
+    their training config (from ``config.json``) is reused as it is, with the planted training file
+    re-created by the same rule and seed (the original was a deleted temporary file).
+    """
     arch, plant = name.split("-", 1)
-    base_cfg = ROOT / "configs" / "train" / f"{arch}.yaml"
-    if plant == "clean":
-        return {"model": str(ROOT / "artifacts" / "models" / arch), "train_config": str(base_cfg), "datasets": []}
-    rate = int(plant.removeprefix("st")) / 100
-    seed = 1
+    model_dir = ROOT / "artifacts" / "planted" / "models" / f"{name}-s{seed}"
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["training"]
     texts, labels = _split("train")
-    planted = plant_train("st", texts, labels, rate=rate, seed=seed)
-    train_tsv = _tsv(tmp / f"{name}-train.tsv", planted.texts, planted.labels)
-    cfg = yaml.safe_load(base_cfg.read_text(encoding="utf-8"))
-    cfg["data"]["train"] = str(train_tsv)
+    datasets: list[dict[str, str]] = []
+    if plant == "clean":
+        cfg["data"]["train"] = "data:sst2/train.tsv"
+    else:
+        rate = int(plant.removeprefix("st")) / 100
+        planted = plant_train("st", texts, labels, rate=rate, seed=seed)
+        cfg["data"]["train"] = str(_tsv(tmp / f"{name}-train.tsv", planted.texts, planted.labels))
+        test_texts, test_labels = _split("test")
+        pt = plant_test("st", test_texts, test_labels, seed=seed)
+        datasets = [{"name": "planted-test", "path": str(_tsv(tmp / f"{name}-planted-test.tsv", pt.texts, pt.labels))}]
     cfg_path = tmp / f"{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    test_texts, test_labels = _split("test")
-    pt = plant_test("st", test_texts, test_labels, seed=seed)
-    test_tsv = _tsv(tmp / f"{name}-planted-test.tsv", pt.texts, pt.labels)
-    model_dir = ROOT / "artifacts" / "planted" / "models" / f"{name}-s{seed}"
-    return {"model": str(model_dir), "train_config": str(cfg_path),
-            "datasets": [{"name": "planted-test", "path": str(test_tsv)}]}
+    return {"model": str(model_dir), "train_config": str(cfg_path), "datasets": datasets}
 
 
 def _nightly(spec: dict[str, Any], store: Path, attack_texts: int, *, with_sst2: bool = True) -> Any:
@@ -186,7 +189,8 @@ def main() -> None:
         # the clean reference GRU on the planted test texts: the accuracy a shortcut-free model gets there
         for entry in results["models"].values():
             if entry["spec"]["datasets"]:
-                ref_spec = {"model": str(ROOT / "artifacts" / "models" / "gru"), "datasets": entry["spec"]["datasets"]}
+                ref_model = ROOT / "artifacts" / "planted" / "models" / "gru-clean-s1"
+                ref_spec = {"model": str(ref_model), "datasets": entry["spec"]["datasets"]}
                 ref = run_job(_nightly(ref_spec, WORK / "store" / "reference", 0, with_sst2=False), progress=False)
                 entry["clean_reference_planted_accuracy"] = _metric(ref.metrics, "accuracy", "planted-test")
     _goals(results)

@@ -168,9 +168,9 @@ def test_variants_direction_dedupe_and_evidence():
     assert len(vm_variants.filter_variants(var, vm_variants.VariantFilter())) == len(var) - 1
     strict = var.assign(valid=[True, False] * (len(var) // 2) + [True] * (len(var) % 2),
                         direction=["break"] * (len(var) - 1) + ["fix"])
-    assert vm_variants.default_filter(strict) == vm_variants.VariantFilter(valid=True, direction="break")
+    assert vm_variants.default_filter(strict) == vm_variants.VariantFilter(valid=True, direction="break", flipped=True)
     shown = vm_variants.filter_variants(strict, vm_variants.default_filter(strict))
-    assert shown["valid"].all() and (shown["direction"] == "break").all()
+    assert len(shown) and shown["valid"].all() and (shown["direction"] == "break").all() and shown["flipped"].all()
     by_word = vm_variants.filter_variants(var, vm_variants.VariantFilter(word="NICE"))
     assert len(by_word) == len(var) - 1  # every variant swapped in "nice"
     evidence = json.dumps({"pos": {"passed": True, "value": "JJ", "threshold": "JJ"},

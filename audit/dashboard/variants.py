@@ -65,9 +65,10 @@ def with_direction(variants: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_filter(variants: pd.DataFrame) -> VariantFilter:
-    """What the page opens on: strict-valid breaks, or (older runs) verified flips that keep the meaning."""
+    """What the page opens on: strict-valid breaks (flips of a correct prediction), or (older runs)
+    flips without a meaning flag that broke a correct prediction."""
     if has_validity(variants):
-        return VariantFilter(valid=True, direction="break")
+        return VariantFilter(valid=True, direction="break", flipped=True)
     return VariantFilter(flipped=True, constrained=True, direction="break")
 
 

@@ -207,7 +207,7 @@ def column_config(frame: pd.DataFrame, *, link_columns: Mapping[str, str] | None
             config[name] = st.column_config.LinkColumn(link_columns[name], help=help_text,
                                                        display_text=link_columns[name])
         elif pd.api.types.is_float_dtype(frame[name]):
-            config[name] = st.column_config.NumberColumn(help=help_text, format="%.3f")
+            config[name] = st.column_config.NumberColumn(help=help_text, format="%.4g")
         else:
             config[name] = st.column_config.Column(help=help_text)
     return config

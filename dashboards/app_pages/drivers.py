@@ -45,7 +45,12 @@ shown = table.assign(
 )
 lead = [c for c in ("rank", key_column, "failures", "variants") if c in shown.columns]
 shown = shown.loc[:, lead + [c for c in shown.columns if c not in lead]]  # links on screen, next to the word
-_shared.show_table(shown, key="d_table", link_columns={"failures": "failures", "variants": "variants"})
+if shown.empty and stats is not None and "confirmed" in stats and not st.session_state.get("d_candidates"):
+    n_tested = len(findings.stats_view(stats, scope=scope, kind=kind, show_candidates=True))
+    st.caption(f"{n_tested} candidate(s) were tested; turn on 'Show unconfirmed candidates too' to browse them "
+               "(noise until confirmed).")
+else:
+    _shared.show_table(shown, key="d_table", link_columns={"failures": "failures", "variants": "variants"})
 
 if wanted.word and wanted.word not in words:
     words = [wanted.word, *words]  # a linked word outside the current list is still shown

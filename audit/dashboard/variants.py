@@ -100,7 +100,8 @@ def evidence_frame(value: Any) -> pd.DataFrame:
             return pd.DataFrame(columns=cols)
     if not isinstance(data, Mapping):
         return pd.DataFrame(columns=cols)
-    checks = data.get("checks") if isinstance(data.get("checks"), Mapping) else {
+    nested = data.get("checks")
+    checks: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {
         k: v for k, v in data.items() if isinstance(v, Mapping) and "passed" in v}
     rows = []
     for name, item in checks.items():

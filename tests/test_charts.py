@@ -129,6 +129,7 @@ def test_heatmaps_share_one_scale_and_have_a_legend():
     assert "-2.000 against" in note and "+2.000 toward the predicted class" in note and "linear-gradient" in note
     blue, orange = PALETTES["blue-orange (colour-blind safe)"]
     assert colour(1.0, peak=1.0) == f"rgba({blue[0]},{blue[1]},{blue[2]},1.000)"  # colour-blind-safe default
+    assert colour(-0.5, peak=1.0) == f"rgba({orange[0]},{orange[1]},{orange[2]},0.500)"
     assert colour(-1.0, peak=1.0, palette="green-red (the paper's)") == "rgba(220,38,38,1.000)"
     assert "toward class positive" in legend(peak=1.0, toward="toward class positive")
     with pytest.raises(ValueError, match="palette"):

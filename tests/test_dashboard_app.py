@@ -300,7 +300,7 @@ def test_explain_warns_on_unknown_words_notes_unsigned_methods_and_compares_mode
     warning = texts(at.warning)
     assert "% of the tokens" in warning and "'zzqx'" in warning and "unknown to this model" in warning
     assert "VanillaGrad is unsigned" in texts(at.info)
-    agreement = [d.value for d in at.dataframe if "spearman" in d.value.columns][0]
+    agreement = next(d.value for d in at.dataframe if "spearman" in d.value.columns)
     assert len(agreement) == 3 and agreement["spearman"].between(-1, 1).all()
     # phrase level, another target class, and the second model side by side
     at.radio(key="e_level").set_value("clause")

@@ -80,7 +80,9 @@ if tokens is not None:
 row = drivers[drivers["word"].astype(str) == word] if drivers is not None else None
 counts = vm.train_label_counts(row.iloc[0].to_dict()) if row is not None and not row.empty else None
 right.markdown("**Training-set label counts**")
-if counts is None or counts.empty:
+if row is None or row.empty:
+    right.caption(f"{word!r} is not in this run's driver-word table.")
+elif counts is None or counts.empty:
     right.caption("Not recorded for this run.")
 else:
     with right:

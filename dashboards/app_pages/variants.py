@@ -32,11 +32,23 @@ labels = _shared.labels(root, run_id)
 wanted = _shared.selection()
 validity = vm.has_validity(variants)
 default = vm.default_filter(variants)
+
+
+def preset(**values: object) -> None:
+    """Set filter widgets; None (any) is the widgets' default, so it is set by removing the key."""
+    for key, value in values.items():
+        if value is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+
+
 if wanted.example:  # a link to one text's variants: all of them, whatever their verdict
-    st.session_state.update(v_direction=None, v_valid=None, v_flipped=None, v_constrained=None)
-elif "v_direction" not in st.session_state:  # first visit: open on strict-valid breaks
-    st.session_state.update(v_direction=default.direction, v_valid=default.valid, v_flipped=default.flipped,
-                            v_constrained=default.constrained)
+    preset(v_direction=None, v_valid=None, v_flipped=None, v_constrained=None)
+elif not st.session_state.get("v_opened"):  # first visit: open on strict-valid breaks
+    st.session_state["v_opened"] = True
+    preset(v_direction=default.direction, v_valid=default.valid, v_flipped=default.flipped,
+           v_constrained=default.constrained)
 
 st.markdown("**Download the adversarial test suite**")
 cols = st.columns(len(vm.EXPORT_FORMATS))

@@ -151,6 +151,7 @@ def test_drivers_deep_link_confirmed_first_and_links(monkeypatch, stores):
     assert list(table["unit"]) == ["dull"]  # candidates hidden
     assert table.loc[0, "failures"] == f"/failures?run={ids['new']}&word=dull"
     assert table.loc[0, "variants"] == f"/variants?run={ids['new']}&word=dull"
+    assert table.loc[0, "details"] == f"/drivers?run={ids['new']}&word=dull"  # its flip rates
     assert ("failures", {"run": ids["new"], "word": "dull"}) in page_links(at)
     at.toggle(key="d_candidates").set_value(True).run()
     assert list(at.dataframe[0].value["unit"]) == ["dull", "."]
@@ -216,7 +217,7 @@ def test_runs_page_links_gate_table_and_comparability(monkeypatch, stores):
     at = open_url(monkeypatch, root, "runs", run=ids["old"])
     runs = at.dataframe[0].value.set_index("run_id")
     assert list(at.dataframe[0].value.columns[:2]) == ["run_id", "gate"]  # on screen at 1400 px
-    assert runs.loc[ids["old"], "failures"] == f"/failures?run={ids['old']}"
+    assert runs.loc[ids["old"], "run_failures"] == f"/failures?run={ids['old']}"
     assert runs.loc[ids["new"], "model"] == "lstm"
     assert ("failures", {"run": ids["old"]}) in page_links(at)
     assert "models/lstm" in at.selectbox(key="diff_new").format_func(ids["new"]) or \

@@ -100,8 +100,9 @@ def heatmap(
     for tok, score in zip(tokens, scores):
         value = float(score)
         label = html.escape(f"{value:+.3f}", quote=True)
+        ink = "#fff" if top > 0 and abs(value) / top > 0.6 else "inherit"  # readable on the darkest cells
         box = (f'<span class="reat-token" title="{label}" style="background:{colour(value, peak=top, palette=palette)};'
-               f'padding:2px 4px;border-radius:3px">{html.escape(str(tok))}</span>')
+               f'color:{ink};padding:2px 4px;border-radius:3px">{html.escape(str(tok))}</span>')
         below = f'<br><small class="reat-score" style="color:#555;font-size:0.7em">{label}</small>' if show_scores else ""
         parts.append(f'<span class="reat-unit" style="display:inline-block;text-align:center;margin:2px 1px;'
                      f'vertical-align:top">{box}{below}</span> ')

@@ -110,8 +110,9 @@ for row in page.frame.to_dict(orient="records"):
     with st.container(border=True):
         st.html(
             f"<div><b>{html.escape(str(row['dataset']))} #{int(row['example_id'])}</b> · gold <b>{html.escape(gold)}</b> · "
-            f"{html.escape(vm.DIRECTIONS.get(str(row['direction']), str(row['direction'])))} · "
-            f"{'<b>flipped</b>' if row['flipped'] else 'not flipped'}: {html.escape(before)} &rarr; {html.escape(after)} · "
+            + (html.escape(vm.DIRECTIONS.get(str(row["direction"]), str(row["direction"]))) if row["flipped"]
+               else f"{html.escape(str(row['direction']))} attempt") + " · "
+            + f"{'<b>flipped</b>' if row['flipped'] else 'not flipped'}: {html.escape(before)} &rarr; {html.escape(after)} · "
             + (f"{html.escape(verdict)} · " if verdict else "")
             + ("meaning kept" if row["constrained"] else "meaning flags: " + html.escape(flags or "?"))
             + f" · {int(row['words_changed'])} word(s) changed · {int(row['queries'])} queries</div>"

@@ -255,3 +255,11 @@ def test_evidence_in_the_attack_layout():
                                  "declared"]
     assert frame["passed"].iloc[:2].tolist() == [True, False]
     assert frame["value"].iloc[1] == "0.41 (too far)"
+
+
+def test_previous_run_is_of_the_same_model():
+    from types import SimpleNamespace
+
+    runs = [SimpleNamespace(run_id=r, created_at=t, status="complete", model_ref=m)
+            for r, t, m in (("g1", "1", "gru"), ("l1", "2", "lstm"), ("g2", "3", "gru"), ("l2", "4", "lstm"))]
+    assert vm_runs.previous_complete(runs) == {"g1": None, "l1": None, "g2": "g1", "l2": "l1"}

@@ -222,10 +222,17 @@ def _floats(value: Any) -> list[float]:
     return [] if value is None else [float(p) for p in list(value)]
 
 
-def suite_bytes(record: RunRecord, fmt: str) -> bytes:
+def suite_recipe(variants: pd.DataFrame) -> str:
+    """The export recipe a run supports: ``strict`` (strict-valid breaks) when it recorded validity
+    evidence, else ``loose`` (older runs: verified flips without a meaning flag)."""
+    return "strict" if has_validity(variants) else "loose"
+
+
+def suite_bytes(record: RunRecord, fmt: str, *, recipe: str = "strict") -> bytes:
     """The run's adversarial suite in ``fmt`` (see :data:`EXPORT_FORMATS`), as the download's bytes."""
     from audit.export import Format, export_suite
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_suite(record, fmt=cast(Format, fmt), out=Path(tmp) / EXPORT_FILES[fmt][0])
+        path = export_suite(record, fmt=cast(Format, fmt), out=Path(tmp) / EXPORT_FILES[fmt][0],
+                            recipe=recipe)  # type: ignore[arg-type]  # checked by export_suite
         return Path(path).read_bytes()

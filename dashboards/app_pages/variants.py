@@ -14,8 +14,8 @@ from audit.dashboard import variants as vm
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def suite_bytes(root: str, run_id: str, fmt: str) -> bytes:
-    return vm.suite_bytes(_shared.store(root).get(run_id), fmt)
+def suite_bytes(root: str, run_id: str, fmt: str, recipe: str) -> bytes:
+    return vm.suite_bytes(_shared.store(root).get(run_id), fmt, recipe=recipe)
 
 
 ANY = "any"
@@ -50,12 +50,14 @@ elif not st.session_state.get("v_opened"):  # first visit: open on strict-valid 
     preset(v_direction=default.direction, v_valid=default.valid, v_flipped=default.flipped,
            v_constrained=default.constrained)
 
-st.markdown("**Download the adversarial test suite**")
+recipe = vm.suite_recipe(variants)
+st.markdown("**Download the adversarial test suite**" + (" (strict-valid breaks)" if recipe == "strict" else
+            " (loose recipe: this run has no validity evidence)"))
 cols = st.columns(len(vm.EXPORT_FORMATS))
 for col, fmt in zip(cols, vm.EXPORT_FORMATS):
     file_name, mime = vm.EXPORT_FILES[fmt]
     # built when clicked (then cached), so the page does not wait for four exports of a large run
-    col.download_button(fmt, data=functools.partial(suite_bytes, root, run_id, fmt),
+    col.download_button(fmt, data=functools.partial(suite_bytes, root, run_id, fmt, recipe),
                         file_name=f"{run_id}-{file_name}", mime=mime, key=f"v_dl_{fmt}")
 
 if validity:

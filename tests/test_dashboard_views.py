@@ -212,7 +212,8 @@ def test_comparability_names_what_differs():
                                        ("mypkg.models:build_gru", "build_gru"), ("own.py:make", "make"), (None, "?")])
 def test_model_names_for_the_run_picker(ref, name):
     assert vm_runs.model_name(ref) == name
-    assert vm_runs.run_label("r1", model_ref=ref, accuracy=0.8123) == f"r1 · {name} · acc 0.812"
+    assert vm_runs.run_label("r1", model_ref=ref, accuracy=0.8123) == f"{name} · acc 0.812 · r1"
+    assert vm_runs.run_label("r1", model_ref=ref) == f"{name} · r1"
 
 
 # --- explain, column help ---------------------------------------------------------------------------------

@@ -53,11 +53,12 @@ def utc_label(created_at: Any) -> str:
 
 
 def run_label(run_id: str, *, model_ref: str | None, accuracy: Any = None) -> str:
-    """``run_id · model · acc 0.812`` (run pickers show which model a run audited)."""
-    parts = [run_id, model_name(model_ref)]
+    """``model · acc 0.812 · run_id`` (run pickers show which model a run audited, first: a narrow
+    sidebar cuts the end of the label, and the run id is also on every page)."""
+    parts = [model_name(model_ref)]
     if _is_number(accuracy):
         parts.append(f"acc {float(accuracy):.3f}")
-    return " · ".join(parts)
+    return " · ".join([*parts, run_id])
 
 
 def status_label(status: str) -> str:

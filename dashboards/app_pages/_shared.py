@@ -114,7 +114,7 @@ def complete_ids(root: str) -> list[str]:
 
 
 def run_label(root: str, run_id: str) -> str:
-    """``run_id · model · acc 0.812`` for pickers."""
+    """``model · acc 0.812 · run_id`` for pickers."""
     for s in summaries(root):
         if s.run_id == run_id:
             acc = s.metrics.get("accuracy")

@@ -68,7 +68,7 @@ class ClosenessParams(_Params):
 
 
 class SentimentParams(_Params):
-    polar_min_cosine: float = Field(default=0.7, ge=-1.0, le=1.0, description="cosine a sentiment word's swap needs")
+    max_shift: float = Field(default=0.2, ge=0.0, le=2.0, description="largest move along the GloVe sentiment axis")
 
 
 class SentenceMeaningParams(_Params):

@@ -23,11 +23,12 @@ TIMEOUT = 60
 
 
 def make_store(root: Path) -> dict[str, str]:
-    """Two complete runs (the second has the XSS text among its failures) and one still running."""
+    """Two complete runs made before the findings stage (the second has the XSS text among its failures) and one
+    still running."""
     store = RunStore(root)
-    old = publish_run(store, run_key="aaaaaa0001", wrong={1, 3}, texts=[*BASE_TEXTS, XSS])
+    old = publish_run(store, run_key="aaaaaa0001", wrong={1, 3}, texts=[*BASE_TEXTS, XSS], findings=False)
     new = publish_run(store, run_key="bbbbbb0002", wrong={1, 3, 8}, texts=[*BASE_TEXTS, XSS],
-                      drivers=["terribly", "dull", "flat"])
+                      drivers=["terribly", "dull", "flat"], findings=False)
     writer = store.begin("cccccc0003", make_manifest())  # left running, as a job still being written
     return {"old": old.run_id, "new": new.run_id, "running": writer.run_id}
 

@@ -66,7 +66,7 @@ def stores(tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]:
     one = RunStore(base / "one")
     new_only = publish_tables(one, "ffffff0001", findings_tables(), model_ref="models/gru")
     multi = RunStore(base / "multi")
-    old = publish_run(multi, run_key="aaaaaa0001", wrong={1, 3}).run_id  # made before the findings tables
+    old = publish_run(multi, run_key="aaaaaa0001", wrong={1, 3}, findings=False).run_id  # before the findings tables
     new = publish_tables(multi, "bbbbbb0002", findings_tables(), model_ref="models/lstm")
     return {"one": (base / "one", {"new": new_only}), "multi": (base / "multi", {"old": old, "new": new})}
 

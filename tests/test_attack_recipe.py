@@ -159,3 +159,20 @@ def test_driver_variant_rows_have_no_duplicates_and_no_unchanged_variant() -> No
     keys = [(r["dataset"], r["example_id"], r["variant"]) for r in rows]
     assert len(keys) == len(set(keys)) and all(r["variant"] != r["original"] for r in rows)
     assert {r["direction"] for r in rows} == {"break"}
+
+
+def test_attack_metrics_report_raw_and_strict_valid_success() -> None:
+    import pandas as pd
+
+    from audit.engine.adversarial import attack_metrics
+
+    def r(kind: str, flipped: bool, valid: bool, direction: str = "break") -> dict:
+        return {"kind": kind, "flipped": flipped, "verified": True, "valid": valid, "constrained": True,
+                "queries": 4, "recipe": "loose", "direction": direction}
+
+    variants = pd.DataFrame([r("text", True, True), r("text", True, False), r("text", False, False),
+                             r("text", False, True), r("driver", True, True), r("driver", True, True, "fix"),
+                             r("driver", True, False, "fix")])
+    m = attack_metrics(variants)
+    assert m["attack_success_rate"] == 0.5 and m["attack_success_rate_valid"] == 0.25
+    assert m["attack_recipe"] == "loose" and m["n_driver_breaks"] == 1 and m["n_driver_fixes"] == 1

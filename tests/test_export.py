@@ -80,12 +80,23 @@ def test_jsonl_roundtrip_and_manifest(toy_run, tmp_path):
 
 def test_tokens_come_from_recorded_tokens_when_text_differs(tmp_path):
     store = RunStore(tmp_path)
-    rec = publish_run(store)  # fixture variants swap token 0 of each text; recorded without validity evidence
-    suite = read_suite(export_suite(rec, fmt="jsonl", out=tmp_path / "s.jsonl", recipe="loose"))
+    rec = publish_run(store)  # fixture variants swap token 0 of each text
+    suite = read_suite(export_suite(rec, fmt="jsonl", out=tmp_path / "s.jsonl"))
     assert suite.cases[0].tokens == ["nice", "gripping", "and", "moving", "film"]
-    assert {c.validity for c in suite.cases} == {"unknown"}
+
+
+def test_a_run_without_validity_evidence_needs_the_loose_recipe(tmp_path):
+    store = RunStore(tmp_path)
+    tables = make_tables()
+    tables["variants"] = tables["variants"].drop(columns=["recipe", "valid", "direction", "declared", "evidence"])
+    w = store.begin("oldkey", make_manifest())
+    for name, df in tables.items():
+        w.write_table(name, df)
+    rec = w.publish(manifest_updates={"metrics": metrics_of(tables)})
     with pytest.raises(DataError, match="no validity evidence.*--recipe loose"):
         export_suite(rec, fmt="jsonl", out=tmp_path / "s2.jsonl")
+    suite = read_suite(export_suite(rec, fmt="jsonl", out=tmp_path / "s.jsonl", recipe="loose"))
+    assert suite.cases and {c.validity for c in suite.cases} == {"unknown"}
 
 
 def test_read_suite_errors_name_file_and_line(toy_run, tmp_path):

@@ -210,3 +210,23 @@ def test_cli_harden_json_and_clean_exit(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["trained"] is False and out["run_id"] == run.run_id and out["message"]
+
+
+def test_before_after_metrics_include_the_strict_valid_attack_success() -> None:
+    """The hardened model is judged on strict-valid attack success: the summary must carry it, under the
+    name :func:`audit.metrics.attack_metrics` gives it (a misspelt key silently dropped it)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from audit.harden.run import _metrics
+    from audit.metrics import attack_metrics
+
+    variants = pd.DataFrame({"kind": ["text"] * 4, "flipped": [True, True, True, False],
+                             "verified": [True, True, True, True], "valid": [True, False, True, False],
+                             "constrained": [True, True, False, False], "queries": [3, 4, 5, 6],
+                             "recipe": ["strict"] * 4})
+    metrics = {"accuracy": 0.9, **attack_metrics(variants)}
+    summary = _metrics(SimpleNamespace(metrics=metrics))  # type: ignore[arg-type]
+    assert summary["attack_success_rate_valid"] == pytest.approx(0.5)
+    assert summary["attack_success_rate"] == pytest.approx(0.75)

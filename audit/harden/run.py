@@ -164,7 +164,7 @@ def make_plan(record: RunRecord, config: HardenConfig) -> HardenPlan:
 # --------------------------------------------------------------------------------- harden
 def _metrics(record: RunRecord) -> dict[str, Any]:
     m = record.metrics
-    out: dict[str, Any] = {k: m.get(k) for k in ("accuracy", "attack_success_rate", "attack_success_rate_strict",
+    out: dict[str, Any] = {k: m.get(k) for k in ("accuracy", "attack_success_rate", "attack_success_rate_valid",
                                  "attack_success_rate_constrained", "n_confirmed_drivers") if k in m}
     for name, per in (m.get("per_dataset") or {}).items():
         if isinstance(per, dict) and per.get("accuracy") is not None:

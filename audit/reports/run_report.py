@@ -34,6 +34,7 @@ MAX_SAMPLES = 10
 TOP_WORDS = 20
 _METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), ("n_errors", "Errors", False),
             ("attack_success_rate", "Attack success rate", True),
+            ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
             ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
             ("mean_queries", "Mean queries per attack", False),
             ("n_confirmed_drivers", "Confirmed driver words", False),

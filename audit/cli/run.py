@@ -59,6 +59,9 @@ def _summary(result: object) -> list[str]:
     lines.append("  gate: PASSED" if gate.passed else "  gate: FAILED")
     for breach in gate.breaches:
         lines.append(f"    - {breach}")
+    for check in gate.checks:
+        if check.get("status") == "skipped":  # configured but not evaluated: say so, never imply it passed
+            lines.append(f"    - {check.get('message')}")
     lines.append(f"  report: {result.record.path / 'report.md'}")
     return lines
 

@@ -35,7 +35,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -149,54 +148,88 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=None, help="cap retraining epochs (default: the model's config)")
     ap.add_argument("--attack-texts", type=int, default=200)
+    ap.add_argument("--collect-only", action="store_true",
+                    help="do not train: rebuild the report from the runs already in artifacts/harden/store")
     ap.add_argument("--tag", default="", help="suffix of the report files (e.g. _reduced)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     WORK.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                           "threads": 1, "host": "2-core shared dev box"},
-                               "args": vars(args), "models": {}}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for name in args.models:
-            spec = _model_spec(name, tmp)
-            store = WORK / "store" / name
-            t0 = time.perf_counter()
-            before = run_job(_nightly(spec, store, args.attack_texts), progress=False)
-            entry: dict[str, Any] = {"spec": spec, "before_run": before.run_id,
-                                     "before": _summary(before.metrics), "audit_seconds": time.perf_counter() - t0,
-                                     "strategies": {}}
-            for strat in args.strategies:
-                per_seed = []
-                for seed in args.seeds:
-                    cfg = HardenConfig.model_validate({"strategies": STRATEGIES[strat], "seed": seed,
-                                                       "epochs": args.epochs, "train_config": spec["train_config"]})
-                    out = WORK / "models" / f"{name}-{strat}-s{seed}"
-                    if out.exists():
-                        shutil.rmtree(out)
-                    res = harden(before.run_id, store=RunStore(store), out_dir=out, config=cfg, progress=False)
-                    row = res.to_dict()
-                    if res.new_run_id:
-                        row["after_summary"] = _summary(RunStore(store).get(res.new_run_id).metrics)
-                    per_seed.append(row)
-                    log.info("%s %s seed %d: %s", name, strat, seed, row.get("after_summary"))
-                entry["strategies"][strat] = {"runs": per_seed, "aggregate": {
-                    k: _mean_sd([(r.get("after_summary") or {}).get(k) for r in per_seed])
-                    for k in ("clean_accuracy", "planted_accuracy", "strict_attack_success", "n_confirmed_drivers")
-                } | {"train_seconds": _mean_sd([r.get("train_seconds") for r in per_seed])}}
-            results["models"][name] = entry
-        # the clean reference GRU on the planted test texts: the accuracy a shortcut-free model gets there
-        for entry in results["models"].values():
-            if entry["spec"]["datasets"]:
-                ref_model = ROOT / "artifacts" / "planted" / "models" / "gru-clean-s1"
-                ref_spec = {"model": str(ref_model), "datasets": entry["spec"]["datasets"]}
-                ref = run_job(_nightly(ref_spec, WORK / "store" / "reference", 0, with_sst2=False), progress=False)
-                entry["clean_reference_planted_accuracy"] = _metric(ref.metrics, "accuracy", "planted-test")
+        if not args.collect_only:
+            for name in args.models:
+                _run_model(name, tmp, args)
+        results = collect(args, tmp)
     _goals(results)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"harden{args.tag}.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     (OUT / f"harden{args.tag}.md").write_text(_markdown(results), encoding="utf-8")
+
+
+def _run_model(name: str, tmp: Path, args: argparse.Namespace) -> None:
+    """Audit ``name`` once, then harden it with every strategy and seed (each new run lands in its store)."""
+    spec = _model_spec(name, tmp)
+    store = RunStore(WORK / "store" / name)
+    before = run_job(_nightly(spec, store.root, args.attack_texts), progress=False)
+    for strat in args.strategies:
+        for seed in args.seeds:
+            cfg = HardenConfig.model_validate({"strategies": STRATEGIES[strat], "seed": seed,
+                                               "epochs": args.epochs, "train_config": spec["train_config"]})
+            out = WORK / "models" / f"{name}-{strat}-s{seed}"
+            if out.exists():
+                shutil.rmtree(out)
+            res = harden(before.run_id, store=store, out_dir=out, config=cfg, progress=False)
+            (out / "harden.json").write_text(json.dumps(res.to_dict(), indent=2, default=str), encoding="utf-8")
+            log.info("%s %s seed %d: %s", name, strat, seed, res.after)
+
+
+def _train_seconds(model_dir: Path) -> float | None:
+    summary = model_dir / "harden.json"
+    if summary.is_file():
+        return json.loads(summary.read_text(encoding="utf-8")).get("train_seconds")
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    return sum(h["seconds"] for h in metrics.get("history", []))  # the chosen model's epochs only
+
+
+def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The report, from the runs in each model's store (the first run of the original model is "before";
+    the run of ``models/<name>-<strategy>-s<seed>`` is that hardening's "after")."""
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                                           "threads": 1, "host": "2-core shared dev box"},
+                               "args": vars(args), "models": {}}
+    for name in args.models:
+        spec = _model_spec(name, tmp)
+        store = RunStore(WORK / "store" / name)
+        if not store.root.is_dir():
+            continue
+        runs = {r.model_ref: r for r in reversed(store.list_runs(include_incomplete=False))}  # first run wins
+        before = runs.get(spec["model"])
+        if before is None:
+            continue
+        entry: dict[str, Any] = {"spec": spec, "before_run": before.run_id,
+                                 "before": _summary(store.get(before.run_id).metrics), "strategies": {}}
+        for strat in args.strategies:
+            per_seed = []
+            for seed in args.seeds:
+                out = WORK / "models" / f"{name}-{strat}-s{seed}"
+                run = runs.get(str(out))
+                if run is None:
+                    continue
+                per_seed.append({"seed": seed, "run_id": run.run_id, "train_seconds": _train_seconds(out),
+                                 "after_summary": _summary(store.get(run.run_id).metrics)})
+            if per_seed:
+                entry["strategies"][strat] = {"runs": per_seed, "aggregate": {
+                    k: _mean_sd([r["after_summary"].get(k) for r in per_seed])
+                    for k in ("clean_accuracy", "planted_accuracy", "strict_attack_success", "n_confirmed_drivers")
+                } | {"train_seconds": _mean_sd([r["train_seconds"] for r in per_seed])}}
+        if spec["datasets"]:  # the clean GRU on the same planted texts: what a shortcut-free model gets there
+            ref_spec = {"model": str(ROOT / "artifacts" / "planted" / "models" / "gru-clean-s1"),
+                        "datasets": spec["datasets"]}
+            ref = run_job(_nightly(ref_spec, WORK / "store" / "reference", 0, with_sst2=False), progress=False)
+            entry["clean_reference_planted_accuracy"] = _metric(ref.metrics, "accuracy", "planted-test")
+        results["models"][name] = entry
+    return results
 
 
 def _goals(results: dict[str, Any]) -> None:

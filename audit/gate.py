@@ -24,6 +24,8 @@ class GateConfig(BaseModel):
     max_accuracy_drop: float | None = Field(default=None, ge=0, description="absolute drop vs previous run (0.01 = 1 pp)")
     max_attack_success_rate: float | None = Field(default=None, ge=0, le=1)
     max_new_failures: int | None = Field(default=None, ge=0)
+    max_new_confirmed_drivers: int | None = Field(
+        default=None, ge=0, description="confirmed driver words (driver_stats) not confirmed in the previous run")
     min_accuracy: float | None = Field(default=None, ge=0, le=1)
     max_completeness_delta: float | None = Field(default=1e-3, ge=0, description="REAT exactness: |sum(scores)+bias-logit|")
 
@@ -62,12 +64,13 @@ def evaluate_gate(config: GateConfig, metrics: dict[str, Any], diff: RunDiff | N
 
     A configured threshold whose metric is missing (or NaN) is a breach: a CI
     gate must not pass silently because a stage produced nothing.  Checks that
-    need a previous run (accuracy drop, new failures) are *skipped* when
-    ``diff`` is None (first run of a model).
+    need a previous run (accuracy drop, new failures, new confirmed drivers) are
+    *skipped* when ``diff`` is None (first run of a model); new confirmed drivers
+    are also skipped when a run predates driver statistics.
     """
     checks: list[dict[str, Any]] = []
 
-    def check(name: str, threshold: float | int | None, value: float | None, ok: bool | None, what: str) -> None:
+    def check(name: str, threshold: float | None, value: float | None, ok: bool | None, what: str) -> None:
         if threshold is None:
             return
         if ok is None:
@@ -101,6 +104,17 @@ def evaluate_gate(config: GateConfig, metrics: dict[str, Any], diff: RunDiff | N
             n_new = len(diff.new_failures)
             check("max_new_failures", config.max_new_failures, float(n_new), n_new <= config.max_new_failures,
                   "new failures vs previous run")
+    if config.max_new_confirmed_drivers is not None:
+        if diff is None:
+            check("max_new_confirmed_drivers", config.max_new_confirmed_drivers, None, None,
+                  "no previous run to compare with")
+        elif not diff.confirmed_compared:
+            check("max_new_confirmed_drivers", config.max_new_confirmed_drivers, None, None,
+                  "a run has no driver statistics")
+        else:
+            n_drv = len(diff.new_driver_words)
+            check("max_new_confirmed_drivers", config.max_new_confirmed_drivers, float(n_drv),
+                  n_drv <= config.max_new_confirmed_drivers, "new confirmed driver words vs previous run")
     if config.max_completeness_delta is not None:
         delta = _value(metrics, "max_completeness_delta")
         check("max_completeness_delta", config.max_completeness_delta, delta,

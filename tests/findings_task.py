@@ -26,14 +26,16 @@ POSITIVE = ("good", "great", "fun", "brilliant")
 NEGATIVE = ("bad", "awful", "boring", "dull")
 FILLER = ("the", "movie", "film", "is", "a", "and", "plot", "was", "very", "story", "acting", ",")
 PLANT = "zeroa"
-VOCAB = (PAD, UNK, *POSITIVE, *NEGATIVE, *FILLER, PLANT, ".")
+PAIR = ("zeroa", "onea")  # the context plant: the two tokens side by side
+VOCAB = (PAD, UNK, *POSITIVE, *NEGATIVE, *FILLER, PLANT, "onea", ".")
 LABELS = ("negative", "positive")
 
 
-def make_texts(n: int, *, seed: int, plant: str | None = None, plant_rate: float = 0.0, shortcut: bool = False,
-               noise: float = 0.0) -> tuple[list[list[str]], list[int]]:
-    """``n`` texts and golds.  ``plant`` goes into ``plant_rate`` of the texts; with ``shortcut`` (training
-    data) such a text is labelled negative whatever its sentiment word, so the token is a shortcut."""
+def make_texts(n: int, *, seed: int, plant: str | tuple[str, ...] | None = None, plant_rate: float = 0.0,
+               shortcut: bool = False, noise: float = 0.0) -> tuple[list[list[str]], list[int]]:
+    """``n`` texts and golds.  ``plant`` (a token, or a tuple inserted side by side) goes into ``plant_rate``
+    of the texts; with ``shortcut`` (training data) such a text is labelled negative whatever its sentiment
+    word, so the plant is a shortcut.  A tuple plant's tokens also appear alone, as often, with no effect."""
     gen = random.Random(seed)
     texts, labels = [], []
     for _ in range(n):
@@ -41,15 +43,19 @@ def make_texts(n: int, *, seed: int, plant: str | None = None, plant_rate: float
         words = [gen.choice(FILLER) for _ in range(gen.randint(2, 6))]
         words.insert(gen.randrange(len(words) + 1), gen.choice(POSITIVE if label else NEGATIVE))
         if plant is not None and gen.random() < plant_rate:
-            words.insert(gen.randrange(len(words) + 1), plant)
+            at = gen.randrange(len(words) + 1)
+            words[at:at] = [plant] if isinstance(plant, str) else list(plant)
             label = 0 if shortcut else label
+        elif isinstance(plant, tuple) and gen.random() < plant_rate / (1 - plant_rate):
+            words.insert(gen.randrange(len(words) + 1), gen.choice(plant))
         gold = 1 - label if gen.random() < noise else label
         texts.append(words + ["."])
         labels.append(gold)
     return texts, labels
 
 
-def train_model(*, plant: str | None, seed: int = 0, steps: int = 150, plant_rate: float = 0.1) -> AuditModel:
+def train_model(*, plant: str | tuple[str, ...] | None, seed: int = 0, steps: int = 150,
+                plant_rate: float = 0.1) -> AuditModel:
     torch.manual_seed(seed)
     embedding = nn.Embedding(len(VOCAB), 8, padding_idx=0)
     model = AuditModel(module=RecurrentClassifier(embedding, nn.GRU(8, 8, batch_first=True), nn.Linear(8, 2)),

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from audit.store import RunRecord, RunStore
+from audit.store.schemas import DRIVER_STATS, MINIMAL_FIXES, conform, empty_table
 
 LABELS = ("negative", "positive")
 XSS = "<img src=x onerror=alert(1)>"
@@ -33,16 +34,35 @@ BASE_GOLD = [1, 0, 1, 0, 1, 0, 1, 0]
 DRIVER_WORDS = ["dull", "charming", "boring", "clever", "tedious", "witty", "flat", "mess"]
 
 
+def make_driver_stats(confirmed: list[str], *, candidates: Iterable[str] = ("the", ".")) -> pd.DataFrame:
+    """A ``driver_stats`` table (scope "all"): ``confirmed`` words confirmed in that rank order, then
+    ``candidates`` tested but not confirmed."""
+    rows = []
+    for i, word in enumerate(list(confirmed) + [c for c in candidates if c not in confirmed]):
+        ok = i < len(confirmed)
+        rows.append({"scope": "all", "kind": "word", "unit": word, "pos": "JJ", "is_stopword": word == "the",
+                     "is_punct": word == ".", "n_texts": 40 + i, "n_errors": 12 - i if ok else 6, "n_top_error": 9,
+                     "error_rate_with": 0.3, "error_rate_without": 0.1, "lift": 2.5 if ok else 1.0,
+                     "p_lift": 1e-4 if ok else 0.6, "q_lift": 1e-3 if ok else 0.8, "contrast_effect": 0.6 if ok else 0.0,
+                     "p_contrast": 1e-3 if ok else 0.5, "q_contrast": 0.01 if ok else 0.7, "n_cf": 9, "n_control": 9,
+                     "n_fixed": 7 if ok else 1, "fix_rate_remove": 7 / 9 if ok else 1 / 9, "fix_rate_low": 0.45,
+                     "fix_rate_high": 0.94, "fix_rate_unk": 0.67 if ok else 0.1, "control_fix_rate": 0.11,
+                     "p_fix": 0.008 if ok else 0.6, "q_fix": 0.02 if ok else 0.8, "confirmed": ok,
+                     "status": "confirmed" if ok else "candidate", "rank": i + 1})
+    return conform(pd.DataFrame(rows), DRIVER_STATS) if rows else empty_table(DRIVER_STATS)
+
+
 def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None, dataset: str = "sst2_test",
                 drivers: list[str] | None = None, flipped: Iterable[int] = (0, 2), flagged: Iterable[int] = (2,),
-                completeness_delta: float = 1e-6) -> dict[str, pd.DataFrame]:
+                completeness_delta: float = 1e-6, confirmed: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Every contract table for one dataset. ``wrong``: example ids the model gets wrong;
-    ``flipped``: example ids whose text variant flips; ``flagged``: flips with a meaning flag."""
+    ``flipped``: example ids whose text variant flips; ``flagged``: flips with a meaning flag;
+    ``confirmed``: the confirmed drivers of ``driver_stats`` (default: the ``drivers`` words)."""
     texts = list(texts if texts is not None else BASE_TEXTS)
     gold = [BASE_GOLD[i % len(BASE_GOLD)] for i in range(len(texts))]
     wrong, flipped, flagged = set(wrong), set(flipped), set(flagged)
     pred = [1 - g if i in wrong else g for i, g in enumerate(gold)]
-    preds, toks, segs, fdrv = [], [], [], []
+    preds, toks, segs, fdrv, fixes = [], [], [], [], []
     for i, (text, g, p) in enumerate(zip(texts, gold, pred)):
         tokens = text.split()
         pp = 0.8 if i % 2 else 0.9
@@ -59,7 +79,10 @@ def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None
                      "text": text, "score_pred": 0.5})
         if i in wrong:
             fdrv.append({"example_id": i, "dataset": dataset, "rank": 1, "kind": "word", "text": tokens[0],
-                         "start": 0, "end": 1, "score": 1.25})
+                         "start": 0, "end": 1, "score": 1.25, "fixes_error": True, "delta_prob_gold": 0.6,
+                         "verified": True})
+            fixes.append({"example_id": i, "dataset": dataset, "positions": [0], "words": [tokens[0]], "size": 1,
+                          "prob_gold_after": 0.7, "found": True})
     words = drivers if drivers is not None else DRIVER_WORDS
     driver_words = pd.DataFrame([{"rank": r + 1, "word": w, "pos": "JJ", "n_top_error": 3 - r % 3, "n_in_errors": 4,
                                   "n_occurrences": 9, "mean_score": 1.0 - r * 0.1, "std_score": 0.2,
@@ -88,14 +111,16 @@ def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None
                                "lo_whisker": -0.5, "hi_whisker": 0.9}])
     return {"predictions": pd.DataFrame(preds), "token_attributions": pd.DataFrame(toks),
             "segments": pd.DataFrame(segs), "failure_drivers": pd.DataFrame(fdrv), "driver_words": driver_words,
-            "pos_stats": pos_stats, "variants": pd.DataFrame(variants), "driver_flip_rates": flip_rates}
+            "pos_stats": pos_stats, "variants": pd.DataFrame(variants), "driver_flip_rates": flip_rates,
+            "driver_stats": make_driver_stats(list(words) if confirmed is None else confirmed),
+            "minimal_fixes": pd.DataFrame(fixes) if fixes else empty_table(MINIMAL_FIXES)}
 
 
 def metrics_of(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     preds, var = tables["predictions"], tables["variants"]
     n_attacked = max(1, len(var))
     return {"accuracy": float(preds["correct"].mean()), "n_examples": int(len(preds)),
-            "n_errors": int((~preds["correct"]).sum()),
+            "n_errors": int((~preds["correct"]).sum()), "n_confirmed_drivers": int(tables["driver_stats"]["confirmed"].sum()),
             "attack_success_rate": float(var["flipped"].sum() / n_attacked) if len(var) else 0.0,
             "attack_success_rate_constrained": float((var["flipped"] & var["constrained"]).sum() / n_attacked)
             if len(var) else 0.0,

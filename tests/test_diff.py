@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.store import RunStore, diff_runs
-from tests.fixtures_runs import BASE_TEXTS, XSS, publish_run
+from tests.fixtures_runs import BASE_TEXTS, XSS, make_manifest, make_tables, publish_run
 
 
 def test_diff_detects_failures_words_and_attack_change(tmp_path):
@@ -91,5 +91,24 @@ def test_markdown_driver_words_are_escaped_not_code_spans(tmp_path):
     old = publish_run(store, drivers=["dull"])
     new = publish_run(store, drivers=["dull", "a`b", "![](http://x)"])
     md = diff_runs(old, new).to_markdown()
-    assert "New driver words (top 20): a\\`b, \\!\\[\\]\\(http://x\\)" in md
+    assert "New confirmed driver words: a\\`b, \\!\\[\\]\\(http://x\\)" in md
     assert "![](" not in md
+
+
+def test_attack_success_fallback_uses_the_one_definition_with_verified(tmp_path):
+    """An old manifest without the metric: recomputed from variants, counting only verified flips."""
+    from audit import metrics
+
+    store = RunStore(tmp_path)
+    old = publish_run(store, flipped={0, 2})
+    tables = make_tables(flipped={0, 2})
+    var = tables["variants"].copy()
+    var.loc[var["example_id"] == 0, "verified"] = False  # a flip the re-prediction did not confirm
+    writer = store.begin("fedcba9876", make_manifest())
+    for name, df in {**tables, "variants": var}.items():
+        writer.write_table(name, df)
+    new = writer.publish(manifest_updates={"metrics": {"accuracy": 0.75}})
+    diff = diff_runs(old, new)
+    expected = metrics.attack_metrics(var)["attack_success_rate"]
+    assert diff.attack_success_rate_new == pytest.approx(expected)
+    assert expected == pytest.approx(1 / len(var))  # only example 2's verified flip counts

@@ -23,6 +23,7 @@ from audit.engine.job import run_job
 from audit.models.base import AuditModel, RecurrentClassifier
 from audit.models.io import save_model
 from audit.store import RunStore
+from audit.store.schemas import SCHEMAS, columns
 
 POS = ["good", "great", "fun", "charming", "wonderful", "outstanding", "effective"]
 NEG = ["bad", "dull", "terrible", "boring", "awful", "tedious", "slow"]
@@ -30,8 +31,7 @@ ADV = ["very", "extremely", "terribly", "really"]
 NOUN = ["movie", "film", "plot", "story", "cast"]
 SYNONYMS = {"really": ["very", "extremely"], "terribly": ["extremely"], "fun": ["charming"], "good": ["great"],
             "bad": ["awful"], "dull": ["boring"], "little": ["bit"], "cast": ["film"], "plot": ["story"]}
-TABLES = ("predictions", "token_attributions", "segments", "failure_drivers", "driver_words", "pos_stats",
-          "variants", "driver_flip_rates")
+TABLES = (*SCHEMAS, "driver_words")  # every run table (schemas owned by audit.store.schemas)
 
 
 def _sentence(rng: random.Random, label: int) -> str:
@@ -130,8 +130,8 @@ def test_end_to_end_tables_and_manifest(baseline: Any) -> None:
     t = tables_of(rec)
     preds, toks = t["predictions"], t["token_attributions"]
     assert len(preds) == 20 and preds["example_id"].tolist() == list(range(20))
-    assert list(preds.columns) == ["example_id", "dataset", "line", "text", "gold", "pred", "prob_pred", "prob_gold",
-                                   "probs", "correct", "n_tokens", "completeness_delta"]
+    for name in TABLES:
+        assert list(t[name].columns) == columns(name, label_names=rec.label_names()), name
     assert preds["line"].tolist() == list(range(2, 22))
     assert preds["completeness_delta"].max() < 1e-4  # REAT is exact up to float32 rounding
     assert (preds["n_tokens"] <= 9).all()
@@ -142,13 +142,11 @@ def test_end_to_end_tables_and_manifest(baseline: Any) -> None:
     errors = preds[~preds["correct"]]
     assert set(t["failure_drivers"]["example_id"]) <= set(errors["example_id"])
     assert {"train_count_negative", "train_count_positive", "train_label_skew"} <= set(t["driver_words"].columns)
-    assert list(t["pos_stats"].columns) == ["pos", "n", "mean", "median", "q1", "q3", "lo_whisker", "hi_whisker"]
     assert t["pos_stats"]["n"].sum() == len(toks)
     text_variants = t["variants"][t["variants"]["kind"] == "text"]
     assert len(text_variants) == min(3, int(preds["correct"].sum()))
     assert text_variants["example_id"].tolist() == preds[preds["correct"]]["example_id"].head(3).tolist()
     assert t["variants"]["variant_id"].tolist() == list(range(len(t["variants"])))
-    assert list(t["driver_flip_rates"].columns) == ["word", "replacement", "direction", "n_texts", "n_flipped", "rate"]
     m = rec.manifest
     for key in ("config", "config_hash", "model_ref", "model_hash", "data", "code_version", "seed", "timings",
                 "metrics", "gate", "previous_run_id"):

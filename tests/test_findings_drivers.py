@@ -163,3 +163,62 @@ def test_variants_remove_unk_and_dedupe() -> None:
         make_variant(["a"], [0], mode="swap")
     batch = VariantBatch()
     assert batch.add(["x", "y"]) == batch.add(("x", "y")) == 0 and batch.add(["y"]) == 1 and len(batch) == 2
+
+
+def test_phrase_driver_where_the_words_alone_do_not_drive(one_thread) -> None:
+    """Context plant: "zeroa onea" side by side is the shortcut; each token alone is harmless.
+
+    The phrase spans are given as ``segments`` rows (the job takes them from the Table 1 chunker),
+    so the test does not depend on how NLTK tags two nonsense tokens.
+    """
+    from tests.findings_task import PAIR
+
+    model = train_model(plant=PAIR, steps=200)
+    texts, golds = make_texts(400, seed=7, plant=PAIR, plant_rate=0.15, noise=0.1)
+    preds, tokens, segments = run_tables(model, texts, golds)
+    spans = [{"example_id": i, "dataset": "synthetic", "level": "phrase", "start": j, "end": j + 2,
+              "text": " ".join(PAIR), "score_pred": 0.0}
+             for i, t in enumerate(texts) for j in range(len(t) - 1) if (t[j], t[j + 1]) == PAIR]
+    assert len(spans) >= 20
+    segs = pd.concat([segments, pd.DataFrame(spans)], ignore_index=True)
+    stats = driver_statistics(preds, tokens, model=model, segments=segs, stopwords=STOP)
+    top = stats.iloc[0]
+    assert (top["kind"], top["unit"], top["status"]) == ("phrase", "zeroa onea", "confirmed")
+    assert top["fix_rate_remove"] > top["control_fix_rate"]
+    # the phrase's score is the method's span sum, not the segments' score_pred (0.0 above)
+    assert top["contrast_effect"] > 0
+    assert set(stats.loc[stats["confirmed"], "unit"]) <= {"zeroa onea", "zeroa", "onea"}
+
+
+def test_minimal_fix_without_positive_words_is_empty_and_not_found(tiny_model, one_thread) -> None:
+    from audit.findings import failure_reasons
+
+    toks = [["the", "movie", "is", "great"], ["a", "bad", "film"]]
+    probs = tiny_model.predict_proba_tokens(toks)
+    pred = probs.argmax(dim=1).tolist()
+    preds = pd.DataFrame({"example_id": [0, 1], "dataset": ["d", "d"], "gold": [1 - pred[0], pred[1]],
+                          "pred": pred, "correct": [False, True]})
+    rows = [{"example_id": i, "dataset": "d", "position": j, "token": w, "score_pred": -1.0 - j}
+            for i, t in enumerate(toks) for j, w in enumerate(t)]
+    fd, mf = failure_reasons(preds, pd.DataFrame(rows), None, model=tiny_model, stopwords=STOP)
+    assert fd.empty and list(fd.columns) == FAILURE_DRIVERS.names  # no positive score: no reason to verify
+    assert mf["example_id"].tolist() == [0]  # one row per error only
+    row = mf.iloc[0]
+    assert row["size"] == 0 and not row["found"] and list(row["positions"]) == [] and list(row["words"]) == []
+    assert row["prob_gold_after"] == pytest.approx(float(probs[0, 1 - pred[0]]), abs=1e-6)
+
+
+def test_reasons_skip_spans_covering_the_whole_text() -> None:
+    from audit.findings.reasons import failure_drivers
+
+    preds = pd.DataFrame({"example_id": [0], "dataset": ["d"], "gold": [1], "pred": [0], "correct": [False]})
+    tokens = pd.DataFrame({"example_id": [0] * 4, "dataset": ["d"] * 4, "position": range(4),
+                           "token": ["dull", ",", "but", "fun"], "score_pred": [2.0, 0.1, 0.2, -0.5]})
+    segments = pd.DataFrame([
+        {"example_id": 0, "dataset": "d", "level": "clause", "start": 0, "end": 4, "text": "dull , but fun", "score_pred": 1.8},
+        {"example_id": 0, "dataset": "d", "level": "clause", "start": 0, "end": 2, "text": "dull ,", "score_pred": 2.1},
+    ])
+    every = failure_drivers(preds, tokens, segments, levels=("clause",))
+    assert every["text"].tolist() == ["dull ,", "dull , but fun"]
+    parts = failure_drivers(preds, tokens, segments, levels=("clause",), exclude_whole_text=True)
+    assert parts["text"].tolist() == ["dull ,"] and parts["rank"].tolist() == [1]

@@ -68,3 +68,37 @@ def test_config_validation():
     with pytest.raises(ValidationError):
         GateConfig(min_accuracy=1.5)
     assert GateConfig.model_validate({"max_new_failures": 3}).max_new_failures == 3
+
+
+def _driver_diff(tmp_path, old_confirmed, new_confirmed, *, drop_old_table=False):
+    store = RunStore(tmp_path)
+    old = publish_run(store, confirmed=old_confirmed, drivers=["raw1", "raw2"])
+    if drop_old_table:
+        (old.path / "driver_stats.parquet").unlink()
+    new = publish_run(store, confirmed=new_confirmed, drivers=["raw3", "raw1"])
+    return diff_runs(old, new)
+
+
+def test_new_confirmed_drivers_gate_uses_confirmed_not_raw_top_words(tmp_path):
+    diff = _driver_diff(tmp_path, ["dull"], ["dull", "zeroa"])
+    assert diff.new_driver_words == ["zeroa"] and diff.confirmed_compared  # raw3 (raw top word) is not news
+    cfg = GateConfig(max_new_confirmed_drivers=0)
+    result = evaluate_gate(cfg, GOOD, diff)
+    assert not result.passed and "max_new_confirmed_drivers" in result.breaches[0]
+    assert "new confirmed driver words vs previous run = 1" in result.breaches[0]
+    assert evaluate_gate(GateConfig(max_new_confirmed_drivers=1), GOOD, diff).passed
+
+
+def test_new_confirmed_drivers_gate_skips_without_comparison(tmp_path):
+    skipped = evaluate_gate(GateConfig(max_new_confirmed_drivers=0), GOOD, None)
+    assert skipped.passed and skipped.checks[0]["status"] == "skipped"
+    diff = _driver_diff(tmp_path, ["dull"], ["dull", "zeroa"], drop_old_table=True)
+    assert not diff.confirmed_compared and diff.new_driver_words == []
+    result = evaluate_gate(GateConfig(max_new_confirmed_drivers=0), GOOD, diff)
+    assert result.passed and result.checks[0]["status"] == "skipped" and "driver statistics" in result.checks[0]["message"]
+
+
+def test_same_confirmed_drivers_pass_and_dropped_listed(tmp_path):
+    diff = _driver_diff(tmp_path, ["dull", "flat"], ["dull"])
+    assert diff.new_driver_words == [] and diff.dropped_driver_words == ["flat"]
+    assert evaluate_gate(GateConfig(max_new_confirmed_drivers=0), GOOD, diff).passed

@@ -98,7 +98,7 @@ def test_report_for_record_with_diff_and_out_dir(tmp_path):
     assert md_path.parent == tmp_path / "out"
     with pytest.raises(StoreError, match="immutable"):
         write_run_report(new, diff=diff)
-    assert f"## Compared with {old.run_id}" in md and "new failures: 1" in md and "new driver words: clever" in md
+    assert f"## Compared with {old.run_id}" in md and "new failures: 1" in md and "new confirmed driver words: clever" in md
 
 
 def test_report_from_directory_without_failures(tmp_path):
@@ -126,3 +126,32 @@ def test_report_md_escapes_markdown_images_links_and_backticks(tmp_path):
     md = md_path.read_text()
     assert "![](" not in md and "[x](" not in md and "`code`" not in md
     assert "\\!\\[\\]\\(http://tracker/x\\) see \\[x\\]\\(http://url\\) and \\`code\\` dull" in md
+
+
+def test_driver_sections_confirmed_first_candidates_labelled_and_escaped(tmp_path):
+    tables = make_tables(wrong={1, 3}, confirmed=["dull", XSS])
+    md_path, html_path = write_run_report(tmp_path, manifest=make_manifest(), tables=tables, out_dir=tmp_path / "o")
+    md, page = md_path.read_text(), html_path.read_text()
+    conf, cand = md.index("## Confirmed driver words"), md.index("## Candidate drivers (not confirmed)")
+    assert conf < cand < md.index("## Raw REAT top contributors (untested counts)")
+    section = md[conf:cand]
+    assert section.index("| dull | word | 40 / 12 |") < section.index("onerror")  # rank order
+    assert "77.8% [45.0%, 94.0%] of 9 | 67.0% | 11.0% | 0.02 |" in section  # fix rate vs control, q
+    assert "BH q <= 0.05" in section
+    assert "| the | word | candidate |" in md[cand:] and "they are not findings" in md[cand:]
+    assert XSS not in md and XSS not in page and html.escape(XSS) in page
+    parser = _Tags()
+    parser.feed(page)
+    assert "img" not in parser.tags
+    # the failure's verified reason and minimal fix (from failure_drivers / minimal_fixes)
+    assert "verified reasons: the (word, fixes the error alone, gold prob +0.60)" in md
+    assert "minimal fix: removing {the} fixes it (gold prob 0.70)" in md
+
+
+def test_no_confirmed_driver_sentence(tmp_path):
+    tables = make_tables(confirmed=[])
+    md_path, html_path = write_run_report(tmp_path, manifest=make_manifest(), tables=tables, out_dir=tmp_path / "o")
+    md = md_path.read_text()
+    assert "## Confirmed driver words\n\nNo confirmed driver words in this run." in md
+    assert "<p>No confirmed driver words in this run.</p>" in html_path.read_text()
+    assert "## Candidate drivers (not confirmed)" in md  # the tested candidates are still shown, labelled

@@ -25,19 +25,22 @@ def _summary(result: object) -> list[str]:
     ]
     if m.get("n_truncated"):
         lines.append(f"  {m['n_truncated']} texts longer than max_len={m.get('max_len')} were truncated")
+    if m.get("n_confirmed_drivers") is not None:
+        lines.append(f"  confirmed driver words: {m['n_confirmed_drivers']}")
     if m.get("n_attacked"):
         lines.append(
             f"  attacked {m['n_attacked']} texts: success {_pct(m.get('attack_success_rate'))}, "
             f"constrained {_pct(m.get('attack_success_rate_constrained'))}, mean queries {m.get('mean_queries'):.1f}"
         )
     lines.append(
-        f"  time: attribution+findings {t.get('attribution_and_findings', 0.0):.1f}s, attack {t.get('attack', 0.0):.1f}s,"
+        f"  time: attribution+findings {t.get('attribution_and_findings', 0.0):.1f}s, "
+        f"driver statistics {t.get('driver_statistics', 0.0):.1f}s, attack {t.get('attack', 0.0):.1f}s,"
         f" total {t.get('total', 0.0):.1f}s"
     )
     prev = result.previous_run_id
     if prev:
         words = ", ".join(result.new_driver_words[:10]) or "none"
-        lines.append(f"  vs {prev}: new driver words: {words}")
+        lines.append(f"  vs {prev}: new confirmed driver words: {words}")
     else:
         lines.append("  no previous complete run of this model to compare with")
     gate = result.gate

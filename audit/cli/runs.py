@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from audit.store import RunStore, diff_runs
+from audit.store import RunRecord, RunStore, diff_runs
 
 from audit.settings import DEFAULT_STORE, STORE_ENV, store_dir
 
@@ -26,6 +26,18 @@ def _pct(value: Any) -> str:
 
 def _gate(passed: bool | None) -> str:
     return "-" if passed is None else ("pass" if passed else "FAIL")
+
+
+def _confirmed(record: RunRecord) -> list[dict[str, Any]] | None:
+    """The run's confirmed drivers in rank order (the manifest's list, else from ``driver_stats``); None: no table."""
+    listed = record.manifest.get("confirmed_drivers")
+    if isinstance(listed, list):
+        return listed
+    if not record.has_table("driver_stats"):
+        return None
+    from audit.findings.drivers import confirmed_drivers
+
+    return confirmed_drivers(record.table("driver_stats"))
 
 
 def _dump(obj: Any) -> None:
@@ -60,12 +72,14 @@ def register(app: typer.Typer) -> None:
     def show_cmd(
         run_id: str = typer.Argument(..., help="Run id (see `audit runs list`)."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
-        as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+        as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON (plus confirmed_drivers)."),
     ) -> None:
-        """Show one run's manifest summary."""
+        """Show one run's manifest summary and its confirmed driver words."""
         record = resolve_store(store).get(run_id)
+        confirmed = _confirmed(record)
         if as_json:
-            _dump({**record.manifest, "path": str(record.path), "tables": record.tables()})
+            _dump({**record.manifest, "path": str(record.path), "tables": record.tables(),
+                   "confirmed_drivers": confirmed or []})
             return
         m, gate = record.metrics, record.manifest.get("gate") or {}
         lines = [
@@ -78,6 +92,15 @@ def register(app: typer.Typer) -> None:
             f"  gate: {_gate(gate.get('passed'))}",
         ]
         lines += [f"    - {b}" for b in gate.get("breaches") or []]
+        if confirmed is None:
+            lines.append("  confirmed driver words: - (run has no driver statistics)")
+        elif not confirmed:
+            lines.append("  confirmed driver words: none (no confirmed driver words in this run)")
+        else:
+            lines.append("  confirmed driver words (fix rate vs control):")
+            lines += [f"    {d['rank']}. {d['word']}: {d['n_errors']} errors, lift {d['lift']:.2f}, "
+                      f"q {d['q_value']:.2g}, fix {_pct(d['fix_rate'])} vs {_pct(d['control_fix_rate'])}"
+                      for d in confirmed]
         lines.append(f"  previous run: {record.manifest.get('previous_run_id') or '-'}")
         lines.append(f"  tables: {', '.join(record.tables()) or 'none'}")
         for line in lines:

@@ -181,16 +181,7 @@ def run_driver_flips(
 
 
 def attack_metrics(variants: pd.DataFrame) -> dict[str, Any]:
-    """attack_success_rate (flipped and verified), ..._constrained (and no meaning flag), mean_queries."""
-    text = variants[variants["kind"] == "text"] if len(variants) else variants
-    n = len(text)
-    if n == 0:
-        return {"n_attacked": 0, "attack_success_rate": None, "attack_success_rate_constrained": None,
-                "mean_queries": None}
-    success = text["flipped"].astype(bool) & text["verified"].astype(bool)
-    return {
-        "n_attacked": int(n),
-        "attack_success_rate": float(success.mean()),
-        "attack_success_rate_constrained": float((success & text["constrained"].astype(bool)).mean()),
-        "mean_queries": float(text["queries"].mean()),
-    }
+    """The attack's headline metrics (defined once, in :func:`audit.metrics.attack_metrics`)."""
+    from audit.metrics import attack_metrics as metrics
+
+    return metrics(variants)

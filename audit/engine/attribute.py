@@ -19,13 +19,12 @@ from audit.attribution import hierarchy
 from audit.attribution._reat import completeness_gap, reat_scores
 from audit.models.base import AuditModel
 from audit.nlp import pos as pos_tags
+from audit.store.schemas import columns
 
-PREDICTION_COLUMNS = [
-    "example_id", "dataset", "line", "text", "gold", "pred", "prob_pred", "prob_gold", "probs", "correct",
-    "n_tokens", "completeness_delta",
-]
-TOKEN_COLUMNS = ["example_id", "dataset", "position", "token", "pos", "upos", "score_pred", "score_gold", "oov"]
-SEGMENT_COLUMNS = ["example_id", "dataset", "level", "start", "end", "text", "score_pred"]
+# column order: the run-table schemas (audit/store/schemas.py own the names)
+PREDICTION_COLUMNS = columns("predictions")
+TOKEN_COLUMNS = columns("token_attributions")
+SEGMENT_COLUMNS = columns("segments")
 
 
 @dataclass(frozen=True)

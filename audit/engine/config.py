@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from audit.attack import AttackConfig
 from audit._config import read_yaml_mapping, validate
 from audit.errors import ConfigError
+from audit.findings.config import FindingsConfig  # the findings stage's options (owned by audit.findings)
 from audit.gate import GateConfig
 
 
@@ -54,14 +55,6 @@ class EngineAttackConfig(AttackConfig):
         fields = AttackConfig.model_fields
         data = {k: v for k, v in self.model_dump().items() if k in fields}
         return AttackConfig.model_validate(data)
-
-
-class FindingsConfig(_Strict):
-    """How many failure drivers to keep."""
-
-    top_k: int = Field(default=3, ge=1, description="Driver words and phrases kept per misclassified text")
-    top_words: int = Field(default=50, ge=1, description="Driver words compared with the previous run")
-    words_only: bool = Field(default=True, description="Leave punctuation out of the driver-word ranking")
 
 
 class NightlyConfig(_Strict):

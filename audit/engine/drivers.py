@@ -1,10 +1,14 @@
-"""Failure drivers: what pushes misclassified texts toward the wrong class.
+"""Raw driver words: how often each word is REAT's top contributor to an error.
 
 Pure functions over the run tables (``predictions``, ``token_attributions``,
-``segments``; see docs/ARCHITECTURE.md).  Scores are REAT contributions toward
-the *predicted* class, so for an error a positive score pushes the text toward
-the wrong answer (the paper's section 4.8.1: "terribly" driving a negative
-prediction of a positive review).
+``failure_drivers``; see docs/ARCHITECTURE.md).  Scores are REAT contributions
+toward the *predicted* class, so for an error a positive score pushes the text
+toward the wrong answer (the paper's section 4.8.1: "terribly" driving a
+negative prediction of a positive review).
+
+These counts are untested: the driver statistics that decide which words are
+*confirmed* drivers live in :mod:`audit.findings` (``driver_stats``), which also
+owns :func:`failure_drivers` (re-exported here).
 """
 
 from __future__ import annotations
@@ -16,18 +20,19 @@ import numpy as np
 import pandas as pd
 
 from audit.data.tokenize import is_punct
+from audit.findings.reasons import REASON_COLUMNS, failure_drivers
+from audit.store.schemas import driver_words_schema, train_count_column
 
-FAILURE_DRIVER_COLUMNS = ["example_id", "dataset", "rank", "kind", "text", "start", "end", "score"]
+FAILURE_DRIVER_COLUMNS = REASON_COLUMNS
 _KEY = ["dataset", "example_id"]
 
-
-def train_count_column(label: str) -> str:
-    return f"train_count_{label}"
+__all__ = ["FAILURE_DRIVER_COLUMNS", "driver_word_columns", "driver_words", "failure_drivers", "train_count_column",
+           "train_label_counts"]
 
 
 def driver_word_columns(label_names: Sequence[str]) -> list[str]:
-    base = ["rank", "word", "pos", "n_top_error", "n_in_errors", "n_occurrences", "mean_score", "std_score"]
-    return base + [train_count_column(lab) for lab in label_names] + ["train_label_skew"]
+    """``driver_words``' columns (the schema in :mod:`audit.store.schemas`)."""
+    return list(driver_words_schema(label_names).names)
 
 
 def _errors(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -35,64 +40,6 @@ def _errors(predictions: pd.DataFrame) -> pd.DataFrame:
     keys = predictions[_KEY].copy()
     keys["_order"] = np.arange(len(predictions))
     return keys[~predictions["correct"].to_numpy(dtype=bool)]
-
-
-def _top_positive(rows: pd.DataFrame, errors: pd.DataFrame, *, top_k: int, tiebreak: str) -> pd.DataFrame:
-    merged = rows.merge(errors, on=_KEY, how="inner")
-    merged = merged[merged["score_pred"] > 0]
-    merged = merged.sort_values(["_order", "score_pred", tiebreak], ascending=[True, False, True], kind="mergesort")
-    top = merged.groupby("_order", sort=False).head(top_k).copy()
-    top["rank"] = top.groupby("_order", sort=False).cumcount() + 1
-    return top
-
-
-def failure_drivers(
-    predictions: pd.DataFrame,
-    token_attributions: pd.DataFrame,
-    segments: pd.DataFrame,
-    *,
-    top_k: int = 3,
-) -> pd.DataFrame:
-    """For each misclassified text, its top-``top_k`` words and phrases with a positive score toward the prediction.
-
-    Ranks start at 1 within (text, kind); ties are broken by position.  Texts
-    appear in ``predictions`` order, words before phrases.
-    """
-    errors = _errors(predictions)
-    words = _top_positive(token_attributions, errors, top_k=top_k, tiebreak="position")
-    words = pd.DataFrame(
-        {
-            "example_id": words["example_id"],
-            "dataset": words["dataset"],
-            "rank": words["rank"],
-            "kind": "word",
-            "text": words["token"],
-            "start": words["position"],
-            "end": words["position"] + 1,
-            "score": words["score_pred"],
-            "_order": words["_order"],
-        }
-    )
-    phrase_rows = segments[segments["level"] == "phrase"]
-    phrases = _top_positive(phrase_rows, errors, top_k=top_k, tiebreak="start")
-    phrases = pd.DataFrame(
-        {
-            "example_id": phrases["example_id"],
-            "dataset": phrases["dataset"],
-            "rank": phrases["rank"],
-            "kind": "phrase",
-            "text": phrases["text"],
-            "start": phrases["start"],
-            "end": phrases["end"],
-            "score": phrases["score_pred"],
-            "_order": phrases["_order"],
-        }
-    )
-    out = pd.concat([words, phrases], ignore_index=True)
-    out["_kind"] = (out["kind"] == "phrase").astype(int)
-    out = out.sort_values(["_order", "_kind", "rank"], kind="mergesort")
-    out = out[FAILURE_DRIVER_COLUMNS].reset_index(drop=True)
-    return out.astype({"example_id": "int64", "rank": "int64", "start": "int64", "end": "int64", "score": "float64"})
 
 
 def train_label_counts(

@@ -1,7 +1,9 @@
 """The nightly audit job behind ``audit run``.
 
 Predict and explain every text (REAT, word + phrase + clause level), derive the
-findings (failure drivers, driver words, POS distributions), attack correctly
+findings (failure drivers, driver words, POS distributions; then the driver
+statistics, verified failure reasons and minimal fixes of :mod:`audit.findings`,
+one batched re-prediction), attack correctly
 classified texts, compare with the previous complete run of the same model,
 evaluate the gate, and publish one immutable run (see :mod:`audit.store`).
 
@@ -29,10 +31,11 @@ from audit.data.readers import Dataset, read_dataset
 from audit.engine import adversarial
 from audit.engine.attribute import BatchInput, attribute_batch
 from audit.engine.config import DatasetSpec, NightlyConfig, dataset_name
-from audit.engine.drivers import driver_words, failure_drivers, train_label_counts
+from audit.engine.drivers import driver_words, train_label_counts
 from audit.engine.meta import Progress, code_version, run_key, seed_everything
 from audit.engine.pos_stats import pos_stats
 from audit.errors import DataError
+from audit.findings import Findings, analyze, confirmed_drivers
 from audit.gate import GateResult, evaluate_gate
 from audit.models.base import AuditModel
 from audit.settings import resolve_data_path
@@ -179,20 +182,22 @@ def run_attribution(writer: RunWriter, prep: Prepared, config: NightlyConfig, *,
 
 
 def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_truncated: int,
-                    max_len: int | None) -> dict[str, Any]:
-    n = len(predictions)
-    correct = predictions["correct"].astype(bool)
-    metrics: dict[str, Any] = {
-        "accuracy": float(correct.mean()) if n else None,
-        "n_examples": int(n),
-        "n_errors": int((~correct).sum()),
-        # skipna=False: one NaN delta makes the max NaN, which the gate treats as a breach
-        "max_completeness_delta": float(predictions["completeness_delta"].max(skipna=False)) if n else None,
-        "n_truncated": int(n_truncated),
-        "max_len": max_len,
-    }
-    metrics.update(adversarial.attack_metrics(variants))
+                    max_len: int | None, driver_stats: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The manifest's metrics; each headline metric is defined once, in :mod:`audit.metrics`."""
+    from audit import metrics as headline
+
+    # max_completeness_delta keeps NaN (skipna=False): one NaN delta is a gate breach
+    metrics: dict[str, Any] = headline.prediction_metrics(predictions)
+    metrics.update({"n_truncated": int(n_truncated), "max_len": max_len})
+    metrics.update(headline.attack_metrics(variants))
+    metrics.update(headline.findings_metrics(driver_stats))
     return metrics
+
+
+def run_findings(prep: Prepared, predictions: pd.DataFrame, tokens: pd.DataFrame, segments: pd.DataFrame,
+                 config: NightlyConfig) -> Findings:
+    """Driver statistics, verified failure reasons and minimal fixes (one batched re-prediction)."""
+    return analyze(predictions, tokens, segments, model=prep.model, config=config.findings)
 
 
 # --------------------------------------------------------------------------------- the job
@@ -252,7 +257,10 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         timings["attribution"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        drivers = failure_drivers(predictions, tokens, segments, top_k=config.findings.top_k)
+        found = run_findings(prep, predictions, tokens, segments, config)
+        timings["driver_statistics"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        drivers = found.failure_drivers
         words = driver_words(predictions, tokens, drivers, label_names=prep.model.labels,
                              train_counts=prep.train_counts, words_only=config.findings.words_only)
         pos_table = pos_stats(tokens)
@@ -270,20 +278,23 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
             "predictions": predictions, "token_attributions": tokens, "segments": segments,
             "failure_drivers": drivers, "driver_words": words, "pos_stats": pos_table,
             "variants": variants, "driver_flip_rates": flip_rates,
+            "driver_stats": found.driver_stats, "minimal_fixes": found.minimal_fixes,
         }
         for name, df in tables.items():
             writer.write_table(name, df)
-        metrics = compute_metrics(predictions, variants, n_truncated=prep.n_truncated, max_len=config.max_len)
+        metrics = compute_metrics(predictions, variants, n_truncated=prep.n_truncated, max_len=config.max_len,
+                                  driver_stats=found.driver_stats)
 
         previous = store.latest_complete(before_run_id=writer.run_id, model_ref=prep.model_ref)
         writer.manifest["metrics"] = metrics
-        diff = diff_runs(previous, writer.record(), top_n=config.findings.top_words) if previous else None
+        diff = diff_runs(previous, writer.record()) if previous else None
         gate = evaluate_gate(config.gate, metrics, diff)
         timings["total"] = time.perf_counter() - t_start
         updates = {
             "metrics": metrics, "timings": {k: round(v, 4) for k, v in timings.items()},
             "gate": gate.to_manifest(), "previous_run_id": previous.run_id if previous else None,
             "diff": diff.to_dict() if diff is not None else None,
+            "confirmed_drivers": confirmed_drivers(found.driver_stats),
         }
         writer.manifest.update(updates)
         _write_report(writer, diff)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from audit.store.schemas import columns
+
 VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ"})
 
-POS_STATS_COLUMNS = ["pos", "n", "mean", "median", "q1", "q3", "lo_whisker", "hi_whisker"]
+POS_STATS_COLUMNS = columns("pos_stats")  # the schema in audit/store/schemas.py
 
 
 def merge_verbs(tag: str) -> str:

@@ -35,6 +35,13 @@ For every candidate unit (a word type, or the text of a phrase span from the
    those passing lift/contrast) keeps the family fixed in advance.
 7. **Confirmed** = ``(q_lift <= fdr_q or q_contrast <= fdr_q)`` and
    ``q_fix <= fdr_q`` and ``fix_rate_remove > control_fix_rate``.
+   Multiplicity: each family (lift, contrast, fix-vs-control) is BH-controlled
+   at ``fdr_q`` over its candidates in the scope.  Accepting either
+   association test admits up to ``2 * fdr_q`` false associations.  The
+   confirmed set is a subset of the fix-rate family's BH rejections (FDR <=
+   ``fdr_q`` for that family, under BH's independence / positive-dependence
+   assumption); the association test is an extra filter on top, not part of a
+   formal combined bound.
 
 ``rank`` (within a scope): confirmed first (most errors fixed, then ``q_fix``),
 then candidates (smallest of q_lift/q_contrast, then top-contributor count),
@@ -59,8 +66,9 @@ from audit.findings._inputs import Inputs
 from audit.findings.config import FindingsConfig
 from audit.findings.counterfactual import VariantBatch
 from audit.findings.stats import bh_qvalues, fisher_greater, mann_whitney_greater, sign_test_greater, wilson_interval
+from audit.metrics import ALL_SCOPE
 
-ALL = "all"
+ALL = ALL_SCOPE
 STATUS_CONFIRMED, STATUS_CANDIDATE, STATUS_BELOW = "confirmed", "candidate", "below_support"
 
 __all__ = ["ALL", "DriverPlan", "confirmed_drivers", "finish_driver_stats", "plan_driver_variants"]
@@ -130,23 +138,39 @@ def _supported(pres: pd.DataFrame, cfg: FindingsConfig) -> pd.Series:
     return ok
 
 
+def _positions(rows: pd.DataFrame, unit: str, start: str, end: str) -> dict[tuple[int, str], tuple[int, ...]]:
+    """``(doc, unit) -> sorted positions covered by the rows' [start, end) spans`` (one pass, no groupby-apply)."""
+    acc: dict[tuple[int, str], set[int]] = {}
+    for d, u, a, b in zip(rows["_doc"].to_numpy(), rows[unit].to_numpy(), rows[start].to_numpy(),
+                          rows[end].to_numpy(), strict=True):
+        acc.setdefault((int(d), str(u)), set()).update(range(int(a), int(b)))
+    return {k: tuple(sorted(v)) for k, v in acc.items()}
+
+
+def _word_positions(tokens: pd.DataFrame) -> dict[tuple[int, str], tuple[int, ...]]:
+    rows = tokens[["_doc", "token", "position"]].assign(stop=tokens["position"] + 1)
+    return _positions(rows, "token", "position", "stop")
+
+
 def _controls(inp: Inputs, pairs: pd.DataFrame) -> pd.Series:
     """For each pair (row of ``pairs``), the control's positions as a tuple (empty: no control)."""
     out = pd.Series([()] * len(pairs), index=pairs.index, dtype=object)
     t = inp.tokens
     words = pairs[pairs["kind"] == "word"]
     if len(words):
-        ctl = t[t["content"]].groupby(["_doc", "token"], sort=False)["rank"].min().rename("c_best").reset_index()
+        content = t[t["content"] & t["_doc"].isin(words["_doc"])]
+        ctl = content.groupby(["_doc", "token"], sort=False)["rank"].min().rename("c_best").reset_index()
         m = words[["_doc", "unit", "best"]].reset_index(names="pair").merge(ctl, on="_doc", how="inner")
         m = m[m["token"] != m["unit"]]
         m["dist"] = (m["c_best"] - m["best"]).abs()
         m = m.sort_values(["pair", "dist", "c_best"], kind="mergesort").drop_duplicates("pair")
-        pos = t[t["content"]].groupby(["_doc", "token"], sort=False)["position"].agg(tuple)
+        pos = _word_positions(content)
         for pair, doc, tok in zip(m["pair"], m["_doc"], m["token"], strict=True):
-            out.at[pair] = pos[(doc, tok)]
+            out.at[pair] = pos[(int(doc), str(tok))]
     phrases = pairs[pairs["kind"] == "phrase"]
     if len(phrases):
-        sp = inp.spans[(inp.spans["level"] == "phrase") & (inp.spans["n_content"] > 0)]
+        sp = inp.spans[(inp.spans["level"] == "phrase") & (inp.spans["n_content"] > 0)
+                       & inp.spans["_doc"].isin(phrases["_doc"])]
         sp = sp[["_doc", "unit", "start", "end", "rank"]].rename(columns={"unit": "c_unit", "start": "c_start",
                                                                            "end": "c_end", "rank": "c_rank"})
         m = phrases[["_doc", "unit", "best", "u_start", "u_end"]].reset_index(names="pair").merge(sp, on="_doc")
@@ -171,11 +195,9 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
     cand = cand.reset_index(drop=True)
     # unit positions: every occurrence of the word / of the phrase's spans in the text
     t = inp.tokens
-    word_pos = t[t["_doc"].isin(cand["_doc"])].groupby(["_doc", "token"], sort=False)["position"].agg(tuple)
-    sp = inp.spans[(inp.spans["level"] == "phrase") & inp.spans["_doc"].isin(cand["_doc"])]
-    span_pos = sp.groupby(["_doc", "unit"], sort=False).apply(
-        lambda g: tuple(sorted({p for s, e in zip(g["start"], g["end"]) for p in range(int(s), int(e))})),
-        include_groups=False) if len(sp) else pd.Series(dtype=object)
+    word_pos = _word_positions(t[t["_doc"].isin(cand["_doc"])])
+    sp = inp.spans[(inp.spans["level"] == "phrase") & inp.spans["_doc"].isin(cand.loc[cand["kind"] == "phrase", "_doc"])]
+    span_pos = _positions(sp, "unit", "start", "end")
     best_span = sp.sort_values("rank", kind="mergesort").drop_duplicates(["_doc", "unit"]).set_index(
         ["_doc", "unit"])[["start", "end"]] if len(sp) else pd.DataFrame(columns=["start", "end"])
     cand["u_start"] = -1
@@ -192,7 +214,7 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
         toks = cache.get(doc)
         if toks is None:
             toks = cache[doc] = inp.token_list(int(doc))
-        positions = word_pos[(doc, unit)] if kind == "word" else span_pos[(doc, unit)]
+        positions = (word_pos if kind == "word" else span_pos)[(int(doc), str(unit))]
         rows_remove.append(batch.add_variant(toks, positions, mode="remove"))
         rows_unk.append(batch.add_variant(toks, positions, mode="unk"))
         ctl = controls.iat[i]
@@ -327,11 +349,10 @@ def confirmed_drivers(driver_stats: pd.DataFrame, *, scope: str = ALL) -> list[d
     ``q_lift``, ``q_contrast``, ``contrast_effect``, ``n_cf``, ``fix_rate`` (removal),
     ``fix_rate_unk``, ``control_fix_rate``, ``p_fix``, ``q_fix``, ``rank``.
     """
-    if driver_stats is None or driver_stats.empty or "confirmed" not in driver_stats:
-        return []
-    rows = driver_stats[(driver_stats["scope"] == scope) & driver_stats["confirmed"].astype(bool)]
+    from audit.metrics import confirmed_rows
+
     out = []
-    for r in rows.sort_values("rank", kind="mergesort").to_dict(orient="records"):
+    for r in confirmed_rows(driver_stats, scope=scope).to_dict(orient="records"):
         q = [x for x in (r.get("q_lift"), r.get("q_contrast")) if x is not None and not pd.isna(x)]
         out.append({
             "word": str(r["unit"]), "kind": str(r["kind"]), "rank": int(r["rank"]), "n_texts": int(r["n_texts"]),

@@ -1,8 +1,10 @@
 """The per-run report: ``report.md`` and ``report.html`` in the run folder.
 
 Headline numbers, the gate verdict, the comparison with the previous run,
-the driver-word table, sample failures (word heatmaps from
-``token_attributions``) and sample flips (swapped words highlighted).
+the confirmed driver words with their evidence then the unconfirmed candidates
+(:mod:`audit.reports._drivers`), the raw REAT top-contributor counts, sample
+failures (word heatmaps from ``token_attributions``, verified reasons, minimal
+fix) and sample flips (swapped words highlighted).
 Every piece of dataset text is escaped: ``html.escape`` in HTML,
 :func:`audit._markdown.md_escape` in Markdown (renderers pass inline HTML through).
 """
@@ -20,9 +22,11 @@ import pandas as pd
 
 from audit._markdown import md_escape
 from audit.errors import StoreError
+from audit.reports import _drivers
 from audit.store._atomic import store_error, write_bytes_atomic
 from audit.store.diff import RunDiff
 from audit.store.runs import RunRecord, RunWriter
+from audit.store.schemas import labels_from_columns
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ _METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), (
             ("attack_success_rate", "Attack success rate", True),
             ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
             ("mean_queries", "Mean queries per attack", False),
+            ("n_confirmed_drivers", "Confirmed driver words", False),
             ("max_completeness_delta", "Max REAT completeness delta", False))
 
 
@@ -99,9 +104,20 @@ class _Report:
             return var
         return var[var["flipped"].astype(bool)].head(self.n)
 
+    def top_words(self) -> int:
+        """Rows of the candidate and raw tables: ``findings.top_words`` of the run's config (default 20)."""
+        cfg = self.m.get("config") or {}
+        findings = cfg.get("findings") if isinstance(cfg, Mapping) else None
+        value = findings.get("top_words") if isinstance(findings, Mapping) else None
+        return int(value) if isinstance(value, int) and value > 0 else TOP_WORDS
+
+    def reasons(self, dataset: Any, example_id: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        return _drivers.reasons_of(self.t.get("failure_drivers"), self.t.get("minimal_fixes"), dataset, example_id)
+
     def drivers(self) -> pd.DataFrame:
         words = self.table("driver_words")
-        return words.sort_values("rank").head(TOP_WORDS) if "rank" in words else words.head(TOP_WORDS)
+        top = self.top_words()
+        return words.sort_values("rank").head(top) if "rank" in words else words.head(top)
 
     def flip_rates(self) -> list[tuple[str, pd.DataFrame]]:
         """``(title, rows)`` of driver-word swap flip rates (rows with at least one text): the words the
@@ -159,9 +175,10 @@ class _Report:
             out += ["", f"## Compared with {_md(d.old_run_id)}", "",
                     f"- accuracy change on the {d.n_matched} shared examples: {_fmt(d.accuracy_delta, True)}",
                     f"- new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}",
-                    "- new driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
+                    "- new confirmed driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
+        out += _drivers.markdown(self.t.get("driver_stats"), self.m, top=self.top_words())
         drivers = self.drivers()
-        out += ["", "## Driver words", ""]
+        out += ["", "## Raw REAT top contributors (untested counts)", ""]
         if drivers.empty:
             out.append("No driver words (no misclassified texts).")
         else:
@@ -188,6 +205,11 @@ class _Report:
         for r in fails.to_dict(orient="records"):
             out.append(f"- [{_md(r['dataset'])}#{r['example_id']}] gold **{_md(_label(self.labels, r['gold']))}**, "
                        f"predicted **{_md(_label(self.labels, r['pred']))}**: {_md(r['text'])}")
+            reasons, fix = self.reasons(r["dataset"], r["example_id"])
+            if reasons:
+                out.append("  - verified reasons: " + "; ".join(_drivers.reason_text(x, _md) for x in reasons))
+            if fix is not None:
+                out.append(f"  - minimal fix: {_drivers.fix_text(fix, _md)}")
         out += ["", "## Sample flips", ""]
         flips = self.flips()
         if flips.empty:
@@ -219,8 +241,9 @@ class _Report:
             body.append(f"<h2>Compared with {e(d.old_run_id)}</h2><ul><li>accuracy change on the {d.n_matched} "
                         f"shared examples: {e(_fmt(d.accuracy_delta, True))}</li>"
                         f"<li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
-                        f"<li>new driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
-        body.append("<h2>Driver words</h2>")
+                        f"<li>new confirmed driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
+        body += _drivers.html_sections(self.t.get("driver_stats"), self.m, top=self.top_words())
+        body.append("<h2>Raw REAT top contributors (untested counts)</h2>")
         drivers = self.drivers()
         if drivers.empty:
             body.append("<p>No driver words (no misclassified texts).</p>")
@@ -254,6 +277,11 @@ class _Report:
             tokens, scores = self.tokens_of(r["dataset"], r["example_id"])
             block = _heatmap(tokens, scores, title=title) if tokens else (
                 f"<div><b>{e(title)}</b></div><div>{e(str(r['text']))}</div>")
+            reasons, fix = self.reasons(r["dataset"], r["example_id"])
+            if reasons:
+                block += "<div>verified reasons: " + "; ".join(_drivers.reason_text(x, e) for x in reasons) + "</div>"
+            if fix is not None:
+                block += f"<div>minimal fix: {_drivers.fix_text(fix, e)}</div>"
             body.append(f'<div class="sample">{block}</div>')
         body.append("<h2>Sample flips</h2>")
         flips = self.flips()
@@ -299,7 +327,7 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
             tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
     labels = record.label_names() if record is not None else [str(x) for x in (manifest.get("labels") or [])]
     if not labels and "driver_words" in tables:
-        labels = [c[len("train_count_"):] for c in tables["driver_words"].columns if c.startswith("train_count_")]
+        labels = labels_from_columns(tables["driver_words"].columns)
     report = _Report(manifest, tables, diff, labels, max_samples)
     md, page = report.markdown(), report.html()
     if writer is not None and out_dir is None:

@@ -13,6 +13,15 @@ __all__ = ["aggregate", "write_report"]
 
 GROUPS = {"st": ("st2", "st5", "st10"), "tic": ("tic10",), "op": ("op10",)}
 GOALS = {"st": 0.9, "tic": 0.5, "op": 0.5}
+#: a run "learned" its shortcut when its model follows the shortcut on the conflict texts at least this much
+#: more often than the clean model of the same architecture and seed (the protocol's verification step)
+LEARNED_MARGIN = 0.2
+
+
+def learned(r: dict[str, Any]) -> bool | None:
+    c = r.get("shortcut") or {}
+    a, b = c.get("planted_model_follows_shortcut"), c.get("clean_model_follows_shortcut")
+    return None if a is None or b is None else a - b >= LEARNED_MARGIN
 METHOD_NAMES = {"reat": "REAT", "integrated_gradients": "IG-20", "grad_input": "GradInput", "lime": "LIME-100"}
 
 
@@ -25,8 +34,14 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     ranks = [r["planted_rank"] for r in rows]
     pl = [r["planted"] or {} for r in rows]
+    learned_rows = [r for r in rows if learned(r)]
     return {
         "runs": n,
+        "runs_learned": len(learned_rows),
+        "recall_at_1_learned": (sum(1 for r in learned_rows if r["planted_rank"] == 1) / len(learned_rows)
+                                if learned_rows else None),
+        "recall_at_5_learned": (sum(1 for r in learned_rows if r["planted_rank"] is not None
+                                    and r["planted_rank"] <= 5) / len(learned_rows) if learned_rows else None),
         "recall_at_1": sum(1 for x in ranks if x == 1) / n if n else None,
         "recall_at_5": sum(1 for x in ranks if x is not None and x <= 5) / n if n else None,
         "confirmed_any_rank": sum(1 for x in ranks if x is not None) / n if n else None,
@@ -78,7 +93,8 @@ def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
         for g, need in GOALS.items():
             got = per[g]["recall_at_1"]
             goals[g] = {"need": need, "recall_at_1": got, "runs": per[g]["runs"],
-                        "met": got is not None and per[g]["runs"] > 0 and got >= need}
+                        "met": got is not None and per[g]["runs"] > 0 and got >= need,
+                        "runs_learned": per[g]["runs_learned"], "recall_at_1_learned": per[g]["recall_at_1_learned"]}
         out["goals"][m] = goals
     return out
 
@@ -97,18 +113,23 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
              "`benchmarks/_planting.py`). Tokens `zeroa`/`onea`; st = `zeroa` in p% of negative training texts;",
              "tic = `onea zeroa` -> negative (10% of texts, singles 5% each, no effect); op = order of",
              ("`zeroa ... onea` sets the label (10%, singles 5% each). Audit set: "
-             f"{meta['max_texts']} SST-2 test texts, construction in 25% of them (both labels)."),
-             f"Models trained {meta['epochs']} epochs (best on clean dev), one thread, seeds 1-3.",
+             f"{meta['max_texts']} SST-2 test texts (gold kept), construction in 20% of them, always against gold "
+             "(st, tic: positive texts; op: the order opposite to gold); tic/op: singles in another 5% each."),
+             (f"Models trained {meta['epochs']} epochs (best on clean dev), one thread, seeds 1-3 "
+             "(fewer where the run list says so: training was time-boxed)."),
              ("Findings: `audit.findings.analyze` with its default config "
              f"({json.dumps(meta['findings_config'])})."),
              "", (f"Machine: 2-core dev box shared with 7 other jobs (load average at the end "
              f"{', '.join(f'{x:.1f}' for x in meta['load_avg_end'])}), 1 torch thread; CPU seconds are "
              "process CPU time and inflate under load."), ""]
-    lines += ["## Goals", "", "| method | st: #1 in >= 90% of runs | tic: >= 50% | op: >= 50% |", "|---|---|---|---|"]
+    lines += ["## Goals", "", ("Planted unit is the #1 confirmed driver in (all runs; in brackets: among the runs whose "
+              f"model learned the shortcut, i.e. follows it on the conflict texts >= {100 * LEARNED_MARGIN:.0f} points "
+              "more often than the clean model of the same arch and seed):"), "",
+              "| method | st: >= 90% of runs | tic: >= 50% | op: >= 50% |", "|---|---|---|---|"]
     for m in methods:
         g = agg["goals"][m]
-        cells = [f"{_f(g[k]['recall_at_1'], True)} of {g[k]['runs']} runs: {'met' if g[k]['met'] else 'NOT met'}"
-                 for k in ("st", "tic", "op")]
+        cells = [f"{_f(g[k]['recall_at_1'], True)} of {g[k]['runs']}: {'met' if g[k]['met'] else 'NOT met'} "
+                 f"({_f(g[k]['recall_at_1_learned'], True)} of {g[k]['runs_learned']})" for k in ("st", "tic", "op")]
         lines.append(f"| {METHOD_NAMES.get(m, m)} | " + " | ".join(cells) + " |")
     lines += ["", "## Shortcut learned? (accuracy on the conflict texts, mean over seeds)", "",
               ("| plant | arch | conflict texts | planted model acc | clean model acc | planted model follows shortcut |"
@@ -124,7 +145,8 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
     for m in methods:
         for p in ("st2", "st5", "st10", "tic10", "op10", "all_planted"):
             s = agg["by_method"][m][p]
-            lines.append(f"| {METHOD_NAMES.get(m, m)} | {p} | {s['runs']} | {_f(s['recall_at_1'], True)} | "
+            lines.append(f"| {METHOD_NAMES.get(m, m)} | {p} | {s['runs']} ({s['runs_learned']}) | "
+                         f"{_f(s['recall_at_1'], True)} ({_f(s['recall_at_1_learned'], True)}) | "
                          f"{_f(s['recall_at_5'], True)} | {_f(s['confirmed_any_rank'], True)} | "
                          f"{_f(s['planted_fix_rate'], True)} / {_f(s['planted_fix_rate_unk'], True)} | "
                          f"{_f(s['planted_control_fix_rate'], True)} | {_f(s['precision_at_k'])} | "

@@ -106,7 +106,7 @@ def _f(x: Any, pct: bool = False, nd: int = 2) -> str:
 
 
 def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any],
-        checks: dict[str, dict[str, Any]]) -> str:
+        checks: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> str:
     methods = list(agg["by_method"])
     lines = ["# Planted shortcuts: do the driver statistics find them?", "",
              "Protocol of Bastings et al. 2022 (rules: `benchmarks/planted_shortcuts.py` docstring and",
@@ -159,6 +159,21 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
             p, a = key.split("/")
             lines.append(f"| {p} | {a} | {s['runs']} | {_f(s['recall_at_1'], True)} | {_f(s['recall_at_5'], True)} | "
                          f"{_f(s['planted_fix_rate'], True)} | {_f(s['planted_control_fix_rate'], True)} |")
+    lines += ["", "### Every planted run (REAT and GradInput)", "",
+              ("| run | learned | method | planted unit: status | rank among confirmed | n_errors with it | lift (q) | "
+              "contrast (q) | errors tested | fix rate vs control (q_fix) | other confirmed |"),
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        if r["kind"] == "clean" or r["method"] not in ("reat", "grad_input"):
+            continue
+        pl = r["planted"] or {}
+        lines.append(
+            f"| {r['run']} | {'yes' if learned(r) else 'no'} | {METHOD_NAMES.get(r['method'], r['method'])} | "
+            f"`{pl.get('unit', '-')}`: {pl.get('status', 'absent')} | {r['planted_rank'] or '-'} | "
+            f"{pl.get('n_errors', '-')} | {_f(pl.get('lift'))} ({_f(pl.get('q_lift'), nd=3)}) | "
+            f"{_f(pl.get('contrast_effect'))} ({_f(pl.get('q_contrast'), nd=3)}) | {pl.get('n_cf', '-')} | "
+            f"{_f(pl.get('fix_rate_remove'), True)} vs {_f(pl.get('control_fix_rate'), True)} "
+            f"({_f(pl.get('q_fix'), nd=3)}) | {r['n_confirmed_other']} |")
     lines += ["", "## Clean models (no plant): what gets confirmed", "",
               "| method | runs | confirmed / run | punctuation or stopword confirmed | all of those earned by fix rate? |",
               "|---|---|---|---|---|"]
@@ -176,6 +191,13 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
     for m in methods:
         s = agg["by_method"][m]["all_planted"]
         lines.append(f"| {METHOD_NAMES.get(m, m)} | {_f(s['attribution_cpu_s'], nd=1)} | {_f(s['findings_cpu_s'], nd=1)} |")
+    lines += ["", "## Models (mean over the seeds trained)", "",
+              "| arch | plant | seeds | dev acc (clean dev) | test acc (clean test) | best epoch |", "|---|---|---|---|---|---|"]
+    for key in sorted({(t["arch"], t["plant"]) for t in training}):
+        rows = [t for t in training if (t["arch"], t["plant"]) == key]
+        lines.append(f"| {key[0]} | {key[1]} | {', '.join(str(t['seed']) for t in rows)} | "
+                     f"{_f(_mean(t['dev_accuracy'] for t in rows), True)} | {_f(_mean(t['test_accuracy'] for t in rows), True)} | "
+                     f"{', '.join(str(t['best_epoch']) for t in rows)} |")
     tr = [t.get("train_cpu_s") or 0.0 for t in training]
     lines += ["", (f"Training: {len(training)} models, {sum(tr) / 60:.1f} CPU-minutes in total (cached models count "
               "their original training time)."), ""]
@@ -194,4 +216,4 @@ def write_report(out: Path, *, meta: dict[str, Any], training: list[dict[str, An
     doc = {"meta": meta, "training": training, "shortcut_check": checks, "summary": agg,
            "runs": [{k: v for k, v in r.items() if k != "key"} for r in results]}
     (out / "planted.json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (out / "planted.md").write_text(_md(meta, training, agg, checks), encoding="utf-8")
+    (out / "planted.md").write_text(_md(meta, training, agg, checks, results), encoding="utf-8")

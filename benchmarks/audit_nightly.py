@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", action="store_true", help="train the reference model if it is missing")
     ap.add_argument("--model", type=str, default=None, help="audit this model directory instead of the config's")
     ap.add_argument("--repeats", type=int, default=3, help="calls per findings timing (median is reported)")
+    ap.add_argument("--note", type=str, default="", help="a line added to the report (e.g. why another model)")
     ap.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks")
     args = ap.parse_args(argv)
 
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         attack = attack.model_copy(update={"max_texts": args.attack_max_texts})
     cfg = cfg.model_copy(update={"attack": attack})
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
         store = args.store or Path(tmp) / "runs"
         t0 = time.perf_counter()
@@ -242,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         "goal_met": af <= GOAL_S,
         "driver_statistics_overhead": overhead,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "load_avg_before": load_before,
+        "load_avg_after": os.getloadavg(),
+        "note": args.note,
         "torch_threads": cfg.threads,
         "torch_version": torch.__version__,
         "cpu_count": os.cpu_count(),
@@ -270,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
 - wall time of the job: {wall:.2f} s (imports {import_s:.2f} s before it)
 - peak resident memory: {report['peak_rss_mb']:.0f} MB
 - accuracy: {report['accuracy']:.4f}
+- 1-minute load average before / after: {report['load_avg_before'][0]:.1f} / {report['load_avg_after'][0]:.1f}
+  ({report['cpu_count']} CPUs shared with other jobs: wall times are load-bound, CPU seconds less so)
+{('- ' + args.note) if args.note else ''}
 {_overhead_md(overhead)}"""
     (args.out / "audit.md").write_text(md, encoding="utf-8")
     print(md)

@@ -122,6 +122,16 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
              "", (f"Machine: 2-core dev box shared with 7 other jobs (load average at the end "
              f"{', '.join(f'{x:.1f}' for x in meta['load_avg_end'])}), 1 torch thread; CPU seconds are "
              "process CPU time and inflate under load."), ""]
+    lines += ["## Caveats", "",
+              ("- Compute: training was time-boxed on a 2-core machine shared with 7 other jobs (load 15-25): "
+              "2 epochs per model (dev ~78-79% vs 81-82% for the 20-epoch reference models); GRU and LSTM have "
+              "seeds 1-3 for every plant, BiGRU seed 1 only; IG and LIME ran on the GRU seed-1 runs only."),
+              ("- With 2 epochs the shortcut is learned only partly: see the shortcut check below (tic is learned "
+              "by every model, op by none, st partly). The protocol's verification step matters: recall among "
+              "the runs that learned the shortcut is given in brackets."),
+              ("- 300 audit texts per run (60 planted): the statistics have modest power; the counterfactual "
+              "test in particular only sees the errors where the method ranks the planted token in its top 3."),
+              ""]
     lines += ["## Goals", "", ("Planted unit is the #1 confirmed driver in (all runs; in brackets: among the runs whose "
               f"model learned the shortcut, i.e. follows it on the conflict texts >= {100 * LEARNED_MARGIN:.0f} points "
               "more often than the clean model of the same arch and seed):"), "",

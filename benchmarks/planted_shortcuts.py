@@ -141,6 +141,30 @@ def run_one(run: Run, *, methods: tuple[str, ...], max_texts: int, config: Findi
     return out
 
 
+def _training_row(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
+    planted = metrics.get("planted")
+    return {"run": run.name, "arch": run.arch, "plant": run.plant, "seed": run.seed,
+            "dev_accuracy": metrics["dev_accuracy"], "test_accuracy": metrics.get("test_accuracy"),
+            "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
+            "train_cpu_s": planted.get("train_cpu_seconds") if isinstance(planted, dict) else None}
+
+
+def _cached(run: Run, args: argparse.Namespace, key: str, results: list[dict[str, Any]],
+            training: list[dict[str, Any]]) -> None:
+    """--report-only: append ``run``'s cached training metrics and results (current findings key only)."""
+    mpath = run.model_dir / "metrics.json"
+    if not mpath.exists():
+        log.warning("%s: no cached model, left out of the report", run.name)
+        return
+    training.append(_training_row(run, json.loads(mpath.read_text())))
+    for method in args.methods:
+        path = RESULTS / f"{run.name}__{method}.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+            if res.get("key") == key:
+                results.append(res)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--epochs", type=int, default=2)
@@ -154,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--costly-seeds", nargs="+", type=int, default=[1], help="seeds that get the costly methods")
     ap.add_argument("--no-train", action="store_true", help="use only cached models (skip runs without one)")
     ap.add_argument("--scores-only", action="store_true", help="only compute and cache scores of cached models")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no models, no scores: rebuild the report from the cached per-run results")
     ap.add_argument("--scored-only", action="store_true",
                     help="compute no scores: evaluate (and report) only the methods already scored")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
@@ -175,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     training: list[dict[str, Any]] = []
     costly: list[tuple[Run, tuple[str, ...]]] = []
     for run in runs:
+        if args.report_only:
+            _cached(run, args, key, results, training)
+            continue
         costly_run = run.arch in args.costly_archs and run.seed in args.costly_seeds
         methods = tuple(m for m in args.methods if costly_run or m not in COSTLY)
         if (args.no_train or args.scores_only) and not (run.model_dir / "metrics.json").exists():
@@ -185,10 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             costly.append((run, methods))
             continue
         _, metrics, _ = ensure_trained(run, epochs=args.epochs)
-        training.append({"run": run.name, "arch": run.arch, "plant": run.plant, "seed": run.seed,
-                         "dev_accuracy": metrics["dev_accuracy"], "test_accuracy": metrics.get("test_accuracy"),
-                         "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
-                         "train_cpu_s": metrics.get("planted", {}).get("train_cpu_seconds")})
+        training.append(_training_row(run, metrics))
         results.extend(run_one(run, methods=methods, max_texts=args.max_texts, config=config,
                                stopwords=stopwords, key=key, scored_only=args.scored_only))
     for run, methods in costly:

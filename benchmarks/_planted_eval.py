@@ -21,8 +21,9 @@ Figures per run x method (definitions used in the report):
   tokens (toward the predicted class) that are planted, k = number of planted
   tokens in the text; ``random_precision`` -- its expectation for a random
   ranking (k / length); ``reason_precision`` -- share of the *verified* word
-  reasons of ``failure_drivers`` (removing the word alone raises p(gold)) that
-  are planted tokens; ``reason_fix_precision`` -- the same over reasons whose
+  reasons of ``failure_drivers`` (its top-k words by the method's score;
+  verified = removing the word alone fixes the error or raises p(gold) by at
+  least ``reason_min_delta``) that are planted tokens; ``reason_fix_precision`` -- the same over reasons whose
   removal alone fixes the error; ``reason_hit`` -- share of planted errors whose
   best-ranked verified word reason is a planted token.
 """

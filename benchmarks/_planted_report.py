@@ -13,6 +13,15 @@ __all__ = ["aggregate", "write_report"]
 
 GROUPS = {"st": ("st2", "st5", "st10"), "tic": ("tic10",), "op": ("op10",)}
 GOALS = {"st": 0.9, "tic": 0.5, "op": 0.5}
+#: a run "learned" its shortcut when its model follows the shortcut on the conflict texts at least this much
+#: more often than the clean model of the same architecture and seed (the protocol's verification step)
+LEARNED_MARGIN = 0.2
+
+
+def learned(r: dict[str, Any]) -> bool | None:
+    c = r.get("shortcut") or {}
+    a, b = c.get("planted_model_follows_shortcut"), c.get("clean_model_follows_shortcut")
+    return None if a is None or b is None else a - b >= LEARNED_MARGIN
 METHOD_NAMES = {"reat": "REAT", "integrated_gradients": "IG-20", "grad_input": "GradInput", "lime": "LIME-100"}
 
 
@@ -25,8 +34,14 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     ranks = [r["planted_rank"] for r in rows]
     pl = [r["planted"] or {} for r in rows]
+    learned_rows = [r for r in rows if learned(r)]
     return {
         "runs": n,
+        "runs_learned": len(learned_rows),
+        "recall_at_1_learned": (sum(1 for r in learned_rows if r["planted_rank"] == 1) / len(learned_rows)
+                                if learned_rows else None),
+        "recall_at_5_learned": (sum(1 for r in learned_rows if r["planted_rank"] is not None
+                                    and r["planted_rank"] <= 5) / len(learned_rows) if learned_rows else None),
         "recall_at_1": sum(1 for x in ranks if x == 1) / n if n else None,
         "recall_at_5": sum(1 for x in ranks if x is not None and x <= 5) / n if n else None,
         "confirmed_any_rank": sum(1 for x in ranks if x is not None) / n if n else None,
@@ -78,7 +93,8 @@ def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
         for g, need in GOALS.items():
             got = per[g]["recall_at_1"]
             goals[g] = {"need": need, "recall_at_1": got, "runs": per[g]["runs"],
-                        "met": got is not None and per[g]["runs"] > 0 and got >= need}
+                        "met": got is not None and per[g]["runs"] > 0 and got >= need,
+                        "runs_learned": per[g]["runs_learned"], "recall_at_1_learned": per[g]["recall_at_1_learned"]}
         out["goals"][m] = goals
     return out
 
@@ -90,25 +106,40 @@ def _f(x: Any, pct: bool = False, nd: int = 2) -> str:
 
 
 def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any],
-        checks: dict[str, dict[str, Any]]) -> str:
+        checks: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> str:
     methods = list(agg["by_method"])
     lines = ["# Planted shortcuts: do the driver statistics find them?", "",
              "Protocol of Bastings et al. 2022 (rules: `benchmarks/planted_shortcuts.py` docstring and",
              "`benchmarks/_planting.py`). Tokens `zeroa`/`onea`; st = `zeroa` in p% of negative training texts;",
              "tic = `onea zeroa` -> negative (10% of texts, singles 5% each, no effect); op = order of",
              ("`zeroa ... onea` sets the label (10%, singles 5% each). Audit set: "
-             f"{meta['max_texts']} SST-2 test texts, construction in 25% of them (both labels)."),
-             f"Models trained {meta['epochs']} epochs (best on clean dev), one thread, seeds 1-3.",
+             f"{meta['max_texts']} SST-2 test texts (gold kept), construction in 20% of them, always against gold "
+             "(st, tic: positive texts; op: the order opposite to gold); tic/op: singles in another 5% each."),
+             (f"Models trained {meta['epochs']} epochs (best on clean dev), one thread, seeds 1-3 "
+             "(fewer where the run list says so: training was time-boxed)."),
              ("Findings: `audit.findings.analyze` with its default config "
              f"({json.dumps(meta['findings_config'])})."),
              "", (f"Machine: 2-core dev box shared with 7 other jobs (load average at the end "
              f"{', '.join(f'{x:.1f}' for x in meta['load_avg_end'])}), 1 torch thread; CPU seconds are "
              "process CPU time and inflate under load."), ""]
-    lines += ["## Goals", "", "| method | st: #1 in >= 90% of runs | tic: >= 50% | op: >= 50% |", "|---|---|---|---|"]
+    lines += ["## Caveats", "",
+              ("- Compute: training was time-boxed on a 2-core machine shared with 7 other jobs (load 15-25): "
+              "2 epochs per model (dev ~78-79% vs 81-82% for the 20-epoch reference models); GRU and LSTM have "
+              "seeds 1-3 for every plant, BiGRU seed 1 only; IG and LIME ran on the GRU seed-1 runs only."),
+              ("- With 2 epochs the shortcut is learned only partly: see the shortcut check below (tic is learned "
+              "by every model, op by none, st partly). The protocol's verification step matters: recall among "
+              "the runs that learned the shortcut is given in brackets."),
+              ("- 300 audit texts per run (60 planted): the statistics have modest power; the counterfactual "
+              "test in particular only sees the errors where the method ranks the planted token in its top 3."),
+              ""]
+    lines += ["## Goals", "", ("Planted unit is the #1 confirmed driver in (all runs; in brackets: among the runs whose "
+              f"model learned the shortcut, i.e. follows it on the conflict texts >= {100 * LEARNED_MARGIN:.0f} points "
+              "more often than the clean model of the same arch and seed):"), "",
+              "| method | st: >= 90% of runs | tic: >= 50% | op: >= 50% |", "|---|---|---|---|"]
     for m in methods:
         g = agg["goals"][m]
-        cells = [f"{_f(g[k]['recall_at_1'], True)} of {g[k]['runs']} runs: {'met' if g[k]['met'] else 'NOT met'}"
-                 for k in ("st", "tic", "op")]
+        cells = [f"{_f(g[k]['recall_at_1'], True)} of {g[k]['runs']}: {'met' if g[k]['met'] else 'NOT met'} "
+                 f"({_f(g[k]['recall_at_1_learned'], True)} of {g[k]['runs_learned']})" for k in ("st", "tic", "op")]
         lines.append(f"| {METHOD_NAMES.get(m, m)} | " + " | ".join(cells) + " |")
     lines += ["", "## Shortcut learned? (accuracy on the conflict texts, mean over seeds)", "",
               ("| plant | arch | conflict texts | planted model acc | clean model acc | planted model follows shortcut |"
@@ -124,7 +155,8 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
     for m in methods:
         for p in ("st2", "st5", "st10", "tic10", "op10", "all_planted"):
             s = agg["by_method"][m][p]
-            lines.append(f"| {METHOD_NAMES.get(m, m)} | {p} | {s['runs']} | {_f(s['recall_at_1'], True)} | "
+            lines.append(f"| {METHOD_NAMES.get(m, m)} | {p} | {s['runs']} ({s['runs_learned']}) | "
+                         f"{_f(s['recall_at_1'], True)} ({_f(s['recall_at_1_learned'], True)}) | "
                          f"{_f(s['recall_at_5'], True)} | {_f(s['confirmed_any_rank'], True)} | "
                          f"{_f(s['planted_fix_rate'], True)} / {_f(s['planted_fix_rate_unk'], True)} | "
                          f"{_f(s['planted_control_fix_rate'], True)} | {_f(s['precision_at_k'])} | "
@@ -137,6 +169,21 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
             p, a = key.split("/")
             lines.append(f"| {p} | {a} | {s['runs']} | {_f(s['recall_at_1'], True)} | {_f(s['recall_at_5'], True)} | "
                          f"{_f(s['planted_fix_rate'], True)} | {_f(s['planted_control_fix_rate'], True)} |")
+    lines += ["", "### Every planted run (REAT and GradInput)", "",
+              ("| run | learned | method | planted unit: status | rank among confirmed | n_errors with it | lift (q) | "
+              "contrast (q) | errors tested | fix rate vs control (q_fix) | other confirmed |"),
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        if r["kind"] == "clean" or r["method"] not in ("reat", "grad_input"):
+            continue
+        pl = r["planted"] or {}
+        lines.append(
+            f"| {r['run']} | {'yes' if learned(r) else 'no'} | {METHOD_NAMES.get(r['method'], r['method'])} | "
+            f"`{pl.get('unit', '-')}`: {pl.get('status', 'absent')} | {r['planted_rank'] or '-'} | "
+            f"{pl.get('n_errors', '-')} | {_f(pl.get('lift'))} ({_f(pl.get('q_lift'), nd=3)}) | "
+            f"{_f(pl.get('contrast_effect'))} ({_f(pl.get('q_contrast'), nd=3)}) | {pl.get('n_cf', '-')} | "
+            f"{_f(pl.get('fix_rate_remove'), True)} vs {_f(pl.get('control_fix_rate'), True)} "
+            f"({_f(pl.get('q_fix'), nd=3)}) | {r['n_confirmed_other']} |")
     lines += ["", "## Clean models (no plant): what gets confirmed", "",
               "| method | runs | confirmed / run | punctuation or stopword confirmed | all of those earned by fix rate? |",
               "|---|---|---|---|---|"]
@@ -154,6 +201,13 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
     for m in methods:
         s = agg["by_method"][m]["all_planted"]
         lines.append(f"| {METHOD_NAMES.get(m, m)} | {_f(s['attribution_cpu_s'], nd=1)} | {_f(s['findings_cpu_s'], nd=1)} |")
+    lines += ["", "## Models (mean over the seeds trained)", "",
+              "| arch | plant | seeds | dev acc (clean dev) | test acc (clean test) | best epoch |", "|---|---|---|---|---|---|"]
+    for key in sorted({(t["arch"], t["plant"]) for t in training}):
+        rows = [t for t in training if (t["arch"], t["plant"]) == key]
+        lines.append(f"| {key[0]} | {key[1]} | {', '.join(str(t['seed']) for t in rows)} | "
+                     f"{_f(_mean(t['dev_accuracy'] for t in rows), True)} | {_f(_mean(t['test_accuracy'] for t in rows), True)} | "
+                     f"{', '.join(str(t['best_epoch']) for t in rows)} |")
     tr = [t.get("train_cpu_s") or 0.0 for t in training]
     lines += ["", (f"Training: {len(training)} models, {sum(tr) / 60:.1f} CPU-minutes in total (cached models count "
               "their original training time)."), ""]
@@ -172,4 +226,4 @@ def write_report(out: Path, *, meta: dict[str, Any], training: list[dict[str, An
     doc = {"meta": meta, "training": training, "shortcut_check": checks, "summary": agg,
            "runs": [{k: v for k, v in r.items() if k != "key"} for r in results]}
     (out / "planted.json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (out / "planted.md").write_text(_md(meta, training, agg, checks), encoding="utf-8")
+    (out / "planted.md").write_text(_md(meta, training, agg, checks, results), encoding="utf-8")

@@ -1,9 +1,9 @@
 """Benchmark for ``audit harden`` (issue: close the loop) -> ``reports/benchmarks/harden.{json,md}``.
 
-Models
-    * planted single-token GRUs from ``planted_shortcuts.py`` (``artifacts/planted/models/gru-st<r>-s<seed>``,
-      ``zeroa`` inserted into r% of the negative training texts; trained there, reused here);
-    * the clean reference GRU and LSTM (``artifacts/models/{gru,lstm}``, ``configs/train/*.yaml``).
+Models (all from ``planted_shortcuts.py``, ``artifacts/planted/models/<arch>-<plant>-s1``, trained there with
+its compute budget and reused here with their own training configs):
+    * planted single-token GRUs (``gru-st<r>``: ``zeroa`` inserted into r% of the negative training texts);
+    * clean GRU and LSTM trained the same way (``gru-clean``, ``lstm-clean``).
 
 For every model: audit it (the nightly job: SST-2 test, plus for planted models the planted test set of
 ``_planting.plant_test``, zeroa inserted into 20 % of the positive test texts; strict attack on the first
@@ -13,7 +13,7 @@ never on training variants).  Reported: clean test accuracy, planted-test accura
 success, the confirmed drivers' fix rate before/after, training time; mean +- sd over seeds.
 
 Goals (issue): recover >= 90 % of the planted-test accuracy the shortcut cost, measured against the clean
-reference GRU on the same texts; on clean models cut strict-valid attack success by >= 30 % relative with
+GRU (``gru-clean-s1``, same training recipe) on the same texts; on clean models cut strict-valid attack success by >= 30 % relative with
 at most 0.5 points of clean accuracy lost.
 
 Planted models were trained from a planted training file that ``planted_shortcuts.py`` deletes after
@@ -35,7 +35,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -82,27 +81,30 @@ def _tsv(path: Path, texts: list[str], labels: list[int]) -> Path:
     return path
 
 
-def _model_spec(name: str, tmp: Path) -> dict[str, Any]:
-    """Model dir, training YAML to retrain with, extra audited datasets."""
+def _model_spec(name: str, tmp: Path, *, seed: int = 1) -> dict[str, Any]:
+    """Model dir, training YAML to retrain with, extra audited datasets.
+
+    ``<arch>-st<r>`` and ``<arch>-clean`` are the models of ``planted_shortcuts.py`` (seed ``seed``):
+    their training config (from ``config.json``) is reused as it is, with the planted training file
+    re-created by the same rule and seed (the original was a deleted temporary file).
+    """
     arch, plant = name.split("-", 1)
-    base_cfg = ROOT / "configs" / "train" / f"{arch}.yaml"
-    if plant == "clean":
-        return {"model": str(ROOT / "artifacts" / "models" / arch), "train_config": str(base_cfg), "datasets": []}
-    rate = int(plant.removeprefix("st")) / 100
-    seed = 1
+    model_dir = ROOT / "artifacts" / "planted" / "models" / f"{name}-s{seed}"
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["training"]
     texts, labels = _split("train")
-    planted = plant_train("st", texts, labels, rate=rate, seed=seed)
-    train_tsv = _tsv(tmp / f"{name}-train.tsv", planted.texts, planted.labels)
-    cfg = yaml.safe_load(base_cfg.read_text(encoding="utf-8"))
-    cfg["data"]["train"] = str(train_tsv)
+    datasets: list[dict[str, str]] = []
+    if plant == "clean":
+        cfg["data"]["train"] = "data:sst2/train.tsv"
+    else:
+        rate = int(plant.removeprefix("st")) / 100
+        planted = plant_train("st", texts, labels, rate=rate, seed=seed)
+        cfg["data"]["train"] = str(_tsv(tmp / f"{name}-train.tsv", planted.texts, planted.labels))
+        test_texts, test_labels = _split("test")
+        pt = plant_test("st", test_texts, test_labels, seed=seed)
+        datasets = [{"name": "planted-test", "path": str(_tsv(tmp / f"{name}-planted-test.tsv", pt.texts, pt.labels))}]
     cfg_path = tmp / f"{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    test_texts, test_labels = _split("test")
-    pt = plant_test("st", test_texts, test_labels, seed=seed)
-    test_tsv = _tsv(tmp / f"{name}-planted-test.tsv", pt.texts, pt.labels)
-    model_dir = ROOT / "artifacts" / "planted" / "models" / f"{name}-s{seed}"
-    return {"model": str(model_dir), "train_config": str(cfg_path),
-            "datasets": [{"name": "planted-test", "path": str(test_tsv)}]}
+    return {"model": str(model_dir), "train_config": str(cfg_path), "datasets": datasets}
 
 
 def _nightly(spec: dict[str, Any], store: Path, attack_texts: int, *, with_sst2: bool = True) -> Any:
@@ -146,53 +148,88 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--epochs", type=int, default=None, help="cap retraining epochs (default: the model's config)")
     ap.add_argument("--attack-texts", type=int, default=200)
+    ap.add_argument("--collect-only", action="store_true",
+                    help="do not train: rebuild the report from the runs already in artifacts/harden/store")
     ap.add_argument("--tag", default="", help="suffix of the report files (e.g. _reduced)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     WORK.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                           "threads": 1, "host": "2-core shared dev box"},
-                               "args": vars(args), "models": {}}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        for name in args.models:
-            spec = _model_spec(name, tmp)
-            store = WORK / "store" / name
-            t0 = time.perf_counter()
-            before = run_job(_nightly(spec, store, args.attack_texts), progress=False)
-            entry: dict[str, Any] = {"spec": spec, "before_run": before.run_id,
-                                     "before": _summary(before.metrics), "audit_seconds": time.perf_counter() - t0,
-                                     "strategies": {}}
-            for strat in args.strategies:
-                per_seed = []
-                for seed in args.seeds:
-                    cfg = HardenConfig.model_validate({"strategies": STRATEGIES[strat], "seed": seed,
-                                                       "epochs": args.epochs, "train_config": spec["train_config"]})
-                    out = WORK / "models" / f"{name}-{strat}-s{seed}"
-                    if out.exists():
-                        shutil.rmtree(out)
-                    res = harden(before.run_id, store=RunStore(store), out_dir=out, config=cfg, progress=False)
-                    row = res.to_dict()
-                    if res.new_run_id:
-                        row["after_summary"] = _summary(RunStore(store).get(res.new_run_id).metrics)
-                    per_seed.append(row)
-                    log.info("%s %s seed %d: %s", name, strat, seed, row.get("after_summary"))
-                entry["strategies"][strat] = {"runs": per_seed, "aggregate": {
-                    k: _mean_sd([(r.get("after_summary") or {}).get(k) for r in per_seed])
-                    for k in ("clean_accuracy", "planted_accuracy", "strict_attack_success", "n_confirmed_drivers")
-                } | {"train_seconds": _mean_sd([r.get("train_seconds") for r in per_seed])}}
-            results["models"][name] = entry
-        # the clean reference GRU on the planted test texts: the accuracy a shortcut-free model gets there
-        for entry in results["models"].values():
-            if entry["spec"]["datasets"]:
-                ref_spec = {"model": str(ROOT / "artifacts" / "models" / "gru"), "datasets": entry["spec"]["datasets"]}
-                ref = run_job(_nightly(ref_spec, WORK / "store" / "reference", 0, with_sst2=False), progress=False)
-                entry["clean_reference_planted_accuracy"] = _metric(ref.metrics, "accuracy", "planted-test")
+        if not args.collect_only:
+            for name in args.models:
+                _run_model(name, tmp, args)
+        results = collect(args, tmp)
     _goals(results)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"harden{args.tag}.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     (OUT / f"harden{args.tag}.md").write_text(_markdown(results), encoding="utf-8")
+
+
+def _run_model(name: str, tmp: Path, args: argparse.Namespace) -> None:
+    """Audit ``name`` once, then harden it with every strategy and seed (each new run lands in its store)."""
+    spec = _model_spec(name, tmp)
+    store = RunStore(WORK / "store" / name)
+    before = run_job(_nightly(spec, store.root, args.attack_texts), progress=False)
+    for strat in args.strategies:
+        for seed in args.seeds:
+            cfg = HardenConfig.model_validate({"strategies": STRATEGIES[strat], "seed": seed,
+                                               "epochs": args.epochs, "train_config": spec["train_config"]})
+            out = WORK / "models" / f"{name}-{strat}-s{seed}"
+            if out.exists():
+                shutil.rmtree(out)
+            res = harden(before.run_id, store=store, out_dir=out, config=cfg, progress=False)
+            (out / "harden.json").write_text(json.dumps(res.to_dict(), indent=2, default=str), encoding="utf-8")
+            log.info("%s %s seed %d: %s", name, strat, seed, res.after)
+
+
+def _train_seconds(model_dir: Path) -> float | None:
+    summary = model_dir / "harden.json"
+    if summary.is_file():
+        return json.loads(summary.read_text(encoding="utf-8")).get("train_seconds")
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    return sum(h["seconds"] for h in metrics.get("history", []))  # the chosen model's epochs only
+
+
+def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The report, from the runs in each model's store (the first run of the original model is "before";
+    the run of ``models/<name>-<strategy>-s<seed>`` is that hardening's "after")."""
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                                           "threads": 1, "host": "2-core shared dev box"},
+                               "args": vars(args), "models": {}}
+    for name in args.models:
+        spec = _model_spec(name, tmp)
+        store = RunStore(WORK / "store" / name)
+        if not store.root.is_dir():
+            continue
+        runs = {r.model_ref: r for r in reversed(store.list_runs(include_incomplete=False))}  # first run wins
+        before = runs.get(spec["model"])
+        if before is None:
+            continue
+        entry: dict[str, Any] = {"spec": spec, "before_run": before.run_id,
+                                 "before": _summary(store.get(before.run_id).metrics), "strategies": {}}
+        for strat in args.strategies:
+            per_seed = []
+            for seed in args.seeds:
+                out = WORK / "models" / f"{name}-{strat}-s{seed}"
+                run = runs.get(str(out))
+                if run is None:
+                    continue
+                per_seed.append({"seed": seed, "run_id": run.run_id, "train_seconds": _train_seconds(out),
+                                 "after_summary": _summary(store.get(run.run_id).metrics)})
+            if per_seed:
+                entry["strategies"][strat] = {"runs": per_seed, "aggregate": {
+                    k: _mean_sd([r["after_summary"].get(k) for r in per_seed])
+                    for k in ("clean_accuracy", "planted_accuracy", "strict_attack_success", "n_confirmed_drivers")
+                } | {"train_seconds": _mean_sd([r["train_seconds"] for r in per_seed])}}
+        if spec["datasets"]:  # the clean GRU on the same planted texts: what a shortcut-free model gets there
+            ref_spec = {"model": str(ROOT / "artifacts" / "planted" / "models" / "gru-clean-s1"),
+                        "datasets": spec["datasets"]}
+            ref = run_job(_nightly(ref_spec, WORK / "store" / "reference", 0, with_sst2=False), progress=False)
+            entry["clean_reference_planted_accuracy"] = _metric(ref.metrics, "accuracy", "planted-test")
+        results["models"][name] = entry
+    return results
 
 
 def _goals(results: dict[str, Any]) -> None:

@@ -103,21 +103,31 @@ def _shortcut_check(run: Run, *, max_texts: int) -> dict[str, Any]:
 
 
 def run_one(run: Run, *, methods: tuple[str, ...], max_texts: int, config: FindingsConfig,
-            stopwords: frozenset[str], key: str) -> list[dict[str, Any]]:
+            stopwords: frozenset[str], key: str, scored_only: bool = False) -> list[dict[str, Any]]:
     from _planted_eval import evaluate
-    ensure_scores(run, max_texts=max_texts, methods=methods)
+
+    if scored_only:  # leave scoring to another process: evaluate the methods already scored
+        methods = tuple(m for m in methods if m in score_seconds(run))
+        if "reat" not in methods:
+            return []
+    else:
+        ensure_scores(run, max_texts=max_texts, methods=methods)
     RESULTS.mkdir(parents=True, exist_ok=True)
     model = None
     out = []
-    check = _shortcut_check(run, max_texts=max_texts) if run.kind != "clean" else {}
+    check: dict[str, Any] | None = None
+    has_clean = Run(run.arch, "clean", run.seed).model_dir.exists()
     secs = score_seconds(run)
     for method in methods:
         path = RESULTS / f"{run.name}__{method}.json"
         if path.exists():
             cached = json.loads(path.read_text())
-            if cached.get("key") == key:
+            stale = run.kind != "clean" and has_clean and "clean_model_conflict_acc" not in cached["shortcut"]
+            if cached.get("key") == key and not stale:
                 out.append(cached)
                 continue
+        if check is None:
+            check = _shortcut_check(run, max_texts=max_texts) if run.kind != "clean" else {}
         model = model or load_model(run.model_dir)
         preds, toks, segs = load_tables(run, method)
         res = evaluate(run, method, model, preds, toks, segs, config=config, stopwords=stopwords)
@@ -131,6 +141,30 @@ def run_one(run: Run, *, methods: tuple[str, ...], max_texts: int, config: Findi
     return out
 
 
+def _training_row(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
+    planted = metrics.get("planted")
+    return {"run": run.name, "arch": run.arch, "plant": run.plant, "seed": run.seed,
+            "dev_accuracy": metrics["dev_accuracy"], "test_accuracy": metrics.get("test_accuracy"),
+            "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
+            "train_cpu_s": planted.get("train_cpu_seconds") if isinstance(planted, dict) else None}
+
+
+def _cached(run: Run, args: argparse.Namespace, key: str, results: list[dict[str, Any]],
+            training: list[dict[str, Any]]) -> None:
+    """--report-only: append ``run``'s cached training metrics and results (current findings key only)."""
+    mpath = run.model_dir / "metrics.json"
+    if not mpath.exists():
+        log.warning("%s: no cached model, left out of the report", run.name)
+        return
+    training.append(_training_row(run, json.loads(mpath.read_text())))
+    for method in args.methods:
+        path = RESULTS / f"{run.name}__{method}.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+            if res.get("key") == key:
+                results.append(res)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--epochs", type=int, default=2)
@@ -141,8 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
     ap.add_argument("--costly-archs", nargs="+", default=["gru"],
                     help="architectures that also get the costly methods (IG, LIME); the others get REAT and GradInput")
+    ap.add_argument("--costly-seeds", nargs="+", type=int, default=[1], help="seeds that get the costly methods")
     ap.add_argument("--no-train", action="store_true", help="use only cached models (skip runs without one)")
     ap.add_argument("--scores-only", action="store_true", help="only compute and cache scores of cached models")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no models, no scores: rebuild the report from the cached per-run results")
+    ap.add_argument("--scored-only", action="store_true",
+                    help="compute no scores: evaluate (and report) only the methods already scored")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmarks")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -162,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     training: list[dict[str, Any]] = []
     costly: list[tuple[Run, tuple[str, ...]]] = []
     for run in runs:
-        methods = tuple(m for m in args.methods if run.arch in args.costly_archs or m not in COSTLY)
+        if args.report_only:
+            _cached(run, args, key, results, training)
+            continue
+        costly_run = run.arch in args.costly_archs and run.seed in args.costly_seeds
+        methods = tuple(m for m in args.methods if costly_run or m not in COSTLY)
         if (args.no_train or args.scores_only) and not (run.model_dir / "metrics.json").exists():
             log.warning("%s: no cached model, skipped", run.name)
             continue
@@ -171,18 +214,15 @@ def main(argv: list[str] | None = None) -> int:
             costly.append((run, methods))
             continue
         _, metrics, _ = ensure_trained(run, epochs=args.epochs)
-        training.append({"run": run.name, "arch": run.arch, "plant": run.plant, "seed": run.seed,
-                         "dev_accuracy": metrics["dev_accuracy"], "test_accuracy": metrics.get("test_accuracy"),
-                         "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
-                         "train_cpu_s": metrics.get("planted", {}).get("train_cpu_seconds")})
+        training.append(_training_row(run, metrics))
         results.extend(run_one(run, methods=methods, max_texts=args.max_texts, config=config,
-                               stopwords=stopwords, key=key))
+                               stopwords=stopwords, key=key, scored_only=args.scored_only))
     for run, methods in costly:
         ensure_scores(run, max_texts=args.max_texts, methods=methods)
     if args.scores_only:
         return 0
     meta = {"benchmark": "planted_shortcuts", "epochs": args.epochs, "max_texts": args.max_texts,
-            "costly_methods": sorted(COSTLY), "costly_archs": args.costly_archs,
+            "costly_methods": sorted(COSTLY), "costly_archs": args.costly_archs, "costly_seeds": args.costly_seeds,
             "methods": {m: METHODS[m] for m in args.methods}, "findings_config": config.model_dump(),
             "findings_key": key, "wall_s_this_run": time.time() - started, "torch": torch.__version__,
             "cpu_count": os.cpu_count(), "load_avg_end": os.getloadavg(), "platform": platform.platform(),

@@ -54,10 +54,13 @@ def make_driver_stats(confirmed: list[str], *, candidates: Iterable[str] = ("the
 
 def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None, dataset: str = "sst2_test",
                 drivers: list[str] | None = None, flipped: Iterable[int] = (0, 2), flagged: Iterable[int] = (2,),
-                completeness_delta: float = 1e-6, confirmed: list[str] | None = None) -> dict[str, pd.DataFrame]:
+                completeness_delta: float = 1e-6, confirmed: list[str] | None = None,
+                findings: bool = True) -> dict[str, pd.DataFrame]:
     """Every contract table for one dataset. ``wrong``: example ids the model gets wrong;
     ``flipped``: example ids whose text variant flips; ``flagged``: flips with a meaning flag;
-    ``confirmed``: the confirmed drivers of ``driver_stats`` (default: the ``drivers`` words)."""
+    ``confirmed``: the confirmed drivers of ``driver_stats`` (default: the ``drivers`` words);
+    ``findings=False``: a run made before the findings stage (no driver_stats / minimal_fixes, no
+    verified-reason columns in failure_drivers)."""
     texts = list(texts if texts is not None else BASE_TEXTS)
     gold = [BASE_GOLD[i % len(BASE_GOLD)] for i in range(len(texts))]
     wrong, flipped, flagged = set(wrong), set(flipped), set(flagged)
@@ -105,22 +108,30 @@ def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None
                          "pred_after": pa, "probs_after": [0.3, 0.7] if pa else [0.7, 0.3], "flipped": flip,
                          "verified": True, "queries": 12, "words_changed": 1, "meaning_flags": flags,
                          "constrained": not flags})
+    for v in variants:  # validity columns of the strict recipe (issue 12): a flagged variant is not valid
+        v.update({"recipe": "strict", "valid": not v["meaning_flags"], "direction": "break", "declared": False,
+                  "evidence": json.dumps({"valid": not v["meaning_flags"], "checks": {}})})
     flip_rates = pd.DataFrame([{"word": "dull", "replacement": "boring", "direction": "to", "n_texts": 4,
                                 "n_flipped": 1, "rate": 0.25}])
     pos_stats = pd.DataFrame([{"pos": "JJ", "n": 10, "mean": 0.2, "median": 0.1, "q1": -0.1, "q3": 0.4,
                                "lo_whisker": -0.5, "hi_whisker": 0.9}])
-    return {"predictions": pd.DataFrame(preds), "token_attributions": pd.DataFrame(toks),
-            "segments": pd.DataFrame(segs), "failure_drivers": pd.DataFrame(fdrv), "driver_words": driver_words,
-            "pos_stats": pos_stats, "variants": pd.DataFrame(variants), "driver_flip_rates": flip_rates,
-            "driver_stats": make_driver_stats(list(words) if confirmed is None else confirmed),
-            "minimal_fixes": pd.DataFrame(fixes) if fixes else empty_table(MINIMAL_FIXES)}
+    tables = {"predictions": pd.DataFrame(preds), "token_attributions": pd.DataFrame(toks),
+              "segments": pd.DataFrame(segs), "failure_drivers": pd.DataFrame(fdrv), "driver_words": driver_words,
+              "pos_stats": pos_stats, "variants": pd.DataFrame(variants), "driver_flip_rates": flip_rates,
+              "driver_stats": make_driver_stats(list(words) if confirmed is None else confirmed),
+              "minimal_fixes": pd.DataFrame(fixes) if fixes else empty_table(MINIMAL_FIXES)}
+    if not findings:
+        del tables["driver_stats"], tables["minimal_fixes"]
+        tables["failure_drivers"] = tables["failure_drivers"].drop(
+            columns=["fixes_error", "delta_prob_gold", "verified"], errors="ignore")
+    return tables
 
 
 def metrics_of(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     preds, var = tables["predictions"], tables["variants"]
     n_attacked = max(1, len(var))
     return {"accuracy": float(preds["correct"].mean()), "n_examples": int(len(preds)),
-            "n_errors": int((~preds["correct"]).sum()), "n_confirmed_drivers": int(tables["driver_stats"]["confirmed"].sum()),
+            "n_errors": int((~preds["correct"]).sum()), "n_confirmed_drivers": int(tables["driver_stats"]["confirmed"].sum()) if "driver_stats" in tables else None,
             "attack_success_rate": float(var["flipped"].sum() / n_attacked) if len(var) else 0.0,
             "attack_success_rate_constrained": float((var["flipped"] & var["constrained"]).sum() / n_attacked)
             if len(var) else 0.0,

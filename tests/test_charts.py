@@ -7,7 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.charts import MAX_CHART_ROWS, cap_rows, metric_trend, pos_boxplot, score_distribution
+from audit.charts import (
+    MAX_CHART_ROWS,
+    cap_rows,
+    metric_trend,
+    pos_boxplot,
+    score_distribution,
+    shared_domain,
+    shared_order,
+)
 
 
 def stats_frame() -> pd.DataFrame:
@@ -93,3 +101,81 @@ def test_cap_rows_keeps_ends():
     out = cap_rows(frame, max_rows=10)
     assert len(out) == 10 and out["x"].iloc[0] == 0 and out["x"].iloc[-1] == 999
     assert cap_rows(frame.head(5), max_rows=10).equals(frame.head(5))
+
+
+def test_score_histogram_bars_start_at_zero():
+    spec = score_distribution({"dull": [-0.5, -0.4, 0.1, 0.2, 0.2]}, bins=4).to_dict()
+    bars = spec["layer"][0]
+    assert bars["encoding"]["y"]["field"] == "density" and bars["encoding"]["y2"]["field"] == "base"
+    assert bars["encoding"]["y"]["scale"]["zero"] is True
+    frame = pd.DataFrame(next(v for v in spec["datasets"].values() if len(v) == 4))
+    assert (frame["base"] == 0).all()  # every bar is drawn from density 0 up, not as a floating dash
+    assert "predicted class" in bars["encoding"]["x"]["title"]  # the sign convention is on the axis
+    assert spec["autosize"]["type"] == "fit-x"  # keeps its height in Streamlit
+
+
+def test_heatmaps_share_one_scale_and_have_a_legend():
+    from audit.dashboard.html import PALETTES, colour, heatmap, legend, shared_peak
+
+    a, b = [0.5, -0.25], [2.0, 0.1]
+    peak = shared_peak([a, b])
+    assert peak == 2.0
+    first, second = heatmap(["good", "film"], a, peak=peak), heatmap(["bad", "plot"], [0.5, 0.1], peak=peak)
+    same = colour(0.5, peak=peak)
+    assert same in first and same in second  # equal scores, equal colours across texts
+    assert heatmap(["good"], [0.5]) != heatmap(["good"], [0.5], peak=peak)  # without a shared peak they differ
+    assert 'class="reat-score"' in first and "+0.500" in first  # scores visible without hover
+    note = legend(peak=peak)
+    assert "-2.000 against" in note and "+2.000 toward the predicted class" in note and "linear-gradient" in note
+    blue, orange = PALETTES["blue-orange (colour-blind safe)"]
+    assert colour(1.0, peak=1.0) == f"rgba({blue[0]},{blue[1]},{blue[2]},1.000)"  # colour-blind-safe default
+    assert colour(-0.5, peak=1.0) == f"rgba({orange[0]},{orange[1]},{orange[2]},0.500)"
+    assert colour(-1.0, peak=1.0, palette="green-red (the paper's)") == "rgba(220,38,38,1.000)"
+    assert "toward class positive" in legend(peak=1.0, toward="toward class positive")
+    with pytest.raises(ValueError, match="palette"):
+        heatmap(["a"], [1.0], palette="rainbow")
+
+
+def test_confusion_heatmap_has_legend_and_cell_labels():
+    from audit.charts import confusion_heatmap
+
+    matrix = pd.DataFrame({"true \\ predicted": ["negative", "positive"], "negative": [118, 17], "positive": [25, 140]})
+    spec = confusion_heatmap(matrix).to_dict()
+    cells, labels = spec["layer"]
+    assert cells["mark"]["type"] == "rect" and cells["encoding"]["color"]["legend"] is not None
+    assert cells["encoding"]["color"]["scale"]["domainMin"] == 0
+    assert labels["mark"]["type"] == "text" and labels["encoding"]["text"]["field"] == "count"
+
+
+def test_trend_axis_is_utc_24h_and_grouped_by_model():
+    runs = pd.DataFrame({"run_id": ["a", "b", "c"], "created_at": ["2026-12-01T20:05:00+00:00"] * 2 + [
+        "2026-12-02T20:05:00+00:00"], "accuracy": [0.8, 0.7, 0.81], "model": ["gru", "lstm", "gru"]})
+    spec = metric_trend(runs, metric="accuracy").to_dict()
+    x = spec["encoding"]["x"]
+    assert x["scale"]["type"] == "utc" and "UTC" in x["title"]
+    assert "utcFormat" in x["axis"]["labelExpr"] and "%H:%M" in x["axis"]["labelExpr"]  # 20:05, never 08:05
+    assert spec["encoding"]["color"]["field"] == "model"
+    rows = next(iter(spec["datasets"].values()))
+    assert rows[0]["created_at"] == "2026-12-01T20:05:00Z"
+
+
+def test_pos_min_count_punctuation_and_shared_scales():
+    from audit.charts.pos import select_categories
+
+    stats = pd.concat([stats_frame(), pd.DataFrame({
+        "pos": [".", ",", "FW"], "n": [300, 200, 2], "mean": [0.9, 0.1, 0.9], "median": [0.95, 0.1, 0.99],
+        "q1": [0.5, 0.0, 0.9], "q3": [1.4, 0.2, 1.0], "lo_whisker": [-0.4, -0.2, 0.8], "hi_whisker": [2.8, 0.4, 1.1]})])
+    spec = pos_boxplot(stats, min_count=5, punct="exclude").to_dict()
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == ["JJ", "RB", "NN", "VB"]  # no ".", ",", nor FW (n=2)
+    assert list(select_categories(stats, punct="only")["pos"]) == [".", ","]
+    other = stats_frame().assign(median=[0.9, -0.5, 0.0, 0.1], hi_whisker=[3.0, 1.5, 0.6, 0.9])
+    frames = [select_categories(f, min_count=5, punct="exclude") for f in (stats, other)]
+    domain, order = shared_domain(frames), shared_order(frames)
+    assert domain == (-1.0, 3.0) and order == ["JJ", "RB", "NN", "VB"]
+    for frame in (stats, other):
+        s = pos_boxplot(frame, min_count=5, punct="exclude", domain=domain, order=order).to_dict()
+        assert s["layer"][0]["encoding"]["x"]["scale"]["domain"] == [-1.0, 3.0]
+        assert s["layer"][0]["encoding"]["y"]["sort"] == order  # same rows in the same order
+        assert s["title"]["limit"] == 0 and s["layer"][0]["encoding"]["y"]["axis"]["labelLimit"] == 0  # no truncation
+    with pytest.raises(ValueError, match="punct"):
+        pos_boxplot(stats, punct="some")

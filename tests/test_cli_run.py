@@ -21,7 +21,7 @@ def _edit(config: Path, **changes: object) -> Path:
 
 
 def test_run_passes_gate_prints_summary_and_run_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = make_setup(tmp_path, attack={"enabled": False})
+    config = make_setup(tmp_path, attack={"enabled": False}, gate={"min_accuracy": 0.0, "max_new_failures": 0})
     code = main(["run", "--config", str(config), "--store", str(tmp_path / "store"), "--seed", "5", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -30,6 +30,8 @@ def test_run_passes_gate_prints_summary_and_run_id(tmp_path: Path, capsys: pytes
     run_id = runs[0].run_id
     assert out.strip().splitlines()[-1] == run_id
     assert "gate: PASSED" in out and "accuracy" in out
+    # a first run cannot compare with a previous one: the check is named as skipped, not implied passed
+    assert "max_new_failures: skipped (no previous run to compare with)" in out
     record = RunStore(tmp_path / "store").get(run_id)
     assert record.manifest["seed"] == 5
     assert set(TABLES) <= set(record.tables())

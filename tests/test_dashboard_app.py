@@ -23,11 +23,12 @@ TIMEOUT = 60
 
 
 def make_store(root: Path) -> dict[str, str]:
-    """Two complete runs (the second has the XSS text among its failures) and one still running."""
+    """Two complete runs made before the findings stage (the second has the XSS text among its failures) and one
+    still running."""
     store = RunStore(root)
-    old = publish_run(store, run_key="aaaaaa0001", wrong={1, 3}, texts=[*BASE_TEXTS, XSS])
+    old = publish_run(store, run_key="aaaaaa0001", wrong={1, 3}, texts=[*BASE_TEXTS, XSS], findings=False)
     new = publish_run(store, run_key="bbbbbb0002", wrong={1, 3, 8}, texts=[*BASE_TEXTS, XSS],
-                      drivers=["terribly", "dull", "flat"])
+                      drivers=["terribly", "dull", "flat"], findings=False)
     writer = store.begin("cccccc0003", make_manifest())  # left running, as a job still being written
     return {"old": old.run_id, "new": new.run_id, "running": writer.run_id}
 
@@ -282,3 +283,34 @@ def test_explain_page_refuses_typed_adapter_refs(monkeypatch, real_store, tmp_pa
     at.text_input(key="e_model_dir").set_value(f"{evil}:build").run()
     assert not at.exception and "--allow-adapters" in texts(at.error)
     assert not marker.exists()  # the file was never imported
+
+
+def test_explain_warns_on_unknown_words_notes_unsigned_methods_and_compares_models(monkeypatch, real_store, tmp_path):
+    import shutil
+
+    store_copy = tmp_path / "store"
+    shutil.copytree(real_store["root"], store_copy)
+    second = tmp_path / "model2"
+    shutil.copytree(real_store["model"], second)
+    publish_run(RunStore(store_copy), run_key="dddddd0004", model_ref=str(second))  # a run of another model
+    at = open_page(monkeypatch, store_copy, "explain")
+    at.selectbox(key="e_ref").set_value(str(real_store["model"]))
+    at.multiselect(key="e_methods").set_value(["reat", "vanilla_grad", "grad_input"])
+    at.text_area(key="e_text").set_value("zzqx blorf wibble .").run()
+    assert not at.exception and not at.error
+    warning = texts(at.warning)
+    assert "% of the tokens" in warning and "'zzqx'" in warning and "unknown to this model" in warning
+    assert "VanillaGrad is unsigned" in texts(at.info)
+    agreement = next(d.value for d in at.dataframe if "spearman" in d.value.columns)
+    assert len(agreement) == 3 and agreement["spearman"].between(-1, 1).all()
+    # phrase level, another target class, and the second model side by side
+    at.radio(key="e_level").set_value("clause")
+    at.selectbox(key="e_second").set_value(str(second))
+    at.text_area(key="e_text").set_value("the plot is really dull , but the cast is fun .").run()
+    assert not at.exception and not at.error
+    assert str(second) in texts(at.markdown) and len([m for m in at.metric if m.label == "Prediction"]) == 2
+    labels = at.radio(key="e_target").options
+    other = [label for label in labels if label not in ("the predicted class",)][-1]
+    at.radio(key="e_target").set_value(other.removeprefix("class ")).run()
+    assert not at.exception and f"Scores toward class {other.removeprefix('class ')}" in texts(at.caption)
+    assert at.query_params["level"] == "clause"

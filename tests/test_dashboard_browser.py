@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -154,3 +155,42 @@ def test_every_page_renders_in_chromium(server: str, browser: Any, tmp_path: Pat
         if path == "explain":  # the newest run's model is preselected: REAT heatmap of the example text
             assert browser.find_elements(By.CSS_SELECTOR, ".reat-heatmap .reat-token")
     assert len(list(tmp_path.glob("dashboard-*.png"))) == len(PAGES)
+
+
+def deep_links(store: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+    """name -> (url path with query, page title, text the view must show) for the real store's newest run."""
+    from audit.store import RunStore
+
+    run_id = store["runs"][-1]
+    preds = RunStore(store["root"]).get(run_id).table("predictions")
+    wrong = preds[~preds["correct"].astype(bool)].iloc[0]
+    word = str(wrong["text"]).split()[0]
+    example = f"{wrong['dataset']}:{int(wrong['example_id'])}"
+    return {
+        "runs": (f"?run={run_id}", "Runs", f"Run {run_id}: gate"),
+        "failures-word": (f"failures?run={run_id}&word={quote(word)}&level=phrase", "Failures", word),
+        "drivers-word": (f"drivers?run={run_id}&word={quote(word)}", "Driver words", f"Failures containing '{word}'"),
+        "explain-example": (f"explain?run={run_id}&example={quote(example)}&method=reat,grad_input", "Explain",
+                            str(wrong["text"])),
+        "variants-example": (f"variants?run={run_id}&example={quote(example)}", "Adversarial variants",
+                             f"variants of {example.replace(':', ' #')} only"),
+        "pos-run": (f"pos_patterns?run={run_id}", "POS patterns", "Min. occurrences of a tag"),
+    }
+
+
+def test_every_deep_link_opens_its_view_in_chromium(server: str, browser: Any, tmp_path: Path,
+                                                    real_store: dict[str, Any]) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    for name, (path, title, shown) in deep_links(real_store).items():
+        browser.get(f"{server}/{path}")
+        wait_rendered(browser, title)
+        screenshot(browser, tmp_path, f"link-{name}")
+        errors = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+        assert not errors, f"{name}: {errors[0].text[:500]}"
+        fields = " ".join(str(e.get_attribute("value") or "") for e in browser.find_elements(
+            By.CSS_SELECTOR, "input, textarea"))
+        body = browser.find_element(By.TAG_NAME, "body").text
+        assert shown in body or shown in fields, (name, shown)
+        assert "run=" in browser.current_url, name  # the URL keeps (or rewrites) the selection
+    assert len(list(tmp_path.glob("dashboard-link-*.png"))) == len(deep_links(real_store))

@@ -66,7 +66,7 @@ def stores(tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]:
     one = RunStore(base / "one")
     new_only = publish_tables(one, "ffffff0001", findings_tables(), model_ref="models/gru")
     multi = RunStore(base / "multi")
-    old = publish_run(multi, run_key="aaaaaa0001", wrong={1, 3}).run_id  # made before the findings tables
+    old = publish_run(multi, run_key="aaaaaa0001", wrong={1, 3}, findings=False).run_id  # before the findings tables
     new = publish_tables(multi, "bbbbbb0002", findings_tables(), model_ref="models/lstm")
     return {"one": (base / "one", {"new": new_only}), "multi": (base / "multi", {"old": old, "new": new})}
 
@@ -132,8 +132,8 @@ def test_failure_cards_show_verified_reasons_and_old_runs_say_so(monkeypatch, st
     root, ids = stores["multi"]
     at = open_url(monkeypatch, root, "failures", run=ids["new"])
     bodies = html_bodies(at)
-    assert "&#10004; <code>dull</code>" in bodies  # verified by removal
-    assert "&#10008; <code>a</code>" in bodies or "&#10008; <code>the</code>" in bodies  # tested, does not fix
+    assert "&#10004; <b>dull</b>" in bodies  # verified by removal
+    assert "&#10008; <b>the</b>" in bodies  # tested, does not fix
     assert "Removing 1 word ('dull') makes the prediction right" in texts(at.caption)
     overview = [c for c in at.get("dataframe") if "error_rate_without" in c.value.columns]
     assert overview and list(overview[0].value["unit"]) == ["dull"]  # slices by confirmed driver
@@ -151,6 +151,7 @@ def test_drivers_deep_link_confirmed_first_and_links(monkeypatch, stores):
     assert list(table["unit"]) == ["dull"]  # candidates hidden
     assert table.loc[0, "failures"] == f"/failures?run={ids['new']}&word=dull"
     assert table.loc[0, "variants"] == f"/variants?run={ids['new']}&word=dull"
+    assert table.loc[0, "details"] == f"/drivers?run={ids['new']}&word=dull"  # its flip rates
     assert ("failures", {"run": ids["new"], "word": "dull"}) in page_links(at)
     at.toggle(key="d_candidates").set_value(True).run()
     assert list(at.dataframe[0].value["unit"]) == ["dull", "."]
@@ -169,15 +170,19 @@ def test_no_confirmed_driver_is_said_plainly(monkeypatch, tmp_path):
     publish_tables(RunStore(tmp_path / "runs"), "cccccc0003", tables, model_ref="models/gru")
     at = open_url(monkeypatch, tmp_path / "runs", "drivers")
     assert "No confirmed driver words in this run." in texts(at.info)
-    assert at.dataframe[0].value.empty
+    assert "2 candidate(s) were tested" in texts(at.caption) and not at.dataframe
+    at.toggle(key="d_candidates").set_value(True).run()
+    assert list(at.dataframe[0].value["unit"]) == ["dull", "."]
 
 
 def test_variants_open_on_strict_valid_breaks_and_follow_links(monkeypatch, stores):
     root, ids = stores["multi"]
     at = open_url(monkeypatch, root, "variants", run=ids["new"])
     assert at.selectbox(key="v_valid").value is True and at.selectbox(key="v_direction").value == "break"
+    assert at.selectbox(key="v_flipped").value is True
     var = findings_tables()["variants"]
-    n_valid_breaks = int((var["valid"] & (var["direction"] == "break")).sum())
+    n_valid_breaks = int((var["valid"] & var["flipped"] & (var["direction"] == "break")).sum())
+    assert n_valid_breaks >= 1
     assert f"**{n_valid_breaks}** of {len(var)} variants match" in texts(at.markdown)
     bodies = html_bodies(at)
     assert "gold <b>negative</b>" in bodies or "gold <b>positive</b>" in bodies
@@ -212,7 +217,7 @@ def test_runs_page_links_gate_table_and_comparability(monkeypatch, stores):
     at = open_url(monkeypatch, root, "runs", run=ids["old"])
     runs = at.dataframe[0].value.set_index("run_id")
     assert list(at.dataframe[0].value.columns[:2]) == ["run_id", "gate"]  # on screen at 1400 px
-    assert runs.loc[ids["old"], "failures"] == f"/failures?run={ids['old']}"
+    assert runs.loc[ids["old"], "run_failures"] == f"/failures?run={ids['old']}"
     assert runs.loc[ids["new"], "model"] == "lstm"
     assert ("failures", {"run": ids["old"]}) in page_links(at)
     assert "models/lstm" in at.selectbox(key="diff_new").format_func(ids["new"]) or \

@@ -168,9 +168,9 @@ def test_variants_direction_dedupe_and_evidence():
     assert len(vm_variants.filter_variants(var, vm_variants.VariantFilter())) == len(var) - 1
     strict = var.assign(valid=[True, False] * (len(var) // 2) + [True] * (len(var) % 2),
                         direction=["break"] * (len(var) - 1) + ["fix"])
-    assert vm_variants.default_filter(strict) == vm_variants.VariantFilter(valid=True, direction="break")
+    assert vm_variants.default_filter(strict) == vm_variants.VariantFilter(valid=True, direction="break", flipped=True)
     shown = vm_variants.filter_variants(strict, vm_variants.default_filter(strict))
-    assert shown["valid"].all() and (shown["direction"] == "break").all()
+    assert len(shown) and shown["valid"].all() and (shown["direction"] == "break").all() and shown["flipped"].all()
     by_word = vm_variants.filter_variants(var, vm_variants.VariantFilter(word="NICE"))
     assert len(by_word) == len(var) - 1  # every variant swapped in "nice"
     evidence = json.dumps({"pos": {"passed": True, "value": "JJ", "threshold": "JJ"},
@@ -212,7 +212,8 @@ def test_comparability_names_what_differs():
                                        ("mypkg.models:build_gru", "build_gru"), ("own.py:make", "make"), (None, "?")])
 def test_model_names_for_the_run_picker(ref, name):
     assert vm_runs.model_name(ref) == name
-    assert vm_runs.run_label("r1", model_ref=ref, accuracy=0.8123) == f"r1 · {name} · acc 0.812"
+    assert vm_runs.run_label("r1", model_ref=ref, accuracy=0.8123) == f"{name} · acc 0.812 · r1"
+    assert vm_runs.run_label("r1", model_ref=ref) == f"{name} · r1"
 
 
 # --- explain, column help ---------------------------------------------------------------------------------
@@ -255,3 +256,11 @@ def test_evidence_in_the_attack_layout():
                                  "declared"]
     assert frame["passed"].iloc[:2].tolist() == [True, False]
     assert frame["value"].iloc[1] == "0.41 (too far)"
+
+
+def test_previous_run_is_of_the_same_model():
+    from types import SimpleNamespace
+
+    runs = [SimpleNamespace(run_id=r, created_at=t, status="complete", model_ref=m)
+            for r, t, m in (("g1", "1", "gru"), ("l1", "2", "lstm"), ("g2", "3", "gru"), ("l2", "4", "lstm"))]
+    assert vm_runs.previous_complete(runs) == {"g1": None, "l1": None, "g2": "g1", "l2": "l1"}

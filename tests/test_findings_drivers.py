@@ -85,7 +85,9 @@ def test_any_attribution_method_is_accepted(planted, one_thread) -> None:
     rng = np.random.default_rng(0)
     noisy = tokens[["dataset", "example_id", "position", "token"]].assign(score_pred=rng.normal(size=len(tokens)))
     stats = driver_statistics(preds, noisy, model=model, segments=segments, stopwords=STOP)
-    assert set(stats["confirmed"].unique()) <= {False, True}
+    plant = stats[(stats["kind"] == "word") & (stats["unit"] == PLANT) & (stats["scope"] == "all")]
+    assert len(plant) == 1 and plant["status"].iloc[0] in {"candidate", "confirmed"}  # tested: support is score-free
+    assert plant["p_lift"].notna().all()
     assert set(stats.loc[stats["confirmed"], "unit"]) <= {PLANT}
     # scores from an Attribution list build the same kind of table
     from audit.attribution import get_method
@@ -188,3 +190,37 @@ def test_phrase_driver_where_the_words_alone_do_not_drive(one_thread) -> None:
     # the phrase's score is the method's span sum, not the segments' score_pred (0.0 above)
     assert top["contrast_effect"] > 0
     assert set(stats.loc[stats["confirmed"], "unit"]) <= {"zeroa onea", "zeroa", "onea"}
+
+
+def test_minimal_fix_without_positive_words_is_empty_and_not_found(tiny_model, one_thread) -> None:
+    from audit.findings import failure_reasons
+
+    toks = [["the", "movie", "is", "great"], ["a", "bad", "film"]]
+    probs = tiny_model.predict_proba_tokens(toks)
+    pred = probs.argmax(dim=1).tolist()
+    preds = pd.DataFrame({"example_id": [0, 1], "dataset": ["d", "d"], "gold": [1 - pred[0], pred[1]],
+                          "pred": pred, "correct": [False, True]})
+    rows = [{"example_id": i, "dataset": "d", "position": j, "token": w, "score_pred": -1.0 - j}
+            for i, t in enumerate(toks) for j, w in enumerate(t)]
+    fd, mf = failure_reasons(preds, pd.DataFrame(rows), None, model=tiny_model, stopwords=STOP)
+    assert fd.empty and list(fd.columns) == FAILURE_DRIVERS.names  # no positive score: no reason to verify
+    assert mf["example_id"].tolist() == [0]  # one row per error only
+    row = mf.iloc[0]
+    assert row["size"] == 0 and not row["found"] and list(row["positions"]) == [] and list(row["words"]) == []
+    assert row["prob_gold_after"] == pytest.approx(float(probs[0, 1 - pred[0]]), abs=1e-6)
+
+
+def test_reasons_skip_spans_covering_the_whole_text() -> None:
+    from audit.findings.reasons import failure_drivers
+
+    preds = pd.DataFrame({"example_id": [0], "dataset": ["d"], "gold": [1], "pred": [0], "correct": [False]})
+    tokens = pd.DataFrame({"example_id": [0] * 4, "dataset": ["d"] * 4, "position": range(4),
+                           "token": ["dull", ",", "but", "fun"], "score_pred": [2.0, 0.1, 0.2, -0.5]})
+    segments = pd.DataFrame([
+        {"example_id": 0, "dataset": "d", "level": "clause", "start": 0, "end": 4, "text": "dull , but fun", "score_pred": 1.8},
+        {"example_id": 0, "dataset": "d", "level": "clause", "start": 0, "end": 2, "text": "dull ,", "score_pred": 2.1},
+    ])
+    every = failure_drivers(preds, tokens, segments, levels=("clause",))
+    assert every["text"].tolist() == ["dull ,", "dull , but fun"]
+    parts = failure_drivers(preds, tokens, segments, levels=("clause",), exclude_whole_text=True)
+    assert parts["text"].tolist() == ["dull ,"] and parts["rank"].tolist() == [1]

@@ -210,3 +210,42 @@ def test_cli_harden_json_and_clean_exit(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["trained"] is False and out["run_id"] == run.run_id and out["message"]
+
+
+def test_before_after_metrics_include_the_strict_valid_attack_success() -> None:
+    """The hardened model is judged on strict-valid attack success: the summary must carry it, under the
+    name :func:`audit.metrics.attack_metrics` gives it (a misspelt key silently dropped it)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from audit.harden.run import _metrics
+    from audit.metrics import attack_metrics
+
+    variants = pd.DataFrame({"kind": ["text"] * 4, "flipped": [True, True, True, False],
+                             "verified": [True, True, True, True], "valid": [True, False, True, False],
+                             "constrained": [True, True, False, False], "queries": [3, 4, 5, 6],
+                             "recipe": ["strict"] * 4})
+    metrics = {"accuracy": 0.9, **attack_metrics(variants)}
+    summary = _metrics(SimpleNamespace(metrics=metrics))  # type: ignore[arg-type]
+    assert summary["attack_success_rate_valid"] == pytest.approx(0.5)
+    assert summary["attack_success_rate"] == pytest.approx(0.75)
+
+
+def test_model_without_or_with_a_bad_training_config_is_refused_with_the_file_named(tmp_path: Path,
+                                                                                   tiny_model: Any) -> None:
+    """A model that ``audit train`` did not make (no training config) is a model problem (exit 5); a training
+    config in config.json that no longer validates names the field, never a raw pydantic traceback."""
+    from audit.errors import ModelError
+    from audit.harden.config import HardenConfig
+    from audit.harden.run import _train_config
+    from audit.models.io import config_from_model, save_model
+
+    bare = save_model(tiny_model, tmp_path / "bare")
+    with pytest.raises(ModelError, match=r"config\.json.*no training config"):
+        _train_config(bare, HardenConfig())
+    broken = save_model(tiny_model, tmp_path / "broken",
+                        config=config_from_model(tiny_model, training={"name": "x", "arch": "gru",
+                                                                       "training": {"epochs": "many"}}))
+    with pytest.raises(ConfigError, match=r"config\.json.*epochs"):
+        _train_config(broken, HardenConfig())

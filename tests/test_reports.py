@@ -155,3 +155,39 @@ def test_no_confirmed_driver_sentence(tmp_path):
     assert "## Confirmed driver words\n\nNo confirmed driver words in this run." in md
     assert "<p>No confirmed driver words in this run.</p>" in html_path.read_text()
     assert "## Candidate drivers (not confirmed)" in md  # the tested candidates are still shown, labelled
+
+
+def test_headline_reports_strict_valid_attack_success_beside_raw(tmp_path):
+    """Validity costs success: the headline shows both (metric names from audit.metrics.attack_metrics)."""
+    import pandas as pd
+
+    from audit.metrics import attack_metrics
+
+    variants = pd.DataFrame({"kind": ["text"] * 4, "flipped": [True, True, True, False],
+                             "verified": [True] * 4, "valid": [True, False, False, False],
+                             "constrained": [True, True, False, False], "queries": [1, 2, 3, 4],
+                             "recipe": ["loose"] * 4})
+    tables = make_tables(wrong=set(), flipped=set())
+    md_path, html_path = write_run_report(tmp_path, manifest={"run_id": "r1", "metrics": attack_metrics(variants)},
+                                          tables=tables, out_dir=tmp_path / "o")
+    md = md_path.read_text()
+    assert "| Attack success rate | 75.00% |" in md
+    assert "| Attack success rate (strict-valid) | 25.00% |" in md
+    assert "<th>Attack success rate (strict-valid)</th><td>25.00%</td>" in html_path.read_text()
+
+
+def test_gate_checks_that_could_not_run_are_listed_not_implied_passed(tmp_path):
+    from audit.gate import GateConfig, evaluate_gate
+
+    gate = evaluate_gate(GateConfig(min_accuracy=0.5, max_new_failures=0), {"accuracy": 0.9,
+                                                                             "max_completeness_delta": 0.0}, None)
+    assert gate.passed
+    tables = make_tables(wrong=set(), flipped=set())
+    md_path, html_path = write_run_report(tmp_path, manifest={"run_id": "r1", "metrics": {},
+                                                              "gate": gate.to_manifest()},
+                                          tables=tables, out_dir=tmp_path / "o")
+    md = md_path.read_text()
+    from audit._markdown import md_escape
+
+    assert "## Gate: PASSED\n\n- " + md_escape("max_new_failures: skipped (no previous run to compare with)") in md
+    assert "<li>max_new_failures: skipped (no previous run to compare with)</li>" in html_path.read_text()

@@ -194,3 +194,22 @@ def test_a_published_run_with_a_stray_temporary_is_cleaned_by_the_next_job(tmp_p
     writer = store.begin("other", make_manifest())
     assert not stray.exists() and _is_sealed(record.path)
     writer.fail("test done")
+
+
+def test_finished_publish_without_a_recorded_verdict_evaluates_the_gate(tmp_path) -> None:
+    """A run whose manifest holds no gate verdict must not be reported as 'gate passed': the gate
+    is evaluated from its metrics (here min_accuracy 0.99 against 87.5%)."""
+    from audit.engine.config import parse_config
+    from audit.engine.job import _finished_result
+    from tests.fixtures_runs import make_tables, metrics_of
+
+    store = RunStore(tmp_path)
+    tables = make_tables(wrong={1})
+    writer = store.begin("k", make_manifest())
+    for name, df in tables.items():
+        writer.write_table(name, df)
+    record = writer.publish(manifest_updates={"metrics": metrics_of(tables)})
+    assert "gate" not in record.manifest
+    cfg = parse_config({"model": "models/tiny", "datasets": [{"path": "x.tsv"}], "gate": {"min_accuracy": 0.99}})
+    result = _finished_result(store, record, cfg, {})
+    assert not result.gate.passed and any("min_accuracy" in b for b in result.gate.breaches)

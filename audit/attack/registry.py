@@ -52,6 +52,8 @@ class _NoParams(_Params):
 class SenseParams(_Params):
     prior_weight: float = Field(default=0.3, ge=0.0, description="weight of log SemCor prior vs context cosine")
     window: int = Field(default=8, ge=1, description="context tokens on each side")
+    min_substitute_share: float = Field(default=0.1, ge=0.0, le=1.0,
+                                        description="the sense's share of the substitute's own SemCor use, at least")
 
 
 class MorphologyParams(_Params):
@@ -68,7 +70,7 @@ class ClosenessParams(_Params):
 
 
 class SentimentParams(_Params):
-    polar_min_cosine: float = Field(default=0.7, ge=-1.0, le=1.0, description="cosine a sentiment word's swap needs")
+    max_shift: float = Field(default=0.2, ge=0.0, le=2.0, description="largest move along the GloVe sentiment axis")
 
 
 class SentenceMeaningParams(_Params):

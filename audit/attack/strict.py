@@ -10,8 +10,8 @@ name           scope     passes when
 ``naturalness``candidate Zipf(substitute) >= ``min_zipf`` and Zipf drop <= ``max_zipf_drop``;
                          no archaic/slang WordNet usage domain
 ``closeness``  candidate GloVe cosine(original, substitute) >= ``min_cosine``
-``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy;
-                         a sentiment-bearing word needs cosine >= ``polar_min_cosine``
+``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy,
+                         strength shift on the GloVe sentiment axis <= ``max_shift``
 =============  ========  ============================================================
 
 Declared pairs (``extra_synonyms``) are exempt from ``sense``, ``naturalness``,
@@ -26,9 +26,9 @@ from audit.attack.checks import Check, CheckResult, _Memo
 from audit.attack.constraints import SwapContext
 from audit.nlp import inflection, names, wordnet
 from audit.nlp.frequency import zipf
-from audit.nlp.mwe import mwe_at
-from audit.nlp.polarity import MIXED, polarity
-from audit.nlp.senses import SenseChoice, choose_sense
+from audit.nlp.mwe import mwe_spans
+from audit.nlp.polarity import MIXED, polarity, strength
+from audit.nlp.senses import SenseChoice, choose_sense, substitute_share
 
 ARTICLES = frozenset({"a", "an"})
 BLOCKED_USAGE = frozenset({"archaism.n.01", "slang.n.02", "obscenity.n.02", "ethnic_slur.n.01",
@@ -48,9 +48,17 @@ class MweCheck(Check):
         self._memo = _Memo()
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
-        key = (ctx.original_tokens, ctx.position)
-        expr = self._memo.get(key, lambda: mwe_at(ctx.original_tokens, self._tags(ctx), ctx.position))
+        covered: dict[int, str] = self._memo.get(ctx.original_tokens, lambda: self._spans(ctx))
+        expr = covered.get(ctx.position)
         return CheckResult(self.name, expr is None, expr, None)
+
+    def _spans(self, ctx: SwapContext) -> dict[int, str]:
+        """Position -> the first expression covering it, for the whole (original) sentence."""
+        out: dict[int, str] = {}
+        for start, end, expr in mwe_spans(ctx.original_tokens, self._tags(ctx)):
+            for i in range(start, end):
+                out.setdefault(i, expr)
+        return out
 
     def _tags(self, ctx: SwapContext) -> list[str]:
         if ctx.original_tokens == ctx.tokens:
@@ -78,24 +86,33 @@ class NameCheck(Check):
 
 
 class SenseCheck(Check):
-    """Only lemmas of the WordNet sense that fits the sentence (:func:`audit.nlp.senses.choose_sense`)."""
+    """Only lemmas of the WordNet sense that fits the sentence (:func:`audit.nlp.senses.choose_sense`),
+    and only substitutes for which that sense is not a rare one: at least ``min_substitute_share`` of
+    their own SemCor usage (:func:`audit.nlp.senses.substitute_share`; "take" for *choose*, "book" for
+    *script* and "go" for *become* are blocked)."""
 
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, **kw: Any) -> None:
+    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, min_substitute_share: float = 0.1,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
         self.window = window
+        self.min_substitute_share = min_substitute_share
         self._memo = _Memo()
 
     def thresholds(self) -> dict[str, Any]:
-        return {"prior_weight": self.prior_weight, "window": self.window}
+        return {"prior_weight": self.prior_weight, "window": self.window,
+                "min_substitute_share": self.min_substitute_share}
 
     def choice(self, ctx: SwapContext) -> SenseChoice | None:
-        key = (ctx.tokens, ctx.position, ctx.tags[ctx.position])
+        """The sense in context (memoised on the word, its tag and the ``window`` tokens around it)."""
+        lo, hi = max(0, ctx.position - self.window), ctx.position + self.window + 1
+        window = ctx.tokens[lo:hi]
+        key = (window, ctx.position - lo, ctx.tags[ctx.position])
         return self._memo.get(key, lambda: choose_sense(  # type: ignore[no-any-return]
-            ctx.tokens, ctx.position, ctx.tags[ctx.position], vectors=self.resources.vectors,
+            window, ctx.position - lo, ctx.tags[ctx.position], vectors=self.resources.vectors,
             window=self.window, prior_weight=self.prior_weight))
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
@@ -106,9 +123,14 @@ class SenseCheck(Check):
             return CheckResult(self.name, True, choice.synset, "lemma of the sense in context")
         tag = ctx.tags[ctx.position]
         cand_lemmas = set(wordnet.lemmas(candidate, tag)) | {candidate.lower()}
-        ok = bool(cand_lemmas & set(choice.lemmas))
-        return CheckResult(self.name, ok, choice.synset, "lemma of the sense in context",
-                           "" if ok else f"not a lemma of {choice.synset}")
+        if not cand_lemmas & set(choice.lemmas):
+            return CheckResult(self.name, False, choice.synset, "lemma of the sense in context",
+                               f"not a lemma of {choice.synset}")
+        share = substitute_share(candidate, tag, choice.synset)
+        if share is not None and share < self.min_substitute_share - 1e-9:
+            return CheckResult(self.name, False, choice.synset, "lemma of the sense in context",
+                               f"{choice.synset} is a rare sense of {candidate!r} ({share:.1%} of its use)")
+        return CheckResult(self.name, True, choice.synset, "lemma of the sense in context")
 
 
 class MorphologyCheck(Check):
@@ -218,19 +240,19 @@ class ClosenessCheck(Check):
 
 class SentimentCheck(Check):
     """No polarity change (opinion lexicon, else WordNet neighbourhood: :mod:`audit.nlp.polarity`),
-    no WordNet antonymy (either way, through similar-to sets), and a sentiment-bearing word only by
-    one at GloVe cosine >= ``polar_min_cosine`` (a proxy for similar strength)."""
+    no WordNet antonymy (either way, through similar-to sets), and similar strength: the words'
+    projections on the GloVe sentiment axis differ by at most ``max_shift``."""
 
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, polar_min_cosine: float = 0.7, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, max_shift: float = 0.2, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
-        self.polar_min_cosine = polar_min_cosine
+        self.max_shift = max_shift
         self.sense = sense
 
     def thresholds(self) -> dict[str, Any]:
-        return {"polar_min_cosine": self.polar_min_cosine}
+        return {"max_shift": self.max_shift}
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
         tag = ctx.tags[ctx.position]
@@ -240,21 +262,24 @@ class SentimentCheck(Check):
         po = polarity(ctx.word, tag, lex, synset=synset)
         if candidate is None:
             return CheckResult(self.name, po != MIXED, {"original": po}, self.thresholds())
-        in_sense = choice is not None and candidate.lower() in choice.lemmas
-        ps = polarity(candidate, tag, lex, synset=synset if in_sense else None)
+        c = candidate.lower()
+        o = ctx.word.lower()
+        cand_lemmas = set(wordnet.lemmas(c, tag)) | {c}
+        in_sense = choice is not None and bool(cand_lemmas & set(choice.lemmas))
+        ps = polarity(c, tag, lex, synset=synset if in_sense else None)
         value: dict[str, Any] = {"original": po, "substitute": ps}
         if po == MIXED or ps == MIXED:
             return CheckResult(self.name, False, value, self.thresholds(), "polarity cannot be told")
         if po != ps:
             return CheckResult(self.name, False, value, self.thresholds(), "polarity changes")
-        c = candidate.lower()
-        o = ctx.word.lower()
         if c in wordnet.antonyms(o, tag) or o in wordnet.antonyms(c, tag):
             value["antonym"] = True
             return CheckResult(self.name, False, value, self.thresholds(), "WordNet antonym")
-        if po != 0:
-            cos = self.resources.vectors.cosine(o, c)
-            value["cosine"] = None if cos is None else round(cos, 4)
-            if cos is None or cos < self.polar_min_cosine:
-                return CheckResult(self.name, False, value, self.thresholds(), "sentiment strength may differ")
+        vectors = self.resources.vectors
+        so, sc = strength(o, vectors, lex), strength(c, vectors, lex)
+        if so is None or sc is None:
+            return CheckResult(self.name, False, value, self.thresholds(), "a word has no vector")
+        value["shift"] = round(sc - so, 4)
+        if abs(sc - so) > self.max_shift:
+            return CheckResult(self.name, False, value, self.thresholds(), "sentiment strength differs")
         return CheckResult(self.name, True, value, self.thresholds())

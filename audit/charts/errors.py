@@ -34,7 +34,7 @@ def confusion_heatmap(matrix: pd.DataFrame, *, title: str = "Confusion matrix") 
     )
     layered = alt.layer(cells, labels)
     assert isinstance(layered, alt.LayerChart)
-    return layered.properties(autosize=fit_width(), title=alt.Title(title, limit=0), height=160)
+    return layered.properties(autosize=fit_width(), title=alt.Title(title, limit=0), height=190)
 
 
 def error_rate_bars(slices: pd.DataFrame, *, title: str, overall: float | None = None) -> alt.LayerChart:

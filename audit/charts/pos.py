@@ -111,7 +111,7 @@ def pos_boxplot(
     enc: dict[str, Any] = {"y": y}
     if group:
         enc["yOffset"] = alt.YOffset(f"{group}:N")
-        enc["color"] = alt.Color(f"{group}:N", title=group,
+        enc["color"] = alt.Color(f"{group}:N", title=group, scale=alt.Scale(scheme="tableau10"),
                                  legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0))
         tooltip = [alt.Tooltip(f"{group}:N")] + tooltip
     base = alt.Chart(data).encode(tooltip=tooltip, **enc)

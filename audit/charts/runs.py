@@ -54,7 +54,8 @@ def metric_trend(
     enc: dict[str, object] = {}
     if grouped and group:
         data[group] = data[group].fillna("?").astype(str)
-        enc["color"] = alt.Color(f"{group}:N", title="model", legend=alt.Legend(orient="top", labelLimit=0))
+        enc["color"] = alt.Color(f"{group}:N", title="model", scale=alt.Scale(scheme="tableau10"),
+                                 legend=alt.Legend(orient="top", labelLimit=0))
         tooltip.insert(1, alt.Tooltip(f"{group}:N", title="model"))
     return (
         alt.Chart(data)
@@ -63,7 +64,7 @@ def metric_trend(
             x=alt.X("created_at:T", title="run created (UTC)", scale=alt.Scale(type="utc"),
                     axis=alt.Axis(labelExpr=f"utcFormat(datum.value, '{TIME_FORMAT}')", labelAngle=-30,
                                   labelOverlap=True, tickCount=4)),
-            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format="~g")),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(format=".4~g")),
             tooltip=tooltip,
             **enc,
         )

@@ -41,7 +41,9 @@ def _summary(result: object) -> list[str]:
     if m.get("n_attacked"):
         lines.append(
             f"  attacked {m['n_attacked']} texts: success {_pct(m.get('attack_success_rate'))}, "
-            f"constrained {_pct(m.get('attack_success_rate_constrained'))}, mean queries {m.get('mean_queries'):.1f}"
+            f"constrained {_pct(m.get('attack_success_rate_constrained'))}, "
+            f"strict-valid {_pct(m.get('attack_success_rate_valid'))} ({m.get('attack_recipe')} recipe), "
+            f"mean queries {m.get('mean_queries'):.1f}"
         )
     lines.append(
         f"  time: attribution+findings {t.get('attribution_and_findings', 0.0):.1f}s, "
@@ -58,6 +60,9 @@ def _summary(result: object) -> list[str]:
     lines.append("  gate: PASSED" if gate.passed else "  gate: FAILED")
     for breach in gate.breaches:
         lines.append(f"    - {breach}")
+    for check in gate.checks:
+        if check.get("status") == "skipped":  # configured but not evaluated: say so, never imply it passed
+            lines.append(f"    - {check.get('message')}")
     lines.append(f"  report: {result.record.path / 'report.md'}")
     return lines
 

@@ -41,6 +41,7 @@ COLUMN_HELP: dict[str, str] = {
     "new_driver_words": "Top-20 driver words not in the previous run's top 20",
     "n_confirmed_drivers": "Driver words confirmed by the statistics and by removal",
     "gate": "Whether the run passed the regression gate",
+    "run_failures": "Open this run's failures",
     "metric": "Metric name",
     "old": "Value in the old run",
     "new": "Value in the new run",
@@ -122,6 +123,9 @@ def column_help(column: str) -> str:
         return COLUMN_HELP[column]
     if column.startswith("train_count_"):
         return f"Training texts labelled {column[len('train_count_'):]} that contain the word"
+    if column in ("failures", "variants", "details"):
+        return {"failures": "Open the failures containing it", "variants": "Open the variants swapping it",
+                "details": "Open its scores, training counts and flip rates"}[column]
     if column.startswith("link_") or column.endswith("_link"):
         return "Open the related page"
     if column.startswith("predicted "):

@@ -100,8 +100,9 @@ def heatmap(
     for tok, score in zip(tokens, scores):
         value = float(score)
         label = html.escape(f"{value:+.3f}", quote=True)
+        ink = "#fff" if top > 0 and abs(value) / top > 0.6 else "inherit"  # readable on the darkest cells
         box = (f'<span class="reat-token" title="{label}" style="background:{colour(value, peak=top, palette=palette)};'
-               f'padding:2px 4px;border-radius:3px">{html.escape(str(tok))}</span>')
+               f'color:{ink};padding:2px 4px;border-radius:3px">{html.escape(str(tok))}</span>')
         below = f'<br><small class="reat-score" style="color:#555;font-size:0.7em">{label}</small>' if show_scores else ""
         parts.append(f'<span class="reat-unit" style="display:inline-block;text-align:center;margin:2px 1px;'
                      f'vertical-align:top">{box}{below}</span> ')
@@ -128,11 +129,12 @@ def legend(*, peak: float, palette: str = DEFAULT_PALETTE, sign: str = "pred", t
     )
 
 
-def reasons_html(reasons: Sequence[Reason]) -> str:
+def reasons_html(reasons: Sequence[Reason], *, max_chars: int = 60) -> str:
     """The reasons of one failure as chips: unit, kind, score, and the removal verdict when tested.
 
     Verified reasons (removing the unit alone makes the prediction right) get a check mark and
     the change of p(gold); tested ones that do not fix it a cross; untested ones neither.
+    Units longer than ``max_chars`` (whole clauses) are shortened; the full text is in the tooltip.
     """
     chips = []
     for r in reasons:
@@ -143,11 +145,14 @@ def reasons_html(reasons: Sequence[Reason]) -> str:
         else:
             mark, style = "", "background:#f3f4f6;border:1px solid #e5e7eb"
         delta = f", p(gold) {r.delta_prob_gold:+.2f}" if r.delta_prob_gold is not None else ""
-        chips.append(f'<span class="audit-reason" title="{html.escape(r.verdict, quote=True)}" '
-                     f'style="{style};border-radius:10px;padding:1px 8px;margin:2px;display:inline-block">'
-                     f"{mark}<code>{html.escape(r.text)}</code> {html.escape(r.kind)} {r.score:+.3f}"
-                     f"{html.escape(delta)}</span>")
+        unit = r.text if len(r.text) <= max_chars else r.text[: max_chars - 1] + "…"
+        chips.append(f'<span class="audit-reason" title="{html.escape(r.verdict + ": " + r.text, quote=True)}" '
+                     f'style="{style};border-radius:10px;padding:1px 8px;margin:2px;display:inline-block;'
+                     f'font-size:0.9em">{mark}<b>{html.escape(unit)}</b> '
+                     f'<span style="color:#555">{html.escape(r.kind)} {r.score:+.3f}{html.escape(delta)}</span></span>')
     tested = any(r.fixes_error is not None for r in reasons)
-    key = (" &nbsp;<small>&#10004; removing it alone fixes the error &middot; &#10008; it does not</small>"
+    key = ('<div style="font-size:0.8em;color:#555">&#10004; removing it alone makes the prediction right '
+           "&middot; &#10008; it does not &middot; p(gold): change of the true label's probability</div>"
            if tested else "")
-    return f'<div class="audit-reasons">Top reasons (REAT, toward the prediction): {"".join(chips)}{key}</div>'
+    return (f'<div class="audit-reasons">Top reasons (REAT score toward the prediction):<br>{"".join(chips)}'
+            f"{key}</div>")

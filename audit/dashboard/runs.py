@@ -53,11 +53,12 @@ def utc_label(created_at: Any) -> str:
 
 
 def run_label(run_id: str, *, model_ref: str | None, accuracy: Any = None) -> str:
-    """``run_id · model · acc 0.812`` (run pickers show which model a run audited)."""
-    parts = [run_id, model_name(model_ref)]
+    """``model · acc 0.812 · run_id`` (run pickers show which model a run audited, first: a narrow
+    sidebar cuts the end of the label, and the run id is also on every page)."""
+    parts = [model_name(model_ref)]
     if _is_number(accuracy):
         parts.append(f"acc {float(accuracy):.3f}")
-    return " · ".join(parts)
+    return " · ".join([*parts, run_id])
 
 
 def status_label(status: str) -> str:
@@ -103,14 +104,19 @@ def runs_frame(summaries: Iterable[Any], *, new_driver_words: Mapping[str, int |
 
 
 def previous_complete(summaries: Sequence[Any]) -> dict[str, str | None]:
-    """Map each run id to the id of the latest *complete* run created before it (None for the first)."""
+    """Map each run id to the latest *complete* run of the same model created before it (None for the first).
+
+    Runs of another model are not a baseline: a GRU run after an LSTM run has no new driver words
+    just because the models differ.
+    """
     ordered = sorted(summaries, key=lambda s: str(s.created_at))
     out: dict[str, str | None] = {}
-    last: str | None = None
+    last: dict[Any, str] = {}
     for s in ordered:
-        out[s.run_id] = last
+        model = getattr(s, "model_ref", None)
+        out[s.run_id] = last.get(model)
         if s.status == "complete":
-            last = s.run_id
+            last[model] = s.run_id
     return out
 
 

@@ -65,9 +65,10 @@ def with_direction(variants: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_filter(variants: pd.DataFrame) -> VariantFilter:
-    """What the page opens on: strict-valid breaks, or (older runs) verified flips that keep the meaning."""
+    """What the page opens on: strict-valid breaks (flips of a correct prediction), or (older runs)
+    flips without a meaning flag that broke a correct prediction."""
     if has_validity(variants):
-        return VariantFilter(valid=True, direction="break")
+        return VariantFilter(valid=True, direction="break", flipped=True)
     return VariantFilter(flipped=True, constrained=True, direction="break")
 
 
@@ -99,7 +100,8 @@ def evidence_frame(value: Any) -> pd.DataFrame:
             return pd.DataFrame(columns=cols)
     if not isinstance(data, Mapping):
         return pd.DataFrame(columns=cols)
-    checks = data.get("checks") if isinstance(data.get("checks"), Mapping) else {
+    nested = data.get("checks")
+    checks: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {
         k: v for k, v in data.items() if isinstance(v, Mapping) and "passed" in v}
     rows = []
     for name, item in checks.items():
@@ -220,10 +222,17 @@ def _floats(value: Any) -> list[float]:
     return [] if value is None else [float(p) for p in list(value)]
 
 
-def suite_bytes(record: RunRecord, fmt: str) -> bytes:
+def suite_recipe(variants: pd.DataFrame) -> str:
+    """The export recipe a run supports: ``strict`` (strict-valid breaks) when it recorded validity
+    evidence, else ``loose`` (older runs: verified flips without a meaning flag)."""
+    return "strict" if has_validity(variants) else "loose"
+
+
+def suite_bytes(record: RunRecord, fmt: str, *, recipe: str = "strict") -> bytes:
     """The run's adversarial suite in ``fmt`` (see :data:`EXPORT_FORMATS`), as the download's bytes."""
     from audit.export import Format, export_suite
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_suite(record, fmt=cast(Format, fmt), out=Path(tmp) / EXPORT_FILES[fmt][0])
+        path = export_suite(record, fmt=cast(Format, fmt), out=Path(tmp) / EXPORT_FILES[fmt][0],
+                            recipe=recipe)  # type: ignore[arg-type]  # checked by export_suite
         return Path(path).read_bytes()

@@ -266,7 +266,11 @@ def _finished_result(store: RunStore, record: RunRecord, config: NightlyConfig,
     if previous is not None and previous.run_id != previous_id:
         previous = None  # the run it was compared with is gone: no diff rather than another one
     diff = diff_runs(previous, record) if previous is not None else None
-    gate = GateResult(**(record.manifest.get("gate") or {"passed": True, "breaches": [], "checks": []}))
+    recorded = record.manifest.get("gate")
+    if isinstance(recorded, dict) and {"passed", "breaches", "checks"} <= set(recorded):
+        gate = GateResult(**recorded)
+    else:  # no verdict recorded: evaluate it now rather than report a pass that never happened
+        gate = evaluate_gate(config.gate, record.metrics, diff)
     return JobResult(record=record, metrics=record.metrics, gate=gate, diff=diff, timings=timings, resumed=True,
                      new_driver_words=list(diff.new_driver_words) if diff is not None else [])
 

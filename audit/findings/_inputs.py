@@ -48,10 +48,11 @@ class Inputs:
     offsets: npt.NDArray[np.int64]  # first row of each _doc in ``tokens``
     lengths: npt.NDArray[np.int64]
     top_k: int
+    words: npt.NDArray[np.object_]  # tokens["token"] as a plain array (fast slicing)
 
     def token_list(self, doc: int) -> list[str]:
         start = int(self.offsets[doc])
-        return [str(t) for t in self.tokens["token"].iloc[start:start + int(self.lengths[doc])]]
+        return [str(t) for t in self.words[start:start + int(self.lengths[doc])]]
 
 
 def _rank(df: pd.DataFrame, tiebreak: str) -> pd.Series:
@@ -93,7 +94,8 @@ def build_inputs(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments
     toks["stop"] = toks["token"].map(stop_map).astype(bool)
     toks["content"] = ~(toks["punct"] | toks["stop"])
     spans = _spans(docs, toks, segments, offsets=offsets, lengths=lengths, top_k=top_k)
-    return Inputs(docs=docs, tokens=toks, spans=spans, offsets=offsets, lengths=lengths, top_k=top_k)
+    return Inputs(docs=docs, tokens=toks, spans=spans, offsets=offsets, lengths=lengths, top_k=top_k,
+                  words=toks["token"].to_numpy(dtype=object))
 
 
 def _spans(docs: pd.DataFrame, toks: pd.DataFrame, segments: pd.DataFrame | None, *,

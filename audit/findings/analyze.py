@@ -75,7 +75,8 @@ def analyze(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.
     if reasons:
         segs = segments if segments is not None else pd.DataFrame(
             columns=["example_id", "dataset", "level", "start", "end", "text", "score_pred"])
-        ranked = failure_drivers(predictions, token_scores, segs, top_k=cfg.top_k, levels=("word", "phrase", "clause"))
+        ranked = failure_drivers(predictions, token_scores, segs, top_k=cfg.top_k, levels=("word", "phrase", "clause"),
+                                 exclude_whole_text=True)
         rplan = plan_reasons(inp, ranked, cfg, batch)
     probs = batch.predict(model, batch_size=cfg.cf_batch_size) if len(batch) else np.zeros((0, model.num_classes))
     log.info("findings: re-predicted %d counterfactual variants in one batch", len(batch))

@@ -138,23 +138,39 @@ def _supported(pres: pd.DataFrame, cfg: FindingsConfig) -> pd.Series:
     return ok
 
 
+def _positions(rows: pd.DataFrame, unit: str, start: str, end: str) -> dict[tuple[int, str], tuple[int, ...]]:
+    """``(doc, unit) -> sorted positions covered by the rows' [start, end) spans`` (one pass, no groupby-apply)."""
+    acc: dict[tuple[int, str], set[int]] = {}
+    for d, u, a, b in zip(rows["_doc"].to_numpy(), rows[unit].to_numpy(), rows[start].to_numpy(),
+                          rows[end].to_numpy(), strict=True):
+        acc.setdefault((int(d), str(u)), set()).update(range(int(a), int(b)))
+    return {k: tuple(sorted(v)) for k, v in acc.items()}
+
+
+def _word_positions(tokens: pd.DataFrame) -> dict[tuple[int, str], tuple[int, ...]]:
+    rows = tokens[["_doc", "token", "position"]].assign(stop=tokens["position"] + 1)
+    return _positions(rows, "token", "position", "stop")
+
+
 def _controls(inp: Inputs, pairs: pd.DataFrame) -> pd.Series:
     """For each pair (row of ``pairs``), the control's positions as a tuple (empty: no control)."""
     out = pd.Series([()] * len(pairs), index=pairs.index, dtype=object)
     t = inp.tokens
     words = pairs[pairs["kind"] == "word"]
     if len(words):
-        ctl = t[t["content"]].groupby(["_doc", "token"], sort=False)["rank"].min().rename("c_best").reset_index()
+        content = t[t["content"] & t["_doc"].isin(words["_doc"])]
+        ctl = content.groupby(["_doc", "token"], sort=False)["rank"].min().rename("c_best").reset_index()
         m = words[["_doc", "unit", "best"]].reset_index(names="pair").merge(ctl, on="_doc", how="inner")
         m = m[m["token"] != m["unit"]]
         m["dist"] = (m["c_best"] - m["best"]).abs()
         m = m.sort_values(["pair", "dist", "c_best"], kind="mergesort").drop_duplicates("pair")
-        pos = t[t["content"]].groupby(["_doc", "token"], sort=False)["position"].agg(tuple)
+        pos = _word_positions(content)
         for pair, doc, tok in zip(m["pair"], m["_doc"], m["token"], strict=True):
-            out.at[pair] = pos[(doc, tok)]
+            out.at[pair] = pos[(int(doc), str(tok))]
     phrases = pairs[pairs["kind"] == "phrase"]
     if len(phrases):
-        sp = inp.spans[(inp.spans["level"] == "phrase") & (inp.spans["n_content"] > 0)]
+        sp = inp.spans[(inp.spans["level"] == "phrase") & (inp.spans["n_content"] > 0)
+                       & inp.spans["_doc"].isin(phrases["_doc"])]
         sp = sp[["_doc", "unit", "start", "end", "rank"]].rename(columns={"unit": "c_unit", "start": "c_start",
                                                                            "end": "c_end", "rank": "c_rank"})
         m = phrases[["_doc", "unit", "best", "u_start", "u_end"]].reset_index(names="pair").merge(sp, on="_doc")
@@ -179,11 +195,9 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
     cand = cand.reset_index(drop=True)
     # unit positions: every occurrence of the word / of the phrase's spans in the text
     t = inp.tokens
-    word_pos = t[t["_doc"].isin(cand["_doc"])].groupby(["_doc", "token"], sort=False)["position"].agg(tuple)
-    sp = inp.spans[(inp.spans["level"] == "phrase") & inp.spans["_doc"].isin(cand["_doc"])]
-    span_pos = sp.groupby(["_doc", "unit"], sort=False).apply(
-        lambda g: tuple(sorted({p for s, e in zip(g["start"], g["end"]) for p in range(int(s), int(e))})),
-        include_groups=False) if len(sp) else pd.Series(dtype=object)
+    word_pos = _word_positions(t[t["_doc"].isin(cand["_doc"])])
+    sp = inp.spans[(inp.spans["level"] == "phrase") & inp.spans["_doc"].isin(cand.loc[cand["kind"] == "phrase", "_doc"])]
+    span_pos = _positions(sp, "unit", "start", "end")
     best_span = sp.sort_values("rank", kind="mergesort").drop_duplicates(["_doc", "unit"]).set_index(
         ["_doc", "unit"])[["start", "end"]] if len(sp) else pd.DataFrame(columns=["start", "end"])
     cand["u_start"] = -1
@@ -200,7 +214,7 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
         toks = cache.get(doc)
         if toks is None:
             toks = cache[doc] = inp.token_list(int(doc))
-        positions = word_pos[(doc, unit)] if kind == "word" else span_pos[(doc, unit)]
+        positions = (word_pos if kind == "word" else span_pos)[(int(doc), str(unit))]
         rows_remove.append(batch.add_variant(toks, positions, mode="remove"))
         rows_unk.append(batch.add_variant(toks, positions, mode="unk"))
         ctl = controls.iat[i]

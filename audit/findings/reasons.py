@@ -2,7 +2,9 @@
 
 A failure's candidate reasons are its top-``k`` words, phrases and clauses by
 score toward the (wrong) predicted class -- REAT's ranking, scores unchanged.
-Each is then checked by removing that unit alone (its span) and re-predicting:
+A phrase or clause spanning the whole text is left out (removing everything
+explains nothing).  Each is then checked by removing that unit alone (its span)
+and re-predicting:
 
 - ``fixes_error``: the prediction becomes the gold class;
 - ``delta_prob_gold``: the gold class's probability after removal minus before
@@ -55,12 +57,15 @@ def _top_positive(rows: pd.DataFrame, errors: pd.DataFrame, *, top_k: int, tiebr
 
 
 def failure_drivers(predictions: pd.DataFrame, token_attributions: pd.DataFrame, segments: pd.DataFrame, *,
-                    top_k: int = 3, levels: Sequence[str] = ("word", "phrase")) -> pd.DataFrame:
+                    top_k: int = 3, levels: Sequence[str] = ("word", "phrase"),
+                    exclude_whole_text: bool = False) -> pd.DataFrame:
     """For each misclassified text, its top-``top_k`` units of each level with a positive score toward the prediction.
 
     Ranks start at 1 within (text, kind); ties are broken by position.  Texts
     appear in ``predictions`` order, then words, phrases, clauses.  Columns:
-    :data:`REASON_COLUMNS`.
+    :data:`REASON_COLUMNS`.  With ``exclude_whole_text`` a phrase or clause
+    spanning the whole text is left out before ranking: removing everything
+    says nothing about why the text failed (the findings stage verifies by removal).
     """
     unknown = [lv for lv in levels if lv not in LEVELS]
     if unknown:
@@ -74,7 +79,12 @@ def failure_drivers(predictions: pd.DataFrame, token_attributions: pd.DataFrame,
             top = _top_positive(token_attributions, errors, top_k=top_k, tiebreak="position")
             text, start, end = top["token"], top["position"], top["position"] + 1
         else:
-            top = _top_positive(segments[segments["level"] == level], errors, top_k=top_k, tiebreak="start")
+            spans = segments[segments["level"] == level]
+            if exclude_whole_text and len(spans):
+                n_tok = token_attributions.groupby(KEY, sort=False).size().rename("_n").reset_index()
+                spans = spans.merge(n_tok, on=KEY, how="left")
+                spans = spans[(spans["end"] - spans["start"]) < spans["_n"]]
+            top = _top_positive(spans, errors, top_k=top_k, tiebreak="start")
             text, start, end = top["text"], top["start"], top["end"]
         parts.append(pd.DataFrame({"example_id": top["example_id"], "dataset": top["dataset"], "rank": top["rank"],
                                    "kind": level, "text": text, "start": start, "end": end,
@@ -139,23 +149,30 @@ def finish_reasons(plan: ReasonPlan, probs: np.ndarray, *, min_delta: float = 0.
         drivers = conform(r, FAILURE_DRIVERS)
     else:
         drivers = empty_table(FAILURE_DRIVERS)
-    fixes = []
+    # minimal fix per error: the first (smallest) prefix that fixes it, else the largest one tried
+    errs = pd.DataFrame({"_doc": np.asarray(plan.error_docs, dtype=np.int64)})
+    errs["example_id"] = docs["example_id"].to_numpy()[errs["_doc"].to_numpy()]
+    errs["dataset"] = docs["dataset"].to_numpy()[errs["_doc"].to_numpy()]
     pre = plan.prefixes
     if len(pre):
-        pd_doc = pre["_doc"].to_numpy(dtype=np.int64)
+        d = pre["_doc"].to_numpy(dtype=np.int64)
         after = probs[pre["_row"].to_numpy(dtype=np.int64)]
-        pre = pre.assign(fixed=after.argmax(axis=1) == gold[pd_doc], p_gold=after[np.arange(len(pre)), gold[pd_doc]])
-    by_doc = {int(k): g for k, g in pre.groupby("_doc", sort=False)} if len(pre) else {}
-    for d in plan.error_docs:
-        key = {"example_id": int(docs.at[d, "example_id"]), "dataset": str(docs.at[d, "dataset"])}
-        g = by_doc.get(d)
-        if g is None:
-            fixes.append({**key, "positions": [], "words": [], "size": 0,
-                          "prob_gold_after": float(probs[plan.base_rows[d], gold[d]]), "found": False})
-            continue
-        hit = g[g["fixed"].to_numpy(dtype=bool)]
-        row = hit.iloc[0] if len(hit) else g.iloc[-1]
-        fixes.append({**key, "positions": list(row["positions"]), "words": list(row["words"]),
-                      "size": int(row["size"]), "prob_gold_after": float(row["p_gold"]), "found": bool(len(hit))})
-    minimal = conform(pd.DataFrame(fixes), MINIMAL_FIXES) if fixes else empty_table(MINIMAL_FIXES)
+        pre = pre.assign(found=after.argmax(axis=1) == gold[d], prob_gold_after=after[np.arange(len(pre)), gold[d]])
+        hits = pre[pre["found"]].drop_duplicates("_doc", keep="first")  # prefixes are in size order
+        misses = pre[~pre["_doc"].isin(hits["_doc"])].drop_duplicates("_doc", keep="last")
+        chosen = pd.concat([hits, misses], ignore_index=True)[["_doc", "positions", "words", "size", "found",
+                                                                "prob_gold_after"]]
+    else:
+        chosen = pd.DataFrame(columns=["_doc", "positions", "words", "size", "found", "prob_gold_after"])
+    out = errs.merge(chosen, on="_doc", how="left")
+    none = out["size"].isna().to_numpy()
+    if none.any():  # no positively scored word: nothing to remove
+        base = np.array([plan.base_rows[int(x)] for x in out.loc[none, "_doc"]], dtype=np.int64)
+        out.loc[none, "prob_gold_after"] = probs[base, gold[out.loc[none, "_doc"].to_numpy(dtype=np.int64)]]
+        out.loc[none, "size"] = 0
+        out.loc[none, "found"] = False
+        out["positions"] = [p if isinstance(p, list) else [] for p in out["positions"]]
+        out["words"] = [w if isinstance(w, list) else [] for w in out["words"]]
+    out = out.astype({"found": bool})
+    minimal = conform(out, MINIMAL_FIXES) if len(out) else empty_table(MINIMAL_FIXES)
     return drivers, minimal

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from audit.errors import ConfigError, StoreError
+from audit.errors import ConfigError, ModelError
 from audit.harden.augment import (
     Augmentation,
     adversarial_examples,
@@ -164,7 +164,7 @@ def make_plan(record: RunRecord, config: HardenConfig) -> HardenPlan:
 # --------------------------------------------------------------------------------- harden
 def _metrics(record: RunRecord) -> dict[str, Any]:
     m = record.metrics
-    out: dict[str, Any] = {k: m.get(k) for k in ("accuracy", "attack_success_rate", "attack_success_rate_strict",
+    out: dict[str, Any] = {k: m.get(k) for k in ("accuracy", "attack_success_rate", "attack_success_rate_valid",
                                  "attack_success_rate_constrained", "n_confirmed_drivers") if k in m}
     for name, per in (m.get("per_dataset") or {}).items():
         if isinstance(per, dict) and per.get("accuracy") is not None:
@@ -323,8 +323,9 @@ def _evaluation_texts(nightly: Any, *, labels: tuple[str, ...]) -> set[tuple[str
 def _train_config(model_dir: Path, config: HardenConfig) -> Any:
     """The training config to retrain with: ``config.train_config``, else the one in ``config.json``;
     ``config.epochs`` and ``config.seed`` override its epochs and seed."""
+    from audit._config import validate
     from audit.models.config import TrainConfig, load_train_config
-    from audit.models.io import CONFIG_FILE, _read_config
+    from audit.models.io import CONFIG_FILE, read_model_config
 
     overrides: dict[str, Any] = {}
     if config.epochs is not None:
@@ -333,12 +334,14 @@ def _train_config(model_dir: Path, config: HardenConfig) -> Any:
         overrides["training.seed"] = config.seed
     if config.train_config is not None:
         return load_train_config(config.train_config, overrides=overrides)
-    training = _read_config(model_dir / CONFIG_FILE).training
+    training = read_model_config(model_dir).training
     if not training:
-        raise StoreError(f"model {model_dir} has no training config in config.json",
+        raise ModelError(f"model {model_dir} has no training config in config.json",
+                         path=model_dir / CONFIG_FILE,
                          hint="set train_config: in harden.yaml (harden retrains models trained by `audit train`)")
     data = dict(training)
     for dotted, value in overrides.items():
         section, key = dotted.split(".")
         data[section] = {**data.get(section, {}), key: value}
-    return TrainConfig.model_validate(data)
+    return validate(TrainConfig, data, path=f"{model_dir / CONFIG_FILE} (training)",
+                    hint="set train_config: in harden.yaml to a valid training YAML")

@@ -131,6 +131,11 @@ def _read_config(path: Path) -> ModelConfig:
         raise ModelError(f"invalid model config: {validation_message(exc)}", path=path) from exc
 
 
+def read_model_config(model_dir: str | Path) -> ModelConfig:
+    """The validated ``config.json`` of a model directory (:class:`ModelError` naming the file otherwise)."""
+    return _read_config(Path(model_dir) / CONFIG_FILE)
+
+
 def load_model(model_dir: str | Path) -> AuditModel:
     """Load a model directory written by :func:`save_model` (no unpickling)."""
     d = Path(model_dir)

@@ -34,7 +34,9 @@ MAX_SAMPLES = 10
 TOP_WORDS = 20
 _METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), ("n_errors", "Errors", False),
             ("attack_success_rate", "Attack success rate", True),
+            ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
             ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
+            ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
             ("mean_queries", "Mean queries per attack", False),
             ("n_confirmed_drivers", "Confirmed driver words", False),
             ("max_completeness_delta", "Max REAT completeness delta", False))
@@ -167,6 +169,12 @@ class _Report:
         verdict = "not evaluated" if passed is None else ("PASSED" if passed else "FAILED")
         return verdict, [str(b) for b in (gate.get("breaches") or [])] if isinstance(gate, Mapping) else []
 
+    def skipped_checks(self) -> list[str]:
+        """Messages of configured gate checks that could not run (e.g. no previous run): never shown as passed."""
+        gate = self.m.get("gate") or {}
+        checks = gate.get("checks") if isinstance(gate, Mapping) else None
+        return [str(c.get("message")) for c in (checks or []) if isinstance(c, Mapping) and c.get("status") == "skipped"]
+
     # ------------------------------------------------- data provenance (issue 10: datasets, bad rows, adapters)
     def per_dataset(self) -> list[tuple[str, Mapping[str, Any]]]:
         """``(name, metrics)`` per dataset, shown when the run has more than one."""
@@ -237,6 +245,7 @@ class _Report:
         out += self.data_markdown()
         verdict, breaches = self.gate()
         out += ["", f"## Gate: {verdict}", ""] + [f"- {_md(b)}" for b in breaches]
+        out += [f"- {_md(c)}" for c in self.skipped_checks()]
         if self.diff is not None:
             d = self.diff
             out += ["", f"## Compared with {_md(d.old_run_id)}", "",
@@ -302,8 +311,8 @@ class _Report:
         body += self.data_html()
         cls = "pass" if verdict == "PASSED" else "fail" if verdict == "FAILED" else ""
         body.append(f'<h2>Gate: <span class="{cls}">{e(verdict)}</span></h2>')
-        if breaches:
-            body.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in breaches) + "</ul>")
+        if breaches or self.skipped_checks():
+            body.append("<ul>" + "".join(f"<li>{e(b)}</li>" for b in [*breaches, *self.skipped_checks()]) + "</ul>")
         if self.diff is not None:
             d = self.diff
             body.append(f"<h2>Compared with {e(d.old_run_id)}</h2><ul><li>accuracy change on the {d.n_matched} "

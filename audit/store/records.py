@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from audit.errors import StoreError
+from audit.store.schemas import labels_from_columns
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -76,5 +77,5 @@ class RunRecord:
                 return [str(x) for x in labels]
         if self.has_table("driver_words"):
             cols = pq.read_schema(self.path / "driver_words.parquet").names
-            return [c[len("train_count_"):] for c in cols if c.startswith("train_count_")]
+            return labels_from_columns(cols)
         return []

@@ -114,7 +114,7 @@ def complete_ids(root: str) -> list[str]:
 
 
 def run_label(root: str, run_id: str) -> str:
-    """``run_id · model · acc 0.812`` for pickers."""
+    """``model · acc 0.812 · run_id`` for pickers."""
     for s in summaries(root):
         if s.run_id == run_id:
             acc = s.metrics.get("accuracy")
@@ -207,7 +207,7 @@ def column_config(frame: pd.DataFrame, *, link_columns: Mapping[str, str] | None
             config[name] = st.column_config.LinkColumn(link_columns[name], help=help_text,
                                                        display_text=link_columns[name])
         elif pd.api.types.is_float_dtype(frame[name]):
-            config[name] = st.column_config.NumberColumn(help=help_text, format="%.3f")
+            config[name] = st.column_config.NumberColumn(help=help_text, format="%.4g")
         else:
             config[name] = st.column_config.Column(help=help_text)
     return config

@@ -42,10 +42,17 @@ else:
 shown = table.assign(
     failures=[links.page_url("failures", run=run_id, word=w) for w in words],
     variants=[links.page_url("variants", run=run_id, word=w) for w in words],
+    details=[links.page_url("drivers", run=run_id, word=w) for w in words],
 )
-lead = [c for c in ("rank", key_column, "failures", "variants") if c in shown.columns]
+lead = [c for c in ("rank", key_column, "failures", "variants", "details") if c in shown.columns]
 shown = shown.loc[:, lead + [c for c in shown.columns if c not in lead]]  # links on screen, next to the word
-_shared.show_table(shown, key="d_table", link_columns={"failures": "failures", "variants": "variants"})
+if shown.empty and stats is not None and "confirmed" in stats and not st.session_state.get("d_candidates"):
+    n_tested = len(findings.stats_view(stats, scope=scope, kind=kind, show_candidates=True))
+    st.caption(f"{n_tested} candidate(s) were tested; turn on 'Show unconfirmed candidates too' to browse them "
+               "(noise until confirmed).")
+else:
+    _shared.show_table(shown, key="d_table", link_columns={"failures": "failures", "variants": "variants",
+                                                         "details": "flip rates"})
 
 if wanted.word and wanted.word not in words:
     words = [wanted.word, *words]  # a linked word outside the current list is still shown
@@ -75,7 +82,9 @@ if tokens is not None:
 row = drivers[drivers["word"].astype(str) == word] if drivers is not None else None
 counts = vm.train_label_counts(row.iloc[0].to_dict()) if row is not None and not row.empty else None
 right.markdown("**Training-set label counts**")
-if counts is None or counts.empty:
+if row is None or row.empty:
+    right.caption(f"{word!r} is not in this run's driver-word table.")
+elif counts is None or counts.empty:
     right.caption("Not recorded for this run.")
 else:
     with right:

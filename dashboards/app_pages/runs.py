@@ -20,13 +20,13 @@ if not in_progress.empty:
 shown = frame.assign(
     created_at=[vm.utc_label(t) for t in frame["created_at"]],
     model=[vm.model_name(r) for r in frame["model_ref"]],
-    failures=[links.page_url("failures", run=r) if s == "complete" else None
+    run_failures=[links.page_url("failures", run=r) if s == "complete" else None
               for r, s in zip(frame["run_id"], frame["status"])],
 )
 # the gate right after the id, so it is on screen at 1400 px; the long model ref goes last
-first = ["run_id", "gate", "created_at", "status", "model", "failures"]
+first = ["run_id", "gate", "created_at", "status", "model", "run_failures"]
 shown = shown.loc[:, first + [c for c in shown.columns if c not in first]]
-_shared.show_table(shown, key="r_runs", link_columns={"failures": "failures"})
+_shared.show_table(shown, key="r_runs", link_columns={"run_failures": "failures"})
 
 selected = st.session_state.get(_shared.RUN_KEY)
 if selected in set(frame.loc[frame["status"] == "complete", "run_id"]):

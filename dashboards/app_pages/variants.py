@@ -14,8 +14,8 @@ from audit.dashboard import variants as vm
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def suite_bytes(root: str, run_id: str, fmt: str) -> bytes:
-    return vm.suite_bytes(_shared.store(root).get(run_id), fmt)
+def suite_bytes(root: str, run_id: str, fmt: str, recipe: str) -> bytes:
+    return vm.suite_bytes(_shared.store(root).get(run_id), fmt, recipe=recipe)
 
 
 ANY = "any"
@@ -32,18 +32,32 @@ labels = _shared.labels(root, run_id)
 wanted = _shared.selection()
 validity = vm.has_validity(variants)
 default = vm.default_filter(variants)
-if wanted.example:  # a link to one text's variants: all of them, whatever their verdict
-    st.session_state.update(v_direction=None, v_valid=None, v_flipped=None, v_constrained=None)
-elif "v_direction" not in st.session_state:  # first visit: open on strict-valid breaks
-    st.session_state.update(v_direction=default.direction, v_valid=default.valid, v_flipped=default.flipped,
-                            v_constrained=default.constrained)
 
-st.markdown("**Download the adversarial test suite**")
+
+def preset(**values: object) -> None:
+    """Set filter widgets; None (any) is the widgets' default, so it is set by removing the key."""
+    for key, value in values.items():
+        if value is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = value
+
+
+if wanted.example:  # a link to one text's variants: all of them, whatever their verdict
+    preset(v_direction=None, v_valid=None, v_flipped=None, v_constrained=None)
+elif not st.session_state.get("v_opened"):  # first visit: open on strict-valid breaks
+    st.session_state["v_opened"] = True
+    preset(v_direction=default.direction, v_valid=default.valid, v_flipped=default.flipped,
+           v_constrained=default.constrained)
+
+recipe = vm.suite_recipe(variants)
+st.markdown("**Download the adversarial test suite**" + (" (strict-valid breaks)" if recipe == "strict" else
+            " (loose recipe: this run has no validity evidence)"))
 cols = st.columns(len(vm.EXPORT_FORMATS))
 for col, fmt in zip(cols, vm.EXPORT_FORMATS):
     file_name, mime = vm.EXPORT_FILES[fmt]
     # built when clicked (then cached), so the page does not wait for four exports of a large run
-    col.download_button(fmt, data=functools.partial(suite_bytes, root, run_id, fmt),
+    col.download_button(fmt, data=functools.partial(suite_bytes, root, run_id, fmt, recipe),
                         file_name=f"{run_id}-{file_name}", mime=mime, key=f"v_dl_{fmt}")
 
 if validity:
@@ -98,8 +112,9 @@ for row in page.frame.to_dict(orient="records"):
     with st.container(border=True):
         st.html(
             f"<div><b>{html.escape(str(row['dataset']))} #{int(row['example_id'])}</b> · gold <b>{html.escape(gold)}</b> · "
-            f"{html.escape(vm.DIRECTIONS.get(str(row['direction']), str(row['direction'])))} · "
-            f"{'<b>flipped</b>' if row['flipped'] else 'not flipped'}: {html.escape(before)} &rarr; {html.escape(after)} · "
+            + (html.escape(vm.DIRECTIONS.get(str(row["direction"]), str(row["direction"]))) if row["flipped"]
+               else f"{html.escape(str(row['direction']))} attempt") + " · "
+            + f"{'<b>flipped</b>' if row['flipped'] else 'not flipped'}: {html.escape(before)} &rarr; {html.escape(after)} · "
             + (f"{html.escape(verdict)} · " if verdict else "")
             + ("meaning kept" if row["constrained"] else "meaning flags: " + html.escape(flags or "?"))
             + f" · {int(row['words_changed'])} word(s) changed · {int(row['queries'])} queries</div>"

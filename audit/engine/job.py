@@ -55,7 +55,6 @@ ChunkHook = Callable[[str, int], None]
 """Called as ``hook(stage, index)`` after each chunk is written (tests use it to interrupt a job)."""
 
 
-
 @dataclass
 class Prepared:
     """Everything read before the run starts."""

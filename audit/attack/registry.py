@@ -49,8 +49,10 @@ class _NoParams(_Params):
     pass
 
 
+# Thresholds calibrated on the labelled validity set (benchmarks/calibrate_validity.py,
+# reports/benchmarks/validity.md): prior_weight, max_zipf_drop, min_zipf, polar_min_cosine, sentence min_cosine.
 class SenseParams(_Params):
-    prior_weight: float = Field(default=0.3, ge=0.0, description="weight of log SemCor prior vs context cosine")
+    prior_weight: float = Field(default=0.1, ge=0.0, description="weight of log SemCor prior vs context cosine")
     window: int = Field(default=8, ge=1, description="context tokens on each side")
 
 
@@ -59,8 +61,8 @@ class MorphologyParams(_Params):
 
 
 class NaturalnessParams(_Params):
-    max_zipf_drop: float = Field(default=1.5, ge=0.0, description="Zipf(original) - Zipf(substitute) at most")
-    min_zipf: float = Field(default=3.0, ge=0.0, le=8.0, description="Zipf(substitute) at least")
+    max_zipf_drop: float = Field(default=2.0, ge=0.0, description="Zipf(original) - Zipf(substitute) at most")
+    min_zipf: float = Field(default=2.5, ge=0.0, le=8.0, description="Zipf(substitute) at least")
 
 
 class ClosenessParams(_Params):
@@ -68,11 +70,11 @@ class ClosenessParams(_Params):
 
 
 class SentimentParams(_Params):
-    polar_min_cosine: float = Field(default=0.7, ge=-1.0, le=1.0, description="cosine a sentiment word's swap needs")
+    polar_min_cosine: float = Field(default=0.8, ge=-1.0, le=1.0, description="cosine a sentiment word's swap needs")
 
 
 class SentenceMeaningParams(_Params):
-    min_cosine: float = Field(default=0.9, ge=-1.0, le=1.0, description="sentence-encoder cosine at least")
+    min_cosine: float = Field(default=0.97, ge=-1.0, le=1.0, description="sentence-encoder cosine at least")
     cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
 
 

@@ -83,7 +83,7 @@ class SenseCheck(Check):
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, **kw: Any) -> None:
+    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
         self.window = window
@@ -171,7 +171,7 @@ class NaturalnessCheck(Check):
     name = "naturalness"
     declared_exempt = True
 
-    def __init__(self, *, max_zipf_drop: float = 1.5, min_zipf: float = 3.0, **kw: Any) -> None:
+    def __init__(self, *, max_zipf_drop: float = 2.0, min_zipf: float = 2.5, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_zipf_drop = max_zipf_drop
         self.min_zipf = min_zipf
@@ -224,7 +224,7 @@ class SentimentCheck(Check):
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, polar_min_cosine: float = 0.7, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, polar_min_cosine: float = 0.8, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.polar_min_cosine = polar_min_cosine
         self.sense = sense

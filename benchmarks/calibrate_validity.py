@@ -360,17 +360,55 @@ def scores(acc: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     }
 
 
+CONFORMANCE_ACCEPTED = [
+    ("the actors jump through hoops to make it work .", "jump", "leap"),
+    ("it 's a cookie-cutter movie , a cut-and-paste job .", "movie", "film"),
+    ("the movies are great .", "movies", "films"),
+    ("the movie started slowly .", "started", "began"),
+]
+CONFORMANCE_REJECTED = [
+    ("the film is a charming and often affecting journey .", "film", "celluloid"),
+    ("the characters are too cliched to jump off the screen .", "screen", "sieve"),
+    ("there 's no way you wo n't be talking about the film .", "way", "agency"),
+    ("the whole thing is a mess .", "mess", "passel"),
+    ("a sharp , funny comedy .", "funny", "laughable"),
+    ("it 's a tremendous achievement .", "tremendous", "terrible"),
+    ("there is a lot of fun here .", "lot", "heap"),
+    ("having never been a huge fan of dickens ' novel .", "dickens", "deuces"),
+]
+"""Issue 12's required conformance cases: a threshold setting that breaks one is not eligible."""
+
+
+def conformance_ok(th: dict[str, float]) -> bool:
+    """Whether the strict checks with thresholds ``th`` accept / reject issue 12's conformance cases."""
+    from audit.attack.validity import strict_validator
+
+    v = strict_validator(constraints=[
+        {"name": "sense", "prior_weight": th["prior_weight"]},
+        {"name": "naturalness", "max_zipf_drop": th["max_zipf_drop"], "min_zipf": th["min_zipf"]},
+        {"name": "closeness", "min_cosine": th["min_cosine"]},
+        {"name": "sentiment", "polar_min_cosine": th["polar_min_cosine"]},
+    ])
+
+    def valid(text: str, word: str, sub: str) -> bool:
+        toks = text.split()
+        return v.swap(toks, toks.index(word), sub).valid
+
+    return all(valid(*c) for c in CONFORMANCE_ACCEPTED) and not any(valid(*c) for c in CONFORMANCE_REJECTED)
+
+
 def calibrate(cols: dict[str, np.ndarray], *, min_recall: float = MIN_RECALL) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Grid search on the calibration half: maximise the Wilson lower bound of precision subject to
-    recall >= ``min_recall``; ties go to higher recall, then to the looser thresholds (grid order)."""
+    recall >= ``min_recall`` and to issue 12's conformance cases; ties go to higher recall, then to
+    the looser thresholds (grid order)."""
     import itertools
 
     cal = ~cols["heldout"]
     sub = {k: v[cal] for k, v in cols.items()}
-    best: tuple[tuple[float, float], dict[str, float]] | None = None
     frontier: dict[float, tuple[float, dict[str, float], dict[str, Any]]] = {}
+    ranked: list[tuple[tuple[float, float], int, dict[str, float]]] = []
     keys = list(GRID)
-    for values in itertools.product(*(GRID[k] for k in keys)):
+    for idx, values in enumerate(itertools.product(*(GRID[key] for key in keys))):
         th = dict(zip(keys, values))
         sc = scores(accept(sub, th), sub["valid"])
         if not sc["accepted"]:
@@ -379,13 +417,12 @@ def calibrate(cols: dict[str, np.ndarray], *, min_recall: float = MIN_RECALL) ->
         lb = sc["precision_ci"][0]
         if rec not in frontier or lb > frontier[rec][0]:
             frontier[rec] = (lb, th, sc)
-        if sc["recall"] < min_recall:
-            continue
-        key = (lb, float(sc["recall"]))
-        if best is None or key > best[0]:
-            best = (key, th)
+        if sc["recall"] >= min_recall:
+            ranked.append(((lb, float(sc["recall"])), -idx, th))
+    ranked.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    best = next(((key, th) for key, _, th in ranked if conformance_ok(th)), None)
     if best is None:
-        raise SystemExit(f"no threshold setting keeps recall >= {min_recall} on the calibration half")
+        raise SystemExit(f"no threshold setting keeps recall >= {min_recall} and the conformance cases")
     rows = [{"recall_bucket": r, "precision_lower": lb, "thresholds": th, **sc}
             for r, (lb, th, sc) in sorted(frontier.items())]
     return best[1], rows
@@ -417,8 +454,10 @@ def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> d
         "valid_rate": {"calibration": float(ccols["valid"].mean()), "heldout": float(hcols["valid"].mean())},
         "procedure": (f"grid search over {', '.join(f'{k} {list(v)}' for k, v in GRID.items())} on the calibration half "
                       f"only; objective: the Wilson 95% lower bound of precision (validity of accepted pairs), subject "
-                      f"to recall (share of valid pairs accepted) >= {min_recall}; ties: higher recall, then looser "
-                      "thresholds; position checks (mwe, names) and morphology have no threshold"),
+                      f"to recall (share of valid pairs accepted) >= {min_recall} and to issue 12's conformance cases "
+                      "(jump->leap, movie->film, movies->films, started->began accepted; film->celluloid, screen->sieve, "
+                      "way->agency, mess->passel, funny->laughable, tremendous->terrible, a lot->heap, dickens->deuces "
+                      "rejected); ties: higher recall, then looser thresholds; position checks (mwe, names) and morphology have no threshold"),
         "chosen": chosen, "defaults_before": DEFAULTS_BEFORE,
         "calibration": {"chosen": scores(accept(ccols, chosen), ccols["valid"]),
                         "defaults_before": scores(accept(ccols, DEFAULTS_BEFORE), ccols["valid"])},

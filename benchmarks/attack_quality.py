@@ -200,7 +200,9 @@ def write_report(out_dir: Path, payload: dict[str, Any]) -> None:
     ]
     rates = payload.get("validity_rates", {})
     for m in payload["models"]:
-        lines += [f"## `{m['model']}` (model.safetensors sha256 {m['sha256']}..., {m['n']} texts)", "",
+        span = m.get("test_rows") or []
+        where = f", test-file rows {span[0]}-{span[1]} (0-based data rows)" if span else ""
+        lines += [f"## `{m['model']}` (model.safetensors sha256 {m['sha256']}..., {m['n']} texts{where})", "",
                   ("| method | success | validity rate (held-out) | est. valid success | successes strict-valid | "
                   "queries/text | of which ranking passes | words changed (share) | seconds | s/text |"),
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -237,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         parts = [json.loads((Path(d) / "attack.json").read_text(encoding="utf-8")) for d in args.combine]
         merged = dict(parts[0])
         merged["models"] = [m for p in parts for m in p["models"]]
-        merged["notes"] = list(dict.fromkeys(n for p in parts for n in p["notes"]))
+        merged["notes"] = list(dict.fromkeys([*(n for p in parts for n in p["notes"]), *args.note]))
         write_report(Path(args.out), merged)
         return 0
     if args.render_only:
@@ -265,11 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.methods:
         methods = [m for m in methods if m[0] in args.methods]
     models = []
-    first_last = []
     for ref in args.models:
         model = load_model_ref(ref)
         chosen = select_correct(model, rows, args.offset + args.n)[args.offset :]
-        first_last.append(f"`{ref}`: test rows {chosen[0][0]}-{chosen[-1][0]}" if chosen else f"`{ref}`: none")
         results = []
         for key, name, cfg, search, recipe in methods:
             if search is None:
@@ -279,11 +279,13 @@ def main(argv: list[str] | None = None) -> int:
             summary = summarize(recs, secs, rates.get(recipe))
             results.append({"key": key, "method": name, "summary": summary, "records": recs})
             print(f"{ref} {name}: {summary}", file=sys.stderr, flush=True)
-        models.append({"model": ref, "sha256": fingerprint(ref), "n": len(chosen), "results": results})
+        models.append({"model": ref, "sha256": fingerprint(ref), "n": len(chosen), "results": results,
+                       "test_rows": [chosen[0][0], chosen[-1][0]] if chosen else []})
     notes = [
         ("each method first attacks one warm-up sentence untimed (not in the range, not counted); "
         "texts: correctly classified SST-2 test sentences number "
-        f"{args.offset}..{args.offset + args.n - 1} (0-based, file order, per model: {'; '.join(first_last)}); "
+        f"{args.offset}..{args.offset + args.n - 1} (0-based, in file order, per model; the test-file rows they span are "
+        "given with each model); "
         "earlier reports used 0..299 (0-99 reported, 100-299 for tuning the search); no setting was chosen on these texts: "
         "the search settings are the existing defaults and the strict thresholds were calibrated on SST-2 train/dev pairs"),
         (f"cap on words changed for every method: {strict.max_words_changed} words / {int(100 * (strict.max_fraction or 1))}% "

@@ -196,7 +196,7 @@ PRIOR_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
 PERMISSIVE = [
     {"name": "naturalness", "max_zipf_drop": 8.0, "min_zipf": 0.0},
     {"name": "closeness", "min_cosine": -1.0},
-    {"name": "sentiment", "polar_min_cosine": -1.0},
+    {"name": "sentiment", "max_shift": 2.0},
 ]
 """Thresholds that let every value through, so the raw values of each check are recorded."""
 
@@ -247,7 +247,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "min_cosine": (-1.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
     "max_zipf_drop": (0.5, 1.0, 1.5, 2.0, 3.0, 8.0),
     "min_zipf": (0.0, 2.5, 3.0, 3.5, 4.0),
-    "polar_min_cosine": (-1.0, 0.5, 0.6, 0.7, 0.8),
+    "max_shift": (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 2.0),
 }
 """Candidate thresholds (-1 / 0 / 8 mean "no threshold")."""
 MIN_RECALL = 0.5
@@ -299,10 +299,10 @@ def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     def passed(name: str) -> np.ndarray:
         return np.array([bool(x[name]["passed"]) for x in f])
 
-    def polar_cos(x: dict[str, Any]) -> float:
+    def polar_shift(x: dict[str, Any]) -> float:
         v = x["sentiment"]["value"]
-        c = v.get("cosine") if isinstance(v, dict) else None
-        return 2.0 if c is None else float(c)  # 2: no sentiment-bearing word, no strength test
+        c = v.get("shift") if isinstance(v, dict) else None
+        return 0.0 if c is None else abs(float(c))  # no shift: failed earlier (polarity, antonym, no vector)
 
     cols = {
         "valid": np.array([truth(r) for r in recs]),
@@ -312,7 +312,7 @@ def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         "cosine": np.array([-2.0 if x["cosine"] is None else float(x["cosine"]) for x in f]),
         "zipf_sub": np.array([float(x["zipf_substitute"] or 0.0) for x in f]),
         "zipf_drop": np.array([float((x["zipf_original"] or 0.0) - (x["zipf_substitute"] or 0.0)) for x in f]),
-        "polar_cos": np.array([polar_cos(x) for x in f]),
+        "polar_shift": np.array([polar_shift(x) for x in f]),
     }
     for w in PRIOR_WEIGHTS:
         cols[f"sense@{w}"] = np.array([bool(x[f"sense@{w}"]["passed"]) for x in f])
@@ -331,7 +331,7 @@ def check_masks(cols: dict[str, np.ndarray], th: dict[str, float]) -> dict[str, 
         "sense": cols[f"sense@{th['prior_weight']}"],
         "naturalness": cols["archaic_ok"] & (cols["zipf_sub"] >= th["min_zipf"]) & (cols["zipf_drop"] <= th["max_zipf_drop"]),
         "closeness": cols["cosine"] >= th["min_cosine"],
-        "sentiment": cols["sentiment_ok"] & (cols["polar_cos"] >= th["polar_min_cosine"]),
+        "sentiment": cols["sentiment_ok"] & (cols["polar_shift"] <= th["max_shift"]),
     }
     if "sentence_min_cosine" in th and "sentence_cosine" in cols:
         masks["sentence_meaning"] = cols["sentence_cosine"] >= th["sentence_min_cosine"]
@@ -387,7 +387,7 @@ def conformance_ok(th: dict[str, float]) -> bool:
         {"name": "sense", "prior_weight": th["prior_weight"]},
         {"name": "naturalness", "max_zipf_drop": th["max_zipf_drop"], "min_zipf": th["min_zipf"]},
         {"name": "closeness", "min_cosine": th["min_cosine"]},
-        {"name": "sentiment", "polar_min_cosine": th["polar_min_cosine"]},
+        {"name": "sentiment", "max_shift": th["max_shift"]},
     ])
 
     def valid(text: str, word: str, sub: str) -> bool:
@@ -428,7 +428,7 @@ def calibrate(cols: dict[str, np.ndarray], *, min_recall: float = MIN_RECALL) ->
     return best[1], rows
 
 
-DEFAULTS_BEFORE = {"prior_weight": 0.3, "min_cosine": 0.55, "max_zipf_drop": 1.5, "min_zipf": 3.0, "polar_min_cosine": 0.7}
+DEFAULTS_BEFORE = {"prior_weight": 0.3, "min_cosine": 0.55, "max_zipf_drop": 1.5, "min_zipf": 3.0, "max_shift": 0.2}
 """The strict recipe's thresholds before calibration (helper "attack"'s first defaults)."""
 
 

@@ -82,6 +82,9 @@ def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None
                          "pred_after": pa, "probs_after": [0.3, 0.7] if pa else [0.7, 0.3], "flipped": flip,
                          "verified": True, "queries": 12, "words_changed": 1, "meaning_flags": flags,
                          "constrained": not flags})
+    for v in variants:  # validity columns of the strict recipe (issue 12): a flagged variant is not valid
+        v.update({"recipe": "strict", "valid": not v["meaning_flags"], "direction": "break", "declared": False,
+                  "evidence": json.dumps({"valid": not v["meaning_flags"], "checks": {}})})
     flip_rates = pd.DataFrame([{"word": "dull", "replacement": "boring", "direction": "to", "n_texts": 4,
                                 "n_flipped": 1, "rate": 0.25}])
     pos_stats = pd.DataFrame([{"pos": "JJ", "n": 10, "mean": 0.2, "median": 0.1, "q1": -0.1, "q3": 0.4,

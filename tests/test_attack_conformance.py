@@ -24,6 +24,8 @@ from audit.attack.constraints import (
     StopwordConstraint,
     SwapContext,
 )
+from audit.attack.checks import Check, Resources
+from audit.attack.registry import BUILTINS, STRICT
 from audit.attack.transformation import Transformation, WordNetSwap
 from audit.nlp import wordnet
 
@@ -47,6 +49,18 @@ CONSTRAINTS: dict[str, Callable[[], Constraint]] = {
     "max_words": lambda: MaxWordsChanged(max_words=2, max_fraction=0.2),
     "no_repeat": lambda: NoRepeatModification(),
 }
+
+
+def _strict_check(name: str) -> Callable[[], Constraint]:
+    def make() -> Constraint:
+        cls = BUILTINS[name][0]
+        return cls(resources=Resources(), declared={"terribly": ["very"], "very": ["terribly"]})
+
+    return make
+
+
+# every built-in check of the strict recipe obeys the same rules (the sentence encoder has its own test)
+CONSTRAINTS.update({f"strict_{name}": _strict_check(name) for name in STRICT})
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +130,22 @@ def test_constraint_conformance(name: str, tagged: list[tuple[list[str], list[st
     again = make()
     assert [(again.allows_position(ctx), again.filter(ctx, swap.candidates(ctx.tokens, ctx.tags, ctx.position) + ["the"]))
             for ctx in _contexts(tagged)] == results
+
+
+@pytest.mark.parametrize("name", STRICT)
+def test_strict_checks_give_evidence_for_every_candidate(name: str, tagged: list[tuple[list[str], list[str]]]) -> None:
+    """A check's filter keeps exactly the candidates whose evidence passed; the evidence names the check."""
+    c = _strict_check(name)()
+    assert isinstance(c, Check)
+    swap = WordNetSwap()
+    for ctx in _contexts(tagged)[::3]:
+        cands = swap.candidates(ctx.tokens, ctx.tags, ctx.position)
+        results = [c.evaluate(ctx, k) for k in cands]
+        assert all(r.name == name and isinstance(r.passed, bool) for r in results)
+        if c.scope == "candidate":
+            assert c.filter(ctx, cands) == [k for k, r in zip(cands, results) if r.passed]
+        else:
+            assert c.allows_position(ctx) == c.evaluate(ctx, None).passed
 
 
 def test_the_rules_bite(tagged: list[tuple[list[str], list[str]]]) -> None:

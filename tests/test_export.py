@@ -22,7 +22,8 @@ from tests.fixtures_runs import XSS, make_manifest, make_tables, metrics_of, pub
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _variant(i: int, original: str, repl: tuple[int, str, str], *, gold: int, after: int, flags=()) -> dict:
+def _variant(i: int, original: str, repl: tuple[int, str, str], *, gold: int, after: int, flags=(),
+             valid: bool | None = None, pred_before: int | None = None) -> dict:
     pos, old, new = repl
     toks = original.split()
     assert toks[pos] == old
@@ -32,7 +33,13 @@ def _variant(i: int, original: str, repl: tuple[int, str, str], *, gold: int, af
                                                               "pos": "JJ"}]),
             "gold": gold, "pred_before": gold, "probs_before": [0.5, 0.5], "pred_after": after,
             "probs_after": [0.5, 0.5], "flipped": after != gold, "verified": True, "queries": 3, "words_changed": 1,
-            "meaning_flags": list(flags), "constrained": not flags}
+            "meaning_flags": list(flags), "constrained": not flags,
+            "recipe": "strict", "valid": (not flags) if valid is None else valid,
+            "direction": "break" if pred_before in (None, gold) else "fix", "declared": False,
+            "evidence": json.dumps({"valid": not flags, "checks": {"closeness": {"passed": True, "value": 0.8,
+                                                                                  "threshold": 0.55}},
+                                    "sense": "good.a.01", "cosine": 0.8, "zipf_original": 6.1,
+                                    "zipf_substitute": 5.8})} | ({} if pred_before is None else {"pred_before": pred_before})
 
 
 @pytest.fixture
@@ -76,6 +83,20 @@ def test_tokens_come_from_recorded_tokens_when_text_differs(tmp_path):
     rec = publish_run(store)  # fixture variants swap token 0 of each text
     suite = read_suite(export_suite(rec, fmt="jsonl", out=tmp_path / "s.jsonl"))
     assert suite.cases[0].tokens == ["nice", "gripping", "and", "moving", "film"]
+
+
+def test_a_run_without_validity_evidence_needs_the_loose_recipe(tmp_path):
+    store = RunStore(tmp_path)
+    tables = make_tables()
+    tables["variants"] = tables["variants"].drop(columns=["recipe", "valid", "direction", "declared", "evidence"])
+    w = store.begin("oldkey", make_manifest())
+    for name, df in tables.items():
+        w.write_table(name, df)
+    rec = w.publish(manifest_updates={"metrics": metrics_of(tables)})
+    with pytest.raises(DataError, match="no validity evidence.*--recipe loose"):
+        export_suite(rec, fmt="jsonl", out=tmp_path / "s2.jsonl")
+    suite = read_suite(export_suite(rec, fmt="jsonl", out=tmp_path / "s.jsonl", recipe="loose"))
+    assert suite.cases and {c.validity for c in suite.cases} == {"unknown"}
 
 
 def test_read_suite_errors_name_file_and_line(toy_run, tmp_path):

@@ -2,7 +2,13 @@
 
     transformation  WordNetSwap             where a word may go
     constraints     Stopword/Entity/PosMatch/MaxWordsChanged/NoRepeat
-    meaning         MeaningFlagger          antonym / sense_mismatch / sentiment_flip flags (never block)
+    checks, strict  the strict recipe's blocking checks (mwe, names, sense, morphology, naturalness,
+                    closeness, sentiment), each giving evidence (passed, value, threshold)
+    sentence        SentenceMeaningCheck    optional all-MiniLM-L6-v2 check (extra [meaning])
+    registry        recipes as open constraint lists (attack.recipe, attack.constraints)
+    validity        check_swap, Validator   evidence of swaps and variants
+    edit            apply_swap              a swap with a/an adjusted
+    meaning         MeaningFlagger          antonym / sense_mismatch / sentiment_flip flags (loose recipe; never block)
     goal            UntargetedClassification
     estimate        ReatGuide, ReatView     REAT ranking + swap estimates from one pass (the search's guide)
     search          GreedyReatSearch        REAT-ranked greedy, exact query counting
@@ -35,6 +41,7 @@ from audit.attack.meaning import FLAGS, MeaningFlagger
 from audit.attack.recipe import AttackConfig, AttackResult, ReatWordNetAttack, attack_many
 from audit.attack.search import GreedyReatSearch, QueryCounter, Swap
 from audit.attack.transformation import Transformation, WordNetSwap
+from audit.attack.validity import SwapEvidence, Validator, VariantEvidence, check_swap, strict_validator
 
 __all__ = [
     "FLAGS",
@@ -60,12 +67,17 @@ __all__ = [
     "StopwordConstraint",
     "Swap",
     "SwapContext",
+    "SwapEvidence",
     "Transformation",
     "UntargetedClassification",
+    "Validator",
+    "VariantEvidence",
     "WordNetSwap",
     "attack_many",
+    "check_swap",
     "driver_flip_rates",
     "driver_synonyms",
     "gradient_estimator",
     "reat_ranker",
+    "strict_validator",
 ]

@@ -1,4 +1,7 @@
-"""Meaning-change flags for a swap. They mark a variant; they never block it.
+"""Meaning-change flags for a swap (the loose recipe's labels). They mark a variant; they never block it.
+
+The strict recipe's blocking checks live in :mod:`audit.attack.strict`; these flags are
+kept for the loose recipe (raw stress tests) and the ``meaning_flags`` column.
 
 * ``antonym``: the candidate is a WordNet antonym of a sense of the original
   (or of one of its similar-to sets);

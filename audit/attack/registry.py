@@ -50,7 +50,7 @@ class _NoParams(_Params):
 
 
 # Thresholds calibrated on the labelled validity set (benchmarks/calibrate_validity.py,
-# reports/benchmarks/validity.md): prior_weight, max_zipf_drop, min_zipf, polar_min_cosine, sentence min_cosine.
+# reports/benchmarks/validity.md): prior_weight, max_zipf_drop, min_zipf, sentence min_cosine.
 class SenseParams(_Params):
     prior_weight: float = Field(default=0.1, ge=0.0, description="weight of log SemCor prior vs context cosine")
     window: int = Field(default=8, ge=1, description="context tokens on each side")
@@ -70,7 +70,7 @@ class ClosenessParams(_Params):
 
 
 class SentimentParams(_Params):
-    polar_min_cosine: float = Field(default=0.8, ge=-1.0, le=1.0, description="cosine a sentiment word's swap needs")
+    max_shift: float = Field(default=0.2, ge=0.0, le=2.0, description="largest move along the GloVe sentiment axis")
 
 
 class SentenceMeaningParams(_Params):

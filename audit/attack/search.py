@@ -177,22 +177,21 @@ class GreedyReatSearch:
         self,
         order: Sequence[int],
         ctx_for: Callable[[int], SwapContext],
-        tags: tuple[str, ...],
-        transformation: Transformation,
+        candidates: dict[int, list[str]],
         constraints: Sequence[Constraint],
         guidance: Guidance,
     ) -> Iterator[tuple[list[int], list[tuple[int, str]]]]:
         """``(positions, candidates to send)`` per group of ``window`` REAT-ranked positions
         that have acceptable candidates; candidates best-estimated first.
 
-        Cheap constraints run on every candidate, lazy ones (a POS re-tag) only while
-        picking the ``group_sends`` candidates to send, in that order: the same picks as
-        filtering everything first."""
+        ``candidates``: each position's candidates after the cheap constraints (computed
+        before the round's guide call, see :meth:`run`); lazy ones (a POS re-tag) run only
+        while picking the ``group_sends`` candidates to send, in that order: the same picks
+        as filtering everything first."""
         pool: list[tuple[int, str]] = []
         positions: list[int] = []
         for i in order:
-            ctx = ctx_for(i)
-            cands = apply_filters(ctx, transformation.candidates(ctx.tokens, tags, i), constraints, lazy=False)
+            cands = candidates.get(i, [])
             if not cands:
                 continue
             pool += [(i, c) for c in cands]
@@ -270,6 +269,12 @@ class GreedyReatSearch:
                 i for i in range(len(current))
                 if i not in dead and all(c.allows_position(ctx_for(i)) for c in constraints)
             ]
+            # cheap constraints first: a round with no acceptable candidate anywhere spends no rank query
+            candidates = {
+                i: apply_filters(ctx_for(i), transformation.candidates(current, tags, i), constraints, lazy=False)
+                for i in positions
+            }
+            positions = [i for i in positions if candidates[i]]
             if not positions:
                 return outcome("exhausted")
             if counter.remaining < self.guide.passes:
@@ -283,7 +288,7 @@ class GreedyReatSearch:
             fallback: tuple[float, int, str, list[float]] | None = None
             weak = 0
             out_of_budget = False
-            for group, unit in self._groups(order, ctx_for, tags, transformation, constraints, guidance):
+            for group, unit in self._groups(order, ctx_for, candidates, constraints, guidance):
                 if counter.remaining < 1:
                     out_of_budget = True
                     break

@@ -10,8 +10,8 @@ name           scope     passes when
 ``naturalness``candidate Zipf(substitute) >= ``min_zipf`` and Zipf drop <= ``max_zipf_drop``;
                          no archaic/slang WordNet usage domain
 ``closeness``  candidate GloVe cosine(original, substitute) >= ``min_cosine``
-``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy;
-                         a sentiment-bearing word needs cosine >= ``polar_min_cosine``
+``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy,
+                         strength shift on the GloVe sentiment axis <= ``max_shift``
 =============  ========  ============================================================
 
 Declared pairs (``extra_synonyms``) are exempt from ``sense``, ``naturalness``,
@@ -26,8 +26,8 @@ from audit.attack.checks import Check, CheckResult, _Memo
 from audit.attack.constraints import SwapContext
 from audit.nlp import inflection, names, wordnet
 from audit.nlp.frequency import zipf
-from audit.nlp.mwe import mwe_at
-from audit.nlp.polarity import MIXED, polarity
+from audit.nlp.mwe import mwe_spans
+from audit.nlp.polarity import MIXED, polarity, strength
 from audit.nlp.senses import SenseChoice, choose_sense
 
 ARTICLES = frozenset({"a", "an"})
@@ -48,9 +48,17 @@ class MweCheck(Check):
         self._memo = _Memo()
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
-        key = (ctx.original_tokens, ctx.position)
-        expr = self._memo.get(key, lambda: mwe_at(ctx.original_tokens, self._tags(ctx), ctx.position))
+        covered: dict[int, str] = self._memo.get(ctx.original_tokens, lambda: self._spans(ctx))
+        expr = covered.get(ctx.position)
         return CheckResult(self.name, expr is None, expr, None)
+
+    def _spans(self, ctx: SwapContext) -> dict[int, str]:
+        """Position -> the first expression covering it, for the whole (original) sentence."""
+        out: dict[int, str] = {}
+        for start, end, expr in mwe_spans(ctx.original_tokens, self._tags(ctx)):
+            for i in range(start, end):
+                out.setdefault(i, expr)
+        return out
 
     def _tags(self, ctx: SwapContext) -> list[str]:
         if ctx.original_tokens == ctx.tokens:
@@ -93,9 +101,12 @@ class SenseCheck(Check):
         return {"prior_weight": self.prior_weight, "window": self.window}
 
     def choice(self, ctx: SwapContext) -> SenseChoice | None:
-        key = (ctx.tokens, ctx.position, ctx.tags[ctx.position])
+        """The sense in context (memoised on the word, its tag and the ``window`` tokens around it)."""
+        lo, hi = max(0, ctx.position - self.window), ctx.position + self.window + 1
+        window = ctx.tokens[lo:hi]
+        key = (window, ctx.position - lo, ctx.tags[ctx.position])
         return self._memo.get(key, lambda: choose_sense(  # type: ignore[no-any-return]
-            ctx.tokens, ctx.position, ctx.tags[ctx.position], vectors=self.resources.vectors,
+            window, ctx.position - lo, ctx.tags[ctx.position], vectors=self.resources.vectors,
             window=self.window, prior_weight=self.prior_weight))
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
@@ -218,19 +229,19 @@ class ClosenessCheck(Check):
 
 class SentimentCheck(Check):
     """No polarity change (opinion lexicon, else WordNet neighbourhood: :mod:`audit.nlp.polarity`),
-    no WordNet antonymy (either way, through similar-to sets), and a sentiment-bearing word only by
-    one at GloVe cosine >= ``polar_min_cosine`` (a proxy for similar strength)."""
+    no WordNet antonymy (either way, through similar-to sets), and similar strength: the words'
+    projections on the GloVe sentiment axis differ by at most ``max_shift``."""
 
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, polar_min_cosine: float = 0.8, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, max_shift: float = 0.2, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
-        self.polar_min_cosine = polar_min_cosine
+        self.max_shift = max_shift
         self.sense = sense
 
     def thresholds(self) -> dict[str, Any]:
-        return {"polar_min_cosine": self.polar_min_cosine}
+        return {"max_shift": self.max_shift}
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
         tag = ctx.tags[ctx.position]
@@ -240,21 +251,24 @@ class SentimentCheck(Check):
         po = polarity(ctx.word, tag, lex, synset=synset)
         if candidate is None:
             return CheckResult(self.name, po != MIXED, {"original": po}, self.thresholds())
-        in_sense = choice is not None and candidate.lower() in choice.lemmas
-        ps = polarity(candidate, tag, lex, synset=synset if in_sense else None)
+        c = candidate.lower()
+        o = ctx.word.lower()
+        cand_lemmas = set(wordnet.lemmas(c, tag)) | {c}
+        in_sense = choice is not None and bool(cand_lemmas & set(choice.lemmas))
+        ps = polarity(c, tag, lex, synset=synset if in_sense else None)
         value: dict[str, Any] = {"original": po, "substitute": ps}
         if po == MIXED or ps == MIXED:
             return CheckResult(self.name, False, value, self.thresholds(), "polarity cannot be told")
         if po != ps:
             return CheckResult(self.name, False, value, self.thresholds(), "polarity changes")
-        c = candidate.lower()
-        o = ctx.word.lower()
         if c in wordnet.antonyms(o, tag) or o in wordnet.antonyms(c, tag):
             value["antonym"] = True
             return CheckResult(self.name, False, value, self.thresholds(), "WordNet antonym")
-        if po != 0:
-            cos = self.resources.vectors.cosine(o, c)
-            value["cosine"] = None if cos is None else round(cos, 4)
-            if cos is None or cos < self.polar_min_cosine:
-                return CheckResult(self.name, False, value, self.thresholds(), "sentiment strength may differ")
+        vectors = self.resources.vectors
+        so, sc = strength(o, vectors, lex), strength(c, vectors, lex)
+        if so is None or sc is None:
+            return CheckResult(self.name, False, value, self.thresholds(), "a word has no vector")
+        value["shift"] = round(sc - so, 4)
+        if abs(sc - so) > self.max_shift:
+            return CheckResult(self.name, False, value, self.thresholds(), "sentiment strength differs")
         return CheckResult(self.name, True, value, self.thresholds())

@@ -135,17 +135,20 @@ class Validator:
 
     def variant(self, original: Sequence[str], swaps: Sequence[Mapping[str, Any]], *,
                 tags: Sequence[str] | None = None) -> VariantEvidence:
-        """Judge ``swaps`` (dicts with position, original, replacement) applied in order to ``original``."""
+        """Judge ``swaps`` (dicts with position, original, replacement) applied in order to ``original``.
+
+        ``tags``: PTB tags of ``original``, used for every swap (driver probes); None re-tags the
+        text before each swap, as the search does each round."""
         current = list(original)
-        tag_list = list(tags) if tags is not None and len(tags) == len(current) else None
+        given = list(tags) if tags is not None and len(tags) == len(current) else None
         out: list[SwapEvidence] = []
         for s in swaps:
             i, old, new = int(s["position"]), str(s["original"]), str(s["replacement"])
             if old.lower() in ARTICLES and new.lower() in ARTICLES:
                 current[i] = new  # an a/an adjustment made with the next word's swap
                 continue
-            if tag_list is None:
-                tag_list = self.resources.tag(current)
+            # given tags are the original's; otherwise the text is re-tagged as it stands (like the search)
+            tag_list = given if given is not None else self.resources.tag(current)
             out.append(self.swap(current, i, new, tags=tag_list, original=original))
             current[i] = new
         return VariantEvidence(out)

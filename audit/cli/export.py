@@ -20,7 +20,11 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Output file."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
         include_flagged: bool = typer.Option(
-            False, "--include-flagged", help="Also export variants with a meaning flag (e.g. antonym swaps)."),
+            False, "--include-flagged",
+            help="Also export variants that failed a validity check or carry a meaning flag (labelled invalid)."),
+        recipe: str = typer.Option(
+            "strict", "--recipe",
+            help="strict: only strict-valid variants (default) | loose: the raw variants too, labelled."),
         tolerance: float = typer.Option(
             0.0, "--tolerance", min=0.0, max=1.0, help="Failure rate a rerun may have and still pass (jsonl)."),
     ) -> None:
@@ -29,7 +33,9 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise ConfigError(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+        if recipe not in ("strict", "loose"):
+            raise ConfigError(f"--recipe: unknown recipe {recipe!r}", hint="use strict or loose")
         record = resolve_store(store).get(run_id)
         path = export_suite(record, fmt=fmt, out=out, include_flagged=include_flagged,  # type: ignore[arg-type]
-                            tolerance=tolerance)
+                            tolerance=tolerance, recipe=recipe)  # type: ignore[arg-type]
         typer.echo(str(path))

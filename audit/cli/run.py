@@ -28,7 +28,9 @@ def _summary(result: object) -> list[str]:
     if m.get("n_attacked"):
         lines.append(
             f"  attacked {m['n_attacked']} texts: success {_pct(m.get('attack_success_rate'))}, "
-            f"constrained {_pct(m.get('attack_success_rate_constrained'))}, mean queries {m.get('mean_queries'):.1f}"
+            f"constrained {_pct(m.get('attack_success_rate_constrained'))}, "
+            f"strict-valid {_pct(m.get('attack_success_rate_valid'))} ({m.get('attack_recipe')} recipe), "
+            f"mean queries {m.get('mean_queries'):.1f}"
         )
     lines.append(
         f"  time: attribution+findings {t.get('attribution_and_findings', 0.0):.1f}s, attack {t.get('attack', 0.0):.1f}s,"

@@ -16,6 +16,7 @@ from audit.export.suite import (
     SCHEMA,
     SCHEMA_VERSION,
     CaseResult,
+    SelectRecipe,
     Suite,
     SuiteCase,
     SuiteManifest,
@@ -39,16 +40,17 @@ __all__ = ["FORMATS", "SCHEMA", "SCHEMA_VERSION", "CaseResult", "Suite", "SuiteC
 
 
 def export_suite(record: RunRecord, *, fmt: Format, out: Path | str, include_flagged: bool = False,
-                 tolerance: float = 0.0) -> Path:
+                 tolerance: float = 0.0, recipe: SelectRecipe = "strict") -> Path:
     """Write ``record``'s variants as an INV test suite in ``fmt``; returns the written path.
 
-    ``jsonl`` also writes ``<out>.manifest.json`` (schema ``reat-audit.suite`` v1).
+    ``jsonl`` also writes ``<out>.manifest.json`` (schema ``reat-audit.suite`` v1).  ``recipe`` /
+    ``include_flagged`` choose the variants (default: strict-valid breaks only; see :func:`build_cases`).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown suite format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
     out = Path(out)
-    cases = build_cases(record, include_flagged=include_flagged)
-    manifest = make_manifest(record, cases, tolerance=tolerance)
+    cases = build_cases(record, include_flagged=include_flagged, recipe=recipe)
+    manifest = make_manifest(record, cases, tolerance=tolerance, recipe=recipe, include_flagged=include_flagged)
     writers = {"jsonl": write_jsonl, "csv": write_csv, "pytest": write_pytest, "junit": write_junit}
     try:
         path = writers[fmt](cases, manifest, out)

@@ -4,6 +4,13 @@ Each case says: *this variant of a dataset text should keep the original's
 gold label*.  A suite is written as JSONL (one case per line) with a manifest
 beside it (``<out>.manifest.json``), read back with :func:`read_suite` and
 re-checked against any model with :func:`run_suite`.
+
+Which variants become cases (:func:`build_cases`): only *break* probes (the original
+was classified correctly), only variants that differ from their original, each
+distinct variant of a text once, and by default (``recipe="strict"``) only
+strict-valid ones (every swap passed every check of the strict recipe).  Every case
+carries its validity evidence; ``recipe="loose"`` or ``include_flagged`` export the
+rest too, labelled ``validity: "invalid"``.
 """
 
 from __future__ import annotations
@@ -66,6 +73,12 @@ class SuiteCase(_Strict):
     recorded_pass: bool | None = None
     meaning_flags: list[str] = Field(default_factory=list)
     provenance: Provenance
+    validity: Literal["valid", "invalid", "unknown"] = "unknown"
+    """``valid``: every swap passed every strict check (see ``evidence``)."""
+    declared: bool = False
+    """A declared synonym pair (``attack.extra_synonyms``) was used."""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    """checks passed / failed, per-check {passed, value, threshold}, sense, cosine, zipf_original, zipf_substitute."""
 
 
 class SuiteManifest(_Strict):
@@ -78,6 +91,8 @@ class SuiteManifest(_Strict):
     labels: list[str] = Field(default_factory=list)
     tolerance: float = Field(default=0.0, ge=0, le=1, description="failure rate a rerun may have and still pass")
     counts: dict[str, int] = Field(default_factory=dict)
+    recipe: dict[str, Any] = Field(default_factory=dict, description="the run's attack recipe and thresholds")
+    selection: dict[str, Any] = Field(default_factory=dict, description="which variants became cases")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -139,34 +154,77 @@ def _variant_tokens(row: dict[str, Any], swaps: list[dict[str, Any]], originals:
     return str(row["variant"]).split()
 
 
-def build_cases(record: RunRecord, *, include_flagged: bool = False) -> list[SuiteCase]:
+# --- validity selection (owner: attack) ---------------------------------------------------
+SelectRecipe = Literal["strict", "loose"]
+
+
+def _evidence_summary(raw: Any) -> dict[str, Any]:
+    """A case's evidence from the ``variants.evidence`` JSON (empty when the run has none)."""
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.strip() else {}
+    if not isinstance(raw, dict) or not raw:
+        return {}
+    checks = raw.get("checks") or {}
+    return {
+        "checks_passed": sorted(n for n, c in checks.items() if c.get("passed")),
+        "checks_failed": sorted(n for n, c in checks.items() if not c.get("passed")),
+        "checks": checks, "sense": raw.get("sense"), "cosine": raw.get("cosine"),
+        "zipf_original": raw.get("zipf_original"), "zipf_substitute": raw.get("zipf_substitute"),
+    }
+
+
+def _validity(row: dict[str, Any]) -> Literal["valid", "invalid", "unknown"]:
+    value = row.get("valid")
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "unknown"
+    return "valid" if bool(value) else "invalid"
+
+
+def build_cases(record: RunRecord, *, include_flagged: bool = False, recipe: SelectRecipe = "strict") -> list[SuiteCase]:
     """INV cases from a run's ``variants`` table.
 
-    Left out: variants of texts the model already got wrong (``pred_before !=
-    gold``: not an adversarial finding) and, unless ``include_flagged``, variants
-    with a meaning flag (e.g. an antonym swap): for them "keeps the gold label"
-    is not a fair expectation.  The recorded outcome of a case is
-    ``pred_after == gold`` (for the cases kept: the variant did not flip).
+    Always left out: variants of texts the model already got wrong (``pred_before != gold``:
+    a *fix* probe, not an adversarial finding), variants equal to their original, and a
+    second copy of the same variant of a text.  ``recipe="strict"`` (default) keeps only
+    strict-valid variants; ``include_flagged`` adds the invalid ones (labelled).
+    ``recipe="loose"`` is the raw selection: every variant without a meaning flag (with
+    ``include_flagged``: every variant), each labelled valid / invalid.  The recorded outcome
+    of a case is ``pred_after == gold``.
     """
+    if recipe not in ("strict", "loose"):
+        raise DataError(f"unknown recipe {recipe!r} for the export", hint="use strict or loose")
     if not record.has_table("variants"):
         return []
     variants = record.table("variants")
+    if recipe == "strict" and len(variants) and "valid" not in variants.columns:
+        raise DataError(f"run {record.run_id} has no validity evidence (recorded before the strict recipe)",
+                        hint="re-run the audit, or export with --recipe loose")
     labels = record.label_names()
     originals = _original_tokens(record)
     model_hash = record.manifest.get("model_hash")
     cases = []
+    seen: set[tuple[str, int, tuple[str, ...]]] = set()
     for row in variants.to_dict(orient="records"):
         flags = [str(f) for f in (row.get("meaning_flags") if row.get("meaning_flags") is not None else [])]
-        if flags and not include_flagged:
+        validity = _validity(row)
+        if recipe == "strict" and validity != "valid" and not include_flagged:
+            continue
+        if recipe == "loose" and flags and not include_flagged:
             continue
         if pd.notna(row.get("pred_before")) and int(row["pred_before"]) != int(row["gold"]):
             continue
         swaps = _swaps(row.get("swaps"))
         tokens = _variant_tokens(row, swaps, originals)
-        if not tokens:
+        base = originals.get((str(row["dataset"]), int(row["example_id"]))) or str(row["original"]).split()
+        if not tokens or tokens == base or str(row["variant"]) == str(row["original"]):
             continue
+        key = (str(row["dataset"]), int(row["example_id"]), tuple(tokens))
+        if key in seen:
+            continue
+        seen.add(key)
         gold = int(row["gold"])
         pred_after = int(row["pred_after"]) if pd.notna(row.get("pred_after")) else None
+        declared = row.get("declared")
         cases.append(SuiteCase(
             case_id=str(row["variant_id"]), kind=str(row.get("kind", "text")), original=str(row["original"]),
             variant=str(row["variant"]), tokens=tokens, swaps=[_swap(s) for s in swaps],
@@ -175,19 +233,30 @@ def build_cases(record: RunRecord, *, include_flagged: bool = False) -> list[Sui
             meaning_flags=flags,
             provenance=Provenance(run_id=record.run_id, dataset=str(row["dataset"]), example_id=int(row["example_id"]),
                                   model_hash=model_hash),
+            validity=validity, declared=bool(declared) if declared is not None and pd.notna(declared) else False,
+            evidence=_evidence_summary(row.get("evidence")),
         ))
     return cases
+# --- end validity selection ------------------------------------------------------------------
 
 
-def make_manifest(record: RunRecord, cases: Sequence[SuiteCase], *, tolerance: float = 0.0) -> SuiteManifest:
+def make_manifest(record: RunRecord, cases: Sequence[SuiteCase], *, tolerance: float = 0.0,
+                  recipe: SelectRecipe = "strict", include_flagged: bool = False) -> SuiteManifest:
     recorded_fail = sum(1 for c in cases if c.recorded_pass is False)
     n_variants = len(record.table("variants")) if record.has_table("variants") else 0
+    attack = record.manifest.get("attack")
     return SuiteManifest(
         created_at=datetime.now(timezone.utc).isoformat(), run_id=record.run_id,
         model_hash=record.manifest.get("model_hash"), model_ref=record.manifest.get("model_ref"),
         labels=record.label_names(), tolerance=tolerance,
         counts={"cases": len(cases), "recorded_failures": recorded_fail, "recorded_passes": len(cases) - recorded_fail,
-                "datasets": len({c.provenance.dataset for c in cases}), "variants_in_run": n_variants},
+                "datasets": len({c.provenance.dataset for c in cases}), "variants_in_run": n_variants,
+                "valid": sum(c.validity == "valid" for c in cases),
+                "invalid": sum(c.validity == "invalid" for c in cases),
+                "unknown_validity": sum(c.validity == "unknown" for c in cases)},
+        recipe=dict(attack) if isinstance(attack, dict) else {},
+        selection={"recipe": recipe, "include_flagged": include_flagged, "directions": ["break"],
+                   "strict_valid_only": recipe == "strict" and not include_flagged},
     )
 
 

@@ -1,9 +1,11 @@
-"""Inflection and lemmas with ``lemminflect``; the indefinite article with ``inflect``.
+"""Inflection and lemmas with ``lemminflect``; the indefinite article by a spelling rule.
 
 Only forms found in lemminflect's lookup tables are produced (``inflect_oov=False``):
 a form that cannot be produced reliably (``beautifuler``, ``handses``) is dropped, never
 guessed.  ``be`` is left out (``was``/``were`` cannot be chosen from a tag alone), and so
-are multi-word forms.  Both packages are loaded on first use.
+are multi-word forms.  lemminflect is loaded on first use.  (The ``inflect`` package's a/an
+was tried: its import alone takes tens of seconds, as typeguard instruments it, so a
+spelling rule with exception lists is used instead.)
 """
 
 from __future__ import annotations
@@ -79,17 +81,26 @@ def keeps_inflection(original: str, substitute: str, ptb_tag: str) -> tuple[bool
     return False, f"{s!r} is not a {ptb_tag} form"
 
 
-@lru_cache(maxsize=1)
-def _engine() -> Any:
-    try:
-        import inflect as inflect_pkg
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ResourceMissingError("the inflect package is not installed", hint="pip install inflect") from exc
-    return inflect_pkg.engine()
+_CONSONANT_SOUND = ("uni", "use", "usu", "uti", "uto", "ura", "ure", "uri", "uro", "uku", "ufo", "ubiq", "eu", "ewe",
+                    "one", "once", "ouija")
+"""Vowel-letter beginnings read with a consonant sound: "a unique", "a euphoric", "a one-off"."""
+_SILENT_H = ("hour", "honest", "honor", "honour", "heir", "herb")
+"""Beginnings with a silent h: "an hour", "an honest"."""
 
 
 @lru_cache(maxsize=65536)
 def article(word: str) -> str:
-    """``"a"`` or ``"an"`` for ``word`` (by sound: ``an hour``, ``a unicorn``), from ``inflect``."""
-    phrase = str(_engine().a(word.lower()))
-    return "an" if phrase.lower().startswith("an ") else "a"
+    """``"a"`` or ``"an"`` for ``word``, by its first sound (a spelling rule with exception lists:
+    ``an hour``, ``a unicorn``, ``a one-off``, ``an unusual``)."""
+    w = word.lower().lstrip("'\"-")
+    if not w:
+        return "a"
+    if w.startswith(_SILENT_H):
+        return "an"
+    if w[0] in "aeiou":
+        return "a" if w.startswith(_CONSONANT_SOUND) else "an"
+    if len(w) == 1 or (w.isupper() and len(w) <= 4):
+        return "an" if w[0] in "fhlmnrsx" else "a"  # letters and short acronyms: "an f", "an x-ray" is caught below
+    if w.startswith("x-"):
+        return "an"
+    return "a"

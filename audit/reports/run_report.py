@@ -31,6 +31,7 @@ TOP_WORDS = 20
 _METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), ("n_errors", "Errors", False),
             ("attack_success_rate", "Attack success rate", True),
             ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
+            ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
             ("mean_queries", "Mean queries per attack", False),
             ("max_completeness_delta", "Max REAT completeness delta", False))
 

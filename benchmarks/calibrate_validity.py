@@ -608,7 +608,7 @@ def write_validity_report(res: dict[str, Any]) -> None:
         cc, hh = row["calibration"], row["heldout"]
         lines.append(f"| {row['min_recall']} | {json.dumps(row['thresholds'])} | {_fmt(cc['precision'])} / {_fmt(cc['recall'])} "
                      f"| {_fmt(hh['precision'])} {_ci(hh['precision_ci'])} | {_fmt(hh['recall'])} |")
-    lines += ["", "## Calibration frontier (calibration half): best precision lower bound per recall level", "",
+    lines += ["", "## Calibration frontier (calibration half, not filtered by the conformance cases): best precision lower bound per recall level", "",
               "| recall | precision | precision 95% lower bound | accepted | thresholds |", "| --- | --- | --- | --- | --- |"]
     for row in res["frontier_calibration"]:
         if row["recall"] is not None and row["recall"] >= 0.2:

@@ -22,7 +22,7 @@ over the text (:class:`ReatView`; per-step states from :func:`audit.attribution.
 
   It is exact in the swapped cell and first order after it.  On the SST-2 models its
   rank correlation with the true change is about 0.99 (embedding-gradient: 0.86-0.92;
-  see ``benchmarks/attack_quality.py --estimators``).  Cost per candidate: one cell step
+  measured by ``benchmarks/attack_quality.py --estimators`` as of commit 57a6ffa).  Cost per candidate: one cell step
   per direction, about ``1/T`` of a forward pass.
 
 :class:`RankerGuide` wraps any ``Ranker`` (e.g. a test's fixed order) and, optionally,

@@ -91,7 +91,7 @@ class SenseCheck(Check):
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, **kw: Any) -> None:
+    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
         self.window = window
@@ -182,7 +182,7 @@ class NaturalnessCheck(Check):
     name = "naturalness"
     declared_exempt = True
 
-    def __init__(self, *, max_zipf_drop: float = 2.0, min_zipf: float = 2.5, **kw: Any) -> None:
+    def __init__(self, *, max_zipf_drop: float = 1.5, min_zipf: float = 0.0, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_zipf_drop = max_zipf_drop
         self.min_zipf = min_zipf
@@ -211,7 +211,7 @@ class ClosenessCheck(Check):
     name = "closeness"
     declared_exempt = True
 
-    def __init__(self, *, min_cosine: float = 0.55, **kw: Any) -> None:
+    def __init__(self, *, min_cosine: float = 0.7, **kw: Any) -> None:
         super().__init__(**kw)
         self.min_cosine = min_cosine
 
@@ -235,7 +235,7 @@ class SentimentCheck(Check):
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, max_shift: float = 0.2, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, max_shift: float = 0.15, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_shift = max_shift
         self.sense = sense

@@ -599,8 +599,8 @@ def write_validity_report(res: dict[str, Any]) -> None:
     if res.get("sentence_meaning_chosen"):
         sm = res["sentence_meaning_chosen"]
         hh = sm["heldout"]
-        lines += ["", f"Chosen `sentence_meaning.min_cosine` {sm['sentence_min_cosine']} ({sm['rule']}): held-out precision "
-                  f"{_fmt(hh['precision'])} {_ci(hh['precision_ci'])}, recall {_fmt(hh['recall'])}, {hh['accepted']} accepted."]
+        lines += ["", (f"Chosen `sentence_meaning.min_cosine` {sm['sentence_min_cosine']} ({sm['rule']}): held-out precision "
+                  f"{_fmt(hh['precision'])} {_ci(hh['precision_ci'])}, recall {_fmt(hh['recall'])}, {hh['accepted']} accepted.")]
     lines += ["", "## Sensitivity to the recall floor (reported after the main choice; not used to choose)", "",
               "| min recall | thresholds | calibration precision / recall | held-out precision | held-out recall |",
               "| --- | --- | --- | --- | --- |"]

@@ -34,7 +34,7 @@ def test_sentence_meaning_check_with_the_packaged_encoder(tmp_path, monkeypatch:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     sentence.load_encoder.cache_clear()
     check = sentence.SentenceMeaningCheck(min_cosine=0.9, cache_dir=str(tmp_path))
-    toks = tuple(["the", "movie", "is", "a", "delight", "from", "start", "to", "finish", "."])
+    toks = ("the", "movie", "is", "a", "delight", "from", "start", "to", "finish", ".")
     ctx = SwapContext(tokens=toks, tags=("DT",) * len(toks), position=1)
     near, far = check.evaluate(ctx, "film"), check.evaluate(ctx, "banana")
     assert near.value > far.value and near.passed and near.threshold == 0.9

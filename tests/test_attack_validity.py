@@ -36,6 +36,8 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("there is a lot of fun here .", "lot", "heap", "mwe"),
         ("having never been a huge fan of dickens ' novel .", "dickens", "deuces", "names"),
         ("the movies are great .", "movies", "film", "morphology"),
+        ("if your film becomes dull , leave .", "becomes", "goes", "sense"),  # "go" is rarely *become*
+        ("the art that we choose matters .", "choose", "take", "sense"),
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
@@ -106,3 +108,11 @@ def test_given_tags_are_used() -> None:
     assert ev.checks["morphology"].threshold == "NNS"
     assert check_swap(tokens, 1, "films", tagger=lambda t: ["DT", "NN", "VBP", "JJ", "."]).checks[
         "morphology"].threshold == "NN"
+
+
+def test_clitics_get_no_candidates() -> None:
+    from audit.attack.transformation import WordNetSwap
+
+    tokens = ["you", "'ve", "seen", "them"]
+    assert WordNetSwap().candidates(tokens, ["PRP", "VBP", "VBN", "PRP"], 1) == []
+    assert WordNetSwap().candidates(tokens, ["PRP", "VBP", "VBN", "PRP"], 2)

@@ -54,6 +54,8 @@ class _NoParams(_Params):
 class SenseParams(_Params):
     prior_weight: float = Field(default=0.3, ge=0.0, description="weight of log SemCor prior vs context cosine")
     window: int = Field(default=8, ge=1, description="context tokens on each side")
+    min_substitute_share: float = Field(default=0.1, ge=0.0, le=1.0,
+                                        description="the sense's share of the substitute's own SemCor use, at least")
 
 
 class MorphologyParams(_Params):

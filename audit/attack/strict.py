@@ -28,7 +28,7 @@ from audit.nlp import inflection, names, wordnet
 from audit.nlp.frequency import zipf
 from audit.nlp.mwe import mwe_spans
 from audit.nlp.polarity import MIXED, polarity, strength
-from audit.nlp.senses import SenseChoice, choose_sense
+from audit.nlp.senses import SenseChoice, choose_sense, substitute_share
 
 ARTICLES = frozenset({"a", "an"})
 BLOCKED_USAGE = frozenset({"archaism.n.01", "slang.n.02", "obscenity.n.02", "ethnic_slur.n.01",
@@ -86,19 +86,25 @@ class NameCheck(Check):
 
 
 class SenseCheck(Check):
-    """Only lemmas of the WordNet sense that fits the sentence (:func:`audit.nlp.senses.choose_sense`)."""
+    """Only lemmas of the WordNet sense that fits the sentence (:func:`audit.nlp.senses.choose_sense`),
+    and only substitutes for which that sense is not a rare one: at least ``min_substitute_share`` of
+    their own SemCor usage (:func:`audit.nlp.senses.substitute_share`; "take" for *choose*, "book" for
+    *script* and "go" for *become* are blocked)."""
 
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, **kw: Any) -> None:
+    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, min_substitute_share: float = 0.1,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
         self.window = window
+        self.min_substitute_share = min_substitute_share
         self._memo = _Memo()
 
     def thresholds(self) -> dict[str, Any]:
-        return {"prior_weight": self.prior_weight, "window": self.window}
+        return {"prior_weight": self.prior_weight, "window": self.window,
+                "min_substitute_share": self.min_substitute_share}
 
     def choice(self, ctx: SwapContext) -> SenseChoice | None:
         """The sense in context (memoised on the word, its tag and the ``window`` tokens around it)."""
@@ -117,9 +123,14 @@ class SenseCheck(Check):
             return CheckResult(self.name, True, choice.synset, "lemma of the sense in context")
         tag = ctx.tags[ctx.position]
         cand_lemmas = set(wordnet.lemmas(candidate, tag)) | {candidate.lower()}
-        ok = bool(cand_lemmas & set(choice.lemmas))
-        return CheckResult(self.name, ok, choice.synset, "lemma of the sense in context",
-                           "" if ok else f"not a lemma of {choice.synset}")
+        if not cand_lemmas & set(choice.lemmas):
+            return CheckResult(self.name, False, choice.synset, "lemma of the sense in context",
+                               f"not a lemma of {choice.synset}")
+        share = substitute_share(candidate, tag, choice.synset)
+        if share is not None and share < self.min_substitute_share - 1e-9:
+            return CheckResult(self.name, False, choice.synset, "lemma of the sense in context",
+                               f"{choice.synset} is a rare sense of {candidate!r} ({share:.1%} of its use)")
+        return CheckResult(self.name, True, choice.synset, "lemma of the sense in context")
 
 
 class MorphologyCheck(Check):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Mapping, Sequence
 
 from audit.nlp import wordnet
 
 SynonymSource = Callable[..., list[str]]
+_PLAIN_WORD = re.compile(r"^[A-Za-z][A-Za-z'-]*$")
 
 
 class Transformation(ABC):
@@ -74,6 +76,8 @@ class WordNetSwap(Transformation):
     def candidates(self, tokens: Sequence[str], tags: Sequence[str], position: int) -> list[str]:
         word = tokens[position]
         lower = word.lower()
+        if not _PLAIN_WORD.match(word):
+            return []  # clitics and symbols ("'ve", "n't", "'s", "-lrb-") are not words to swap
         found = list(self.extra.get(lower, ()))
         found += wordnet.synonyms(
             word, tags[position], expand_intensifiers=self.expand_intensifiers, max_sense_rank=self.max_sense_rank

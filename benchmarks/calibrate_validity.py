@@ -501,7 +501,10 @@ def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> d
         for r, a in zip(held_recs, full) if a and not truth(r)]
     sens = []
     for mr in (0.3, 0.4, 0.5, 0.6):
-        th, _ = calibrate(cols, min_recall=mr)
+        try:
+            th, _ = calibrate(cols, min_recall=mr)
+        except SystemExit:
+            continue  # no eligible setting keeps this recall
         sens.append({"min_recall": mr, "thresholds": th, "calibration": scores(accept(ccols, th), ccols["valid"]),
                      "heldout": scores(accept(hcols, th), hcols["valid"])})
     out["sensitivity_min_recall"] = sens

@@ -52,7 +52,7 @@ class _NoParams(_Params):
 # Thresholds calibrated on the labelled validity set (benchmarks/calibrate_validity.py,
 # reports/benchmarks/validity.md): all of the values below (min_zipf 0: the drop limit alone decides).
 class SenseParams(_Params):
-    prior_weight: float = Field(default=0.3, ge=0.0, description="weight of log SemCor prior vs context cosine")
+    prior_weight: float = Field(default=0.1, ge=0.0, description="weight of log SemCor prior vs context cosine")
     window: int = Field(default=8, ge=1, description="context tokens on each side")
     min_substitute_share: float = Field(default=0.1, ge=0.0, le=1.0,
                                         description="the sense's share of the substitute's own SemCor use, at least")
@@ -68,15 +68,15 @@ class NaturalnessParams(_Params):
 
 
 class ClosenessParams(_Params):
-    min_cosine: float = Field(default=0.7, ge=-1.0, le=1.0, description="GloVe cosine at least")
+    min_cosine: float = Field(default=0.55, ge=-1.0, le=1.0, description="GloVe cosine at least")
 
 
 class SentimentParams(_Params):
-    max_shift: float = Field(default=0.15, ge=0.0, le=2.0, description="largest move along the GloVe sentiment axis")
+    max_shift: float = Field(default=0.3, ge=0.0, le=2.0, description="largest move along the GloVe sentiment axis")
 
 
 class SentenceMeaningParams(_Params):
-    min_cosine: float = Field(default=0.97, ge=-1.0, le=1.0, description="sentence-encoder cosine at least")
+    min_cosine: float = Field(default=0.95, ge=-1.0, le=1.0, description="sentence-encoder cosine at least")
     cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
 
 

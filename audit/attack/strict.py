@@ -94,7 +94,7 @@ class SenseCheck(Check):
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, min_substitute_share: float = 0.1,
+    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, min_substitute_share: float = 0.1,
                  **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
@@ -222,7 +222,7 @@ class ClosenessCheck(Check):
     name = "closeness"
     declared_exempt = True
 
-    def __init__(self, *, min_cosine: float = 0.7, **kw: Any) -> None:
+    def __init__(self, *, min_cosine: float = 0.55, **kw: Any) -> None:
         super().__init__(**kw)
         self.min_cosine = min_cosine
 
@@ -246,7 +246,7 @@ class SentimentCheck(Check):
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, max_shift: float = 0.15, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, max_shift: float = 0.3, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_shift = max_shift
         self.sense = sense

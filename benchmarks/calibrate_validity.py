@@ -196,7 +196,7 @@ PRIOR_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
 PERMISSIVE = [
     {"name": "naturalness", "max_zipf_drop": 8.0, "min_zipf": 0.0},
     {"name": "closeness", "min_cosine": -1.0},
-    {"name": "sentiment", "polar_min_cosine": -1.0},
+    {"name": "sentiment", "max_shift": 2.0},
 ]
 """Thresholds that let every value through, so the raw values of each check are recorded."""
 
@@ -247,7 +247,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "min_cosine": (-1.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
     "max_zipf_drop": (0.5, 1.0, 1.5, 2.0, 3.0, 8.0),
     "min_zipf": (0.0, 2.5, 3.0, 3.5, 4.0),
-    "polar_min_cosine": (-1.0, 0.5, 0.6, 0.7, 0.8),
+    "max_shift": (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 2.0),
 }
 """Candidate thresholds (-1 / 0 / 8 mean "no threshold")."""
 MIN_RECALL = 0.5
@@ -299,10 +299,10 @@ def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     def passed(name: str) -> np.ndarray:
         return np.array([bool(x[name]["passed"]) for x in f])
 
-    def polar_cos(x: dict[str, Any]) -> float:
+    def polar_shift(x: dict[str, Any]) -> float:
         v = x["sentiment"]["value"]
-        c = v.get("cosine") if isinstance(v, dict) else None
-        return 2.0 if c is None else float(c)  # 2: no sentiment-bearing word, no strength test
+        c = v.get("shift") if isinstance(v, dict) else None
+        return 0.0 if c is None else abs(float(c))  # no shift: failed earlier (polarity, antonym, no vector)
 
     cols = {
         "valid": np.array([truth(r) for r in recs]),
@@ -312,7 +312,7 @@ def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         "cosine": np.array([-2.0 if x["cosine"] is None else float(x["cosine"]) for x in f]),
         "zipf_sub": np.array([float(x["zipf_substitute"] or 0.0) for x in f]),
         "zipf_drop": np.array([float((x["zipf_original"] or 0.0) - (x["zipf_substitute"] or 0.0)) for x in f]),
-        "polar_cos": np.array([polar_cos(x) for x in f]),
+        "polar_shift": np.array([polar_shift(x) for x in f]),
     }
     for w in PRIOR_WEIGHTS:
         cols[f"sense@{w}"] = np.array([bool(x[f"sense@{w}"]["passed"]) for x in f])
@@ -331,7 +331,7 @@ def check_masks(cols: dict[str, np.ndarray], th: dict[str, float]) -> dict[str, 
         "sense": cols[f"sense@{th['prior_weight']}"],
         "naturalness": cols["archaic_ok"] & (cols["zipf_sub"] >= th["min_zipf"]) & (cols["zipf_drop"] <= th["max_zipf_drop"]),
         "closeness": cols["cosine"] >= th["min_cosine"],
-        "sentiment": cols["sentiment_ok"] & (cols["polar_cos"] >= th["polar_min_cosine"]),
+        "sentiment": cols["sentiment_ok"] & (cols["polar_shift"] <= th["max_shift"]),
     }
     if "sentence_min_cosine" in th and "sentence_cosine" in cols:
         masks["sentence_meaning"] = cols["sentence_cosine"] >= th["sentence_min_cosine"]
@@ -360,17 +360,55 @@ def scores(acc: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     }
 
 
+CONFORMANCE_ACCEPTED = [
+    ("the actors jump through hoops to make it work .", "jump", "leap"),
+    ("it 's a cookie-cutter movie , a cut-and-paste job .", "movie", "film"),
+    ("the movies are great .", "movies", "films"),
+    ("the movie started slowly .", "started", "began"),
+]
+CONFORMANCE_REJECTED = [
+    ("the film is a charming and often affecting journey .", "film", "celluloid"),
+    ("the characters are too cliched to jump off the screen .", "screen", "sieve"),
+    ("there 's no way you wo n't be talking about the film .", "way", "agency"),
+    ("the whole thing is a mess .", "mess", "passel"),
+    ("a sharp , funny comedy .", "funny", "laughable"),
+    ("it 's a tremendous achievement .", "tremendous", "terrible"),
+    ("there is a lot of fun here .", "lot", "heap"),
+    ("having never been a huge fan of dickens ' novel .", "dickens", "deuces"),
+]
+"""Issue 12's required conformance cases: a threshold setting that breaks one is not eligible."""
+
+
+def conformance_ok(th: dict[str, float]) -> bool:
+    """Whether the strict checks with thresholds ``th`` accept / reject issue 12's conformance cases."""
+    from audit.attack.validity import strict_validator
+
+    v = strict_validator(constraints=[
+        {"name": "sense", "prior_weight": th["prior_weight"]},
+        {"name": "naturalness", "max_zipf_drop": th["max_zipf_drop"], "min_zipf": th["min_zipf"]},
+        {"name": "closeness", "min_cosine": th["min_cosine"]},
+        {"name": "sentiment", "max_shift": th["max_shift"]},
+    ])
+
+    def valid(text: str, word: str, sub: str) -> bool:
+        toks = text.split()
+        return v.swap(toks, toks.index(word), sub).valid
+
+    return all(valid(*c) for c in CONFORMANCE_ACCEPTED) and not any(valid(*c) for c in CONFORMANCE_REJECTED)
+
+
 def calibrate(cols: dict[str, np.ndarray], *, min_recall: float = MIN_RECALL) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Grid search on the calibration half: maximise the Wilson lower bound of precision subject to
-    recall >= ``min_recall``; ties go to higher recall, then to the looser thresholds (grid order)."""
+    recall >= ``min_recall`` and to issue 12's conformance cases; ties go to higher recall, then to
+    the looser thresholds (grid order)."""
     import itertools
 
     cal = ~cols["heldout"]
     sub = {k: v[cal] for k, v in cols.items()}
-    best: tuple[tuple[float, float], dict[str, float]] | None = None
     frontier: dict[float, tuple[float, dict[str, float], dict[str, Any]]] = {}
+    ranked: list[tuple[tuple[float, float], int, dict[str, float]]] = []
     keys = list(GRID)
-    for values in itertools.product(*(GRID[k] for k in keys)):
+    for idx, values in enumerate(itertools.product(*(GRID[key] for key in keys))):
         th = dict(zip(keys, values))
         sc = scores(accept(sub, th), sub["valid"])
         if not sc["accepted"]:
@@ -379,19 +417,18 @@ def calibrate(cols: dict[str, np.ndarray], *, min_recall: float = MIN_RECALL) ->
         lb = sc["precision_ci"][0]
         if rec not in frontier or lb > frontier[rec][0]:
             frontier[rec] = (lb, th, sc)
-        if sc["recall"] < min_recall:
-            continue
-        key = (lb, float(sc["recall"]))
-        if best is None or key > best[0]:
-            best = (key, th)
+        if sc["recall"] >= min_recall:
+            ranked.append(((lb, float(sc["recall"])), -idx, th))
+    ranked.sort(key=lambda x: (x[0], x[1]), reverse=True)
+    best = next(((key, th) for key, _, th in ranked if conformance_ok(th)), None)
     if best is None:
-        raise SystemExit(f"no threshold setting keeps recall >= {min_recall} on the calibration half")
+        raise SystemExit(f"no threshold setting keeps recall >= {min_recall} and the conformance cases")
     rows = [{"recall_bucket": r, "precision_lower": lb, "thresholds": th, **sc}
             for r, (lb, th, sc) in sorted(frontier.items())]
     return best[1], rows
 
 
-DEFAULTS_BEFORE = {"prior_weight": 0.3, "min_cosine": 0.55, "max_zipf_drop": 1.5, "min_zipf": 3.0, "polar_min_cosine": 0.7}
+DEFAULTS_BEFORE = {"prior_weight": 0.3, "min_cosine": 0.55, "max_zipf_drop": 1.5, "min_zipf": 3.0, "max_shift": 0.2}
 """The strict recipe's thresholds before calibration (helper "attack"'s first defaults)."""
 
 
@@ -417,8 +454,10 @@ def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> d
         "valid_rate": {"calibration": float(ccols["valid"].mean()), "heldout": float(hcols["valid"].mean())},
         "procedure": (f"grid search over {', '.join(f'{k} {list(v)}' for k, v in GRID.items())} on the calibration half "
                       f"only; objective: the Wilson 95% lower bound of precision (validity of accepted pairs), subject "
-                      f"to recall (share of valid pairs accepted) >= {min_recall}; ties: higher recall, then looser "
-                      "thresholds; position checks (mwe, names) and morphology have no threshold"),
+                      f"to recall (share of valid pairs accepted) >= {min_recall} and to issue 12's conformance cases "
+                      "(jump->leap, movie->film, movies->films, started->began accepted; film->celluloid, screen->sieve, "
+                      "way->agency, mess->passel, funny->laughable, tremendous->terrible, a lot->heap, dickens->deuces "
+                      "rejected); ties: higher recall, then looser thresholds; position checks (mwe, names) and morphology have no threshold"),
         "chosen": chosen, "defaults_before": DEFAULTS_BEFORE,
         "calibration": {"chosen": scores(accept(ccols, chosen), ccols["valid"]),
                         "defaults_before": scores(accept(ccols, DEFAULTS_BEFORE), ccols["valid"])},
@@ -462,7 +501,10 @@ def evaluate(recs: list[dict[str, Any]], *, min_recall: float = MIN_RECALL) -> d
         for r, a in zip(held_recs, full) if a and not truth(r)]
     sens = []
     for mr in (0.3, 0.4, 0.5, 0.6):
-        th, _ = calibrate(cols, min_recall=mr)
+        try:
+            th, _ = calibrate(cols, min_recall=mr)
+        except SystemExit:
+            continue  # no eligible setting keeps this recall
         sens.append({"min_recall": mr, "thresholds": th, "calibration": scores(accept(ccols, th), ccols["valid"]),
                      "heldout": scores(accept(hcols, th), hcols["valid"])})
     out["sensitivity_min_recall"] = sens
@@ -560,8 +602,8 @@ def write_validity_report(res: dict[str, Any]) -> None:
     if res.get("sentence_meaning_chosen"):
         sm = res["sentence_meaning_chosen"]
         hh = sm["heldout"]
-        lines += ["", f"Chosen `sentence_meaning.min_cosine` {sm['sentence_min_cosine']} ({sm['rule']}): held-out precision "
-                  f"{_fmt(hh['precision'])} {_ci(hh['precision_ci'])}, recall {_fmt(hh['recall'])}, {hh['accepted']} accepted."]
+        lines += ["", (f"Chosen `sentence_meaning.min_cosine` {sm['sentence_min_cosine']} ({sm['rule']}): held-out precision "
+                  f"{_fmt(hh['precision'])} {_ci(hh['precision_ci'])}, recall {_fmt(hh['recall'])}, {hh['accepted']} accepted.")]
     lines += ["", "## Sensitivity to the recall floor (reported after the main choice; not used to choose)", "",
               "| min recall | thresholds | calibration precision / recall | held-out precision | held-out recall |",
               "| --- | --- | --- | --- | --- |"]
@@ -569,7 +611,7 @@ def write_validity_report(res: dict[str, Any]) -> None:
         cc, hh = row["calibration"], row["heldout"]
         lines.append(f"| {row['min_recall']} | {json.dumps(row['thresholds'])} | {_fmt(cc['precision'])} / {_fmt(cc['recall'])} "
                      f"| {_fmt(hh['precision'])} {_ci(hh['precision_ci'])} | {_fmt(hh['recall'])} |")
-    lines += ["", "## Calibration frontier (calibration half): best precision lower bound per recall level", "",
+    lines += ["", "## Calibration frontier (calibration half, not filtered by the conformance cases): best precision lower bound per recall level", "",
               "| recall | precision | precision 95% lower bound | accepted | thresholds |", "| --- | --- | --- | --- | --- |"]
     for row in res["frontier_calibration"]:
         if row["recall"] is not None and row["recall"] >= 0.2:

@@ -11,7 +11,7 @@ from audit.attack.checks import Resources
 from audit.attack.constraints import Constraint, SwapContext
 from audit.attack.estimate import RankerGuide
 from audit.attack.goal import UntargetedClassification
-from audit.attack.registry import ConstraintSpec, build, describe, resolve
+from audit.attack.registry import ConstraintSpec, NaturalnessParams, build, describe, resolve
 from audit.attack.search import GreedyReatSearch, QueryCounter
 from audit.engine.adversarial import _driver_variant_rows
 from audit.engine.config import parse_config
@@ -69,7 +69,7 @@ def test_resolve_edits_the_recipe_list_in_order() -> None:
     assert resolve("loose", []) == []
     record = describe("strict", items)
     assert record["recipe"] == "strict" and record["blocking"]
-    assert {"name": "naturalness", "max_zipf_drop": 1.5, "min_zipf": 3.0} in record["constraints"]
+    assert {"name": "naturalness", **NaturalnessParams().model_dump()} in record["constraints"]  # calibrated defaults
     with pytest.raises(ConfigError, match="cannot import"):
         build([("tests.nope:Missing", {})], resources=Resources())
     with pytest.raises(ConfigError, match="not a Constraint subclass"):

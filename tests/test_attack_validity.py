@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from audit.attack.checks import CheckResult
+from audit.attack.registry import ClosenessParams
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
 EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment"]
@@ -89,7 +90,8 @@ def test_evidence_has_every_check_with_value_and_threshold() -> None:
     d = ev.to_dict()
     assert d["sense"] == "movie.n.01" and d["cosine"] is not None and d["cosine"] > 0.9
     assert d["zipf_original"] > 4 and d["zipf_substitute"] > 4
-    assert d["checks"]["closeness"] == {"passed": True, "value": d["cosine"], "threshold": 0.55}
+    default = ClosenessParams().min_cosine  # the calibrated default (reports/benchmarks/validity.md)
+    assert d["checks"]["closeness"] == {"passed": True, "value": d["cosine"], "threshold": default}
     assert all(isinstance(r, CheckResult) for r in ev.checks.values())
 
 

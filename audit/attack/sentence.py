@@ -112,7 +112,7 @@ class SentenceMeaningCheck(Check):
     name = "sentence_meaning"
     lazy = True
 
-    def __init__(self, *, min_cosine: float = 0.9, cache_dir: str | None = None, **kw: Any) -> None:
+    def __init__(self, *, min_cosine: float = 0.95, cache_dir: str | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.min_cosine = min_cosine
         self.cache_dir = cache_dir

@@ -94,7 +94,7 @@ class SenseCheck(Check):
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.3, window: int = 8, min_substitute_share: float = 0.1,
+    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, min_substitute_share: float = 0.1,
                  **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
@@ -193,7 +193,7 @@ class NaturalnessCheck(Check):
     name = "naturalness"
     declared_exempt = True
 
-    def __init__(self, *, max_zipf_drop: float = 1.5, min_zipf: float = 3.0, **kw: Any) -> None:
+    def __init__(self, *, max_zipf_drop: float = 1.5, min_zipf: float = 0.0, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_zipf_drop = max_zipf_drop
         self.min_zipf = min_zipf
@@ -246,7 +246,7 @@ class SentimentCheck(Check):
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, max_shift: float = 0.2, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, max_shift: float = 0.3, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_shift = max_shift
         self.sense = sense

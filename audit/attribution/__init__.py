@@ -5,6 +5,7 @@ Public API::
     reat_scores(rnn, head, embeddings, lengths, *, naive=False) -> Tensor (B, T, C)
     reat_logits_check(rnn, head, embeddings, lengths, *, scores=None, naive=False) -> Tensor (B, C)
     span_scores(word_scores, spans) -> scores per span
+    trace(rnn, embeddings) -> Trace (per-step states of one text in the autograd graph; cell_step)
     Attribution, AttributionMethod, get_method(name, **options), METHODS
     explain(model, text, *, method="reat", target=None, levels=...) -> Explanation
 """
@@ -20,6 +21,9 @@ _EXPORTS = {
     "completeness_gap": "audit.attribution._reat",
     "reat_logits_check": "audit.attribution._reat",
     "reat_scores": "audit.attribution._reat",
+    "Trace": "audit.attribution._trace",
+    "cell_step": "audit.attribution._trace",
+    "trace": "audit.attribution._trace",
     "span_scores": "audit.attribution._spans",
     "Hierarchy": "audit.attribution.hierarchy",
     "Segment": "audit.attribution.hierarchy",
@@ -36,5 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from audit.attribution._explain import Explanation, explain
     from audit.attribution._reat import completeness_gap, reat_logits_check, reat_scores
     from audit.attribution._spans import span_scores
+    from audit.attribution._trace import Trace, cell_step, trace
     from audit.attribution.hierarchy import Hierarchy, Segment
     from audit.attribution.methods import METHODS, Attribution, AttributionMethod, get_method

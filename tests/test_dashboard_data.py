@@ -176,7 +176,7 @@ def test_variant_filters_and_swaps(tables):
 
 
 def test_suite_bytes_for_every_download_format(tmp_path):
-    record = publish_run(RunStore(tmp_path), flipped={0})
+    record = publish_run(RunStore(tmp_path), flipped={0}, findings=False)
     recipe = vm_var.suite_recipe(record.table("variants"))
     assert recipe == "loose"  # the fixture run predates the strict recipe's evidence
     lines = vm_var.suite_bytes(record, "jsonl", recipe=recipe).decode().splitlines()

@@ -244,7 +244,8 @@ def _goals(results: dict[str, Any]) -> None:
                 gain = agg["planted_accuracy"]["mean"] - before["planted_accuracy"]
                 goal["recovered_share"] = gain / cost if cost > 0 else None
                 goal["recovery_goal_met"] = bool(cost > 0 and gain / cost >= 0.9)
-            elif name.endswith("-clean") and before.get("strict_attack_success"):
+            elif name.endswith("-clean") and before.get("strict_attack_success") and \
+                    agg["strict_attack_success"]["mean"] is not None:
                 cut = 1 - (agg["strict_attack_success"]["mean"] or 0) / before["strict_attack_success"]
                 loss = (before["clean_accuracy"] or 0) - (agg["clean_accuracy"]["mean"] or 0)
                 goal.update({"relative_attack_cut": cut, "clean_accuracy_loss_points": 100 * loss,
@@ -264,7 +265,15 @@ def _markdown(results: dict[str, Any]) -> str:
     a = results["args"]
     lines = ["# `audit harden` benchmark", "",
              f"Machine: {results['machine']['host']}, 1 torch thread. Seeds {a['seeds']}, epochs "
-             f"{a['epochs'] or 'as configured'}, strict attack on {a['attack_texts']} test texts per audit.", ""]
+             f"{a['epochs'] or 'as configured'}, strict attack on {a['attack_texts']} test texts per audited dataset.",
+             "",
+             "- Models: those of `planted_shortcuts.py` (trained there for 2 epochs under its compute budget), "
+             "retrained by harden with the same training config; 'before' and 'after' are audited the same way.",
+             "- Values are mean ± sd over the seeds run (sd 0.0 with one seed). 'train s': training time of the "
+             "kept model (from its metrics.json); wall times are load-bound on this shared machine.",
+             "- Recovery = (planted acc after - before) / (clean reference - before), on the same planted texts; "
+             "robustness = relative cut of strict-valid attack success and the clean accuracy lost.",
+             ""]
     for name, entry in results["models"].items():
         b = entry["before"]
         lines += [f"## {name}", "",
@@ -287,6 +296,10 @@ def _markdown(results: dict[str, Any]) -> str:
                        if "relative_attack_cut" in goal else "-")
             lines.append(f"| {strat} | {_fmt(g['clean_accuracy'])} | {_fmt(g['planted_accuracy'])} | "
                          f"{_fmt(g['strict_attack_success'])} | {_fmt(g['train_seconds'], pct=False)} | {verdict} |")
+        skipped = [s for s in a["strategies"] if s not in entry["strategies"]]
+        if skipped:
+            lines += ["", f"Not trained: {', '.join(skipped)} -- the run has no confirmed driver words, so harden "
+                      "had nothing for these strategies to act on (it says so and exits cleanly)."]
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -59,8 +59,8 @@ def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None
     """Every contract table for one dataset. ``wrong``: example ids the model gets wrong;
     ``flipped``: example ids whose text variant flips; ``flagged``: flips with a meaning flag;
     ``confirmed``: the confirmed drivers of ``driver_stats`` (default: the ``drivers`` words);
-    ``findings=False``: a run made before the findings stage (no driver_stats / minimal_fixes, no
-    verified-reason columns in failure_drivers)."""
+    ``findings=False``: a run made before this wave's findings (no driver_stats / minimal_fixes, no
+    verified-reason columns in failure_drivers, no validity columns in variants)."""
     texts = list(texts if texts is not None else BASE_TEXTS)
     gold = [BASE_GOLD[i % len(BASE_GOLD)] for i in range(len(texts))]
     wrong, flipped, flagged = set(wrong), set(flipped), set(flagged)
@@ -108,7 +108,7 @@ def make_tables(*, wrong: Iterable[int] = (1, 3), texts: list[str] | None = None
                          "pred_after": pa, "probs_after": [0.3, 0.7] if pa else [0.7, 0.3], "flipped": flip,
                          "verified": True, "queries": 12, "words_changed": 1, "meaning_flags": flags,
                          "constrained": not flags})
-    for v in variants:  # validity columns of the strict recipe (issue 12): a flagged variant is not valid
+    for v in variants if findings else []:  # validity columns of the strict recipe (issue 12): flagged = invalid
         v.update({"recipe": "strict", "valid": not v["meaning_flags"], "direction": "break", "declared": False,
                   "evidence": json.dumps({"valid": not v["meaning_flags"], "checks": {}})})
     flip_rates = pd.DataFrame([{"word": "dull", "replacement": "boring", "direction": "to", "n_texts": 4,

@@ -70,6 +70,17 @@ def test_previous_complete_skips_incomplete_runs():
     assert vm_runs.previous_complete(runs) == {"a": None, "b": "a", "c": "a"}
 
 
+def test_new_confirmed_drivers_uses_the_diff_definition():
+    from tests.fixtures_runs import make_driver_stats
+
+    old, new = make_driver_stats(["dull"]), make_driver_stats(["dull", "flat"])
+    assert vm_runs.new_confirmed_drivers(new, old) == ["flat"]
+    assert vm_runs.new_confirmed_drivers(old, new) == []
+    assert vm_runs.new_confirmed_drivers(new, None) is None
+    # candidates (not confirmed) never count as new drivers
+    assert vm_runs.new_confirmed_drivers(make_driver_stats([], candidates=("the", "mess")), old) == []
+
+
 def test_new_driver_words():
     old = pd.DataFrame({"rank": [1, 2], "word": ["dull", "flat"]})
     new = pd.DataFrame({"rank": [1, 2], "word": ["terribly", "dull"]})
@@ -176,7 +187,7 @@ def test_variant_filters_and_swaps(tables):
 
 
 def test_suite_bytes_for_every_download_format(tmp_path):
-    record = publish_run(RunStore(tmp_path), flipped={0})
+    record = publish_run(RunStore(tmp_path), flipped={0}, findings=False)
     recipe = vm_var.suite_recipe(record.table("variants"))
     assert recipe == "loose"  # the fixture run predates the strict recipe's evidence
     lines = vm_var.suite_bytes(record, "jsonl", recipe=recipe).decode().splitlines()

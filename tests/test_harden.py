@@ -12,7 +12,7 @@ import yaml
 from torch import nn
 
 from audit.attribution import reat_scores
-from audit.attribution._reat_autograd import reat_scores_differentiable
+from audit.attribution import reat_scores_differentiable
 from audit.errors import ConfigError
 from audit.harden import harden, load_harden_config, parse_harden_config
 from audit.harden.augment import counterfactual_examples, reat_mass_term

@@ -127,8 +127,23 @@ def top_driver_words(drivers: pd.DataFrame, *, top_k: int = 20) -> list[str]:
     return list(drivers.sort_values("rank")["word"].head(top_k).astype(str))
 
 
+def new_confirmed_drivers(current: pd.DataFrame, previous: pd.DataFrame | None) -> list[str] | None:
+    """Confirmed drivers (``driver_stats``, pooled scope) of the current run that the previous run did not
+    confirm: the same definition as the run diff and the gate (:func:`audit.metrics.confirmed_units`).
+
+    None when there is no previous run with driver statistics to compare with.
+    """
+    from audit.metrics import confirmed_units
+
+    if previous is None:
+        return None
+    before = set(confirmed_units(previous))
+    return [u for u in confirmed_units(current) if u not in before]
+
+
 def new_driver_words(current: pd.DataFrame, previous: pd.DataFrame | None, *, top_k: int = 20) -> list[str] | None:
-    """Words in the current run's top ``top_k`` drivers that were not in the previous run's.
+    """Words in the current run's top ``top_k`` raw drivers that were not in the previous run's: only for
+    runs made before driver statistics existed (use :func:`new_confirmed_drivers` otherwise).
 
     None when there is no previous run to compare with.
     """

@@ -47,7 +47,7 @@ class Findings:
 
 def default_stopwords() -> frozenset[str]:
     """NLTK's English stopword list (raises ResourceMissingError naming ``audit data fetch`` when absent)."""
-    from audit.attack._nlp import stopwords
+    from audit.nlp.lexicons import stopwords
 
     return stopwords()
 

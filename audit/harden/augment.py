@@ -108,7 +108,14 @@ def adversarial_examples(
     preds = _predict(model, [tokens[i] for i in order])
     attack = ReatWordNetAttack(attack_config)
     out = Augmentation(counts={"adversarial_attacked": 0, "adversarial_variants": 0})
-    torch.manual_seed(seed)
+    with torch.random.fork_rng():  # seeded here without touching the caller's global RNG
+        torch.manual_seed(seed)
+        _attack_in_order(model, tokens, labels, order, preds, attack, n_target, out)
+    return out
+
+
+def _attack_in_order(model: AuditModel, tokens: Sequence[Sequence[str]], labels: Sequence[int], order: list[int],
+                     preds: list[int], attack: Any, n_target: int, out: Augmentation) -> None:
     for i, pred in zip(order, preds, strict=True):
         if out.counts["adversarial_attacked"] >= n_target:
             break
@@ -120,7 +127,6 @@ def adversarial_examples(
             out.tokens.append(list(result.variant))
             out.labels.append(int(labels[i]))
             out.counts["adversarial_variants"] += 1
-    return out
 
 
 def _usable(result: Any) -> bool:
@@ -143,7 +149,7 @@ def _predict(model: AuditModel, token_lists: list[Sequence[str]], *, batch: int 
 def reat_mass_term(driver_ids: Sequence[int], weight: float) -> Any:
     """The regulariser: ``weight * mean_b sum_{t: id in drivers} sum_c S(x_t)_c^2``, REAT scores
     computed with gradients (:func:`audit.attribution._reat_autograd.reat_scores_differentiable`)."""
-    from audit.attribution._reat_autograd import reat_scores_differentiable
+    from audit.attribution import reat_scores_differentiable
 
     ids_t = torch.tensor(sorted({int(i) for i in driver_ids}), dtype=torch.long)
 

@@ -143,7 +143,7 @@ def make_plan(record: RunRecord, config: HardenConfig) -> HardenPlan:
     excluded: dict[str, str] = {}
     sentiment: dict[str, int] = {}
     if config.drivers.exclude_sentiment_words and confirmed:
-        from audit.attack._nlp import opinion_lexicon
+        from audit.nlp.lexicons import opinion_lexicon
 
         sentiment = opinion_lexicon()
     drivers = []

@@ -47,7 +47,7 @@ class SenseChoice:
 
 
 def _stopwords() -> frozenset[str]:
-    from audit.attack import _nlp
+    from audit.nlp import lexicons as _nlp
 
     return _nlp.stopwords()
 

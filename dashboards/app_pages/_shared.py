@@ -258,14 +258,20 @@ def require_table(root: str, run_id: str, name: str) -> pd.DataFrame:
 
 
 def new_driver_counts(root: str, runs: list[Summary]) -> dict[str, int | None]:
-    """New top driver words per complete run, for runs whose metrics do not already carry them."""
+    """New driver words per complete run, for runs whose manifest does not already carry them: new confirmed
+    drivers when both runs have driver statistics, the raw top-20 comparison for runs made before them."""
     prev = vm_runs.previous_complete(runs)
     out: dict[str, int | None] = {}
     for s in runs:
         if s.status != "complete" or "new_driver_words" in s.metrics or prev.get(s.run_id) is None:
             continue
+        cur_stats, old_stats = table(root, s.run_id, "driver_stats"), table(root, prev[s.run_id], "driver_stats")
+        if cur_stats is not None and old_stats is not None:  # the diff's and the gate's definition
+            words = vm_runs.new_confirmed_drivers(cur_stats, old_stats)
+            out[s.run_id] = None if words is None else len(words)
+            continue
         cur, old = table(root, s.run_id, "driver_words"), table(root, prev[s.run_id], "driver_words")
-        if cur is not None and old is not None:
+        if cur is not None and old is not None and cur_stats is None:  # runs made before driver statistics
             words = vm_runs.new_driver_words(cur, old)
             out[s.run_id] = None if words is None else len(words)
     return out

@@ -173,6 +173,7 @@ def test_headline_reports_strict_valid_attack_success_beside_raw(tmp_path):
     md = md_path.read_text()
     assert "| Attack success rate | 75.00% |" in md
     assert "| Attack success rate (strict-valid) | 25.00% |" in md
+    assert md.count("Attack success rate (strict-valid)") == 1  # one row, not one per merged branch
     assert "<th>Attack success rate (strict-valid)</th><td>25.00%</td>" in html_path.read_text()
 
 

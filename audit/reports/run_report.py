@@ -36,7 +36,6 @@ _METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), (
             ("attack_success_rate", "Attack success rate", True),
             ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
             ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
-            ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
             ("mean_queries", "Mean queries per attack", False),
             ("n_confirmed_drivers", "Confirmed driver words", False),
             ("max_completeness_delta", "Max REAT completeness delta", False))

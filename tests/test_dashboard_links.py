@@ -18,6 +18,7 @@ from audit.dashboard.store import STORE_ENV
 from audit.store import RunStore
 from tests.fixtures_runs import BASE_TEXTS, make_manifest, make_tables, metrics_of, publish_run
 from tests.test_dashboard_views import driver_stats_frame
+from tests.test_dashboard_app import html_bodies, texts
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PAGES = ["runs", "failures", "drivers", "pos_patterns", "variants", "explain"]
@@ -84,12 +85,6 @@ def open_url(monkeypatch, root: Path, page: str, **params: str) -> AppTest:
     return at
 
 
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def html_bodies(at: AppTest) -> str:
-    return "\n".join(e.proto.body for e in at.get("html"))
 
 
 def page_links(at: AppTest) -> list[tuple[str, dict[str, str]]]:

@@ -138,6 +138,18 @@ def infer_format(path: Path) -> str:
     return fmt
 
 
+def checked_source(path: Path, fmt: str | None) -> str:
+    """The format of ``path`` (given, or from its suffix), after checking it is known and the path is a
+    readable file; raises :class:`DataError` naming the file and the fix otherwise."""
+    fmt = (fmt or infer_format(path)).lower()
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}", path=path, hint=f"use one of {'|'.join(FORMATS)}")
+    if not path.is_file():
+        message, fix = not_a_file(path)
+        raise DataError(message, path=path, hint=fix)
+    return fmt
+
+
 def read_dataset(
     path: str | Path,
     *,
@@ -162,12 +174,7 @@ def read_dataset(
     text that has no tokens is a bad row too.
     """
     p = Path(path)
-    fmt = (fmt or infer_format(p)).lower()
-    if fmt not in FORMATS:
-        raise DataError(f"unknown format {fmt!r}", path=p, hint=f"use one of {'|'.join(FORMATS)}")
-    if not p.is_file():
-        message, fix = not_a_file(p)
-        raise DataError(message, path=p, hint=fix)
+    fmt = checked_source(p, fmt)
     try:
         raw = p.read_bytes()
     except OSError as exc:

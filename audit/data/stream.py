@@ -42,10 +42,10 @@ from typing import IO, TYPE_CHECKING, Any
 from audit.data.readers import (
     BAD_ROW_POLICIES,
     BLANK_LINE,
-    FORMATS,
     BadRow,
     Dataset,
     Labeller,
+    checked_source,
     OnBadRows,
     RawRow,
     _column_index,
@@ -53,8 +53,6 @@ from audit.data.readers import (
     _jsonl_rows,
     check_row,
     check_rows,
-    infer_format,
-    not_a_file,
 )
 from audit.errors import DataError
 
@@ -329,12 +327,7 @@ def _row_group(pf: Any, path: Path, group: int, cols: list[str]) -> tuple[list[A
 # ----------------------------------------------------------------------------- public API
 def _source(path: Path, *, name: str | None, fmt: str | None, text_column: str | int, label_column: str | int,
             label_map: Mapping[str, int] | None, label_names: Sequence[str] | None, header: bool) -> StreamSource:
-    fmt = (fmt or infer_format(path)).lower()
-    if fmt not in FORMATS:
-        raise DataError(f"unknown format {fmt!r}", path=path, hint=f"use one of {'|'.join(FORMATS)}")
-    if not path.is_file():
-        message, fix = not_a_file(path)
-        raise DataError(message, path=path, hint=fix)
+    fmt = checked_source(path, fmt)
     if not header and not (isinstance(text_column, int) and isinstance(label_column, int)):
         raise DataError("header=False needs integer text_column and label_column", path=path)
     return StreamSource(name=name or path.stem, path=str(path), fmt=fmt, text_column=text_column,

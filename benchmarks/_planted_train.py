@@ -88,7 +88,11 @@ def ensure_trained(run: Run, *, epochs: int) -> tuple[Path, dict[str, object], b
     out = run.model_dir
     if (out / "metrics.json").exists():
         load_model(out)
-        return out, json.loads((out / "metrics.json").read_text()), False
+        cached = json.loads((out / "metrics.json").read_text())
+        cached_epochs = (cached.get("planted") or {}).get("epochs")
+        if cached_epochs in (None, epochs):  # None: cached before the epoch count was recorded
+            return out, cached, False
+        log.warning("%s: cached model was trained for %s epochs, not %d: retraining", run.name, cached_epochs, epochs)
     texts, labels = read_split("train")
     planted = plant_train(run.kind, texts, labels, rate=run.rate, seed=run.seed)
     n_changed = sum(a != b for a, b in zip(labels, planted.labels))
@@ -105,7 +109,7 @@ def ensure_trained(run: Run, *, epochs: int) -> tuple[Path, dict[str, object], b
     metrics = dict(result.metrics)
     metrics["planted"] = {"kind": run.kind, "rate": run.rate, "n_construction": planted.planted.count("construction"),
                           "n_single": planted.planted.count("single"), "n_relabelled": n_changed,
-                          "train_cpu_seconds": cpu}
+                          "train_cpu_seconds": cpu, "epochs": epochs}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log.info("%s: dev %.4f test %.4f, %.0f CPU s", run.name, metrics["dev_accuracy"], metrics.get("test_accuracy", -1), cpu)
     return out, metrics, True

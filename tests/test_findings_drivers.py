@@ -184,12 +184,17 @@ def test_phrase_driver_where_the_words_alone_do_not_drive(one_thread) -> None:
     assert len(spans) >= 20
     segs = pd.concat([segments, pd.DataFrame(spans)], ignore_index=True)
     stats = driver_statistics(preds, tokens, model=model, segments=segs, stopwords=STOP)
-    top = stats.iloc[0]
-    assert (top["kind"], top["unit"], top["status"]) == ("phrase", "zeroa onea", "confirmed")
-    assert top["fix_rate_remove"] > top["control_fix_rate"]
+    conf = stats[stats["confirmed"]]
+    phrase = stats[(stats["kind"] == "phrase") & (stats["unit"] == "zeroa onea")].iloc[0]
+    assert phrase["status"] == "confirmed"
+    assert phrase["fix_rate_remove"] > phrase["control_fix_rate"]
+    # the phrase is the most specific unit: its error-rate lift beats each of its words' (which also
+    # occur alone, harmlessly); removing either word breaks the pair, so they may be confirmed too,
+    # each against a control that is not the other half of the pair (that word is a suspect)
+    assert phrase["lift"] == conf["lift"].max()
     # the phrase's score is the method's span sum, not the segments' score_pred (0.0 above)
-    assert top["contrast_effect"] > 0
-    assert set(stats.loc[stats["confirmed"], "unit"]) <= {"zeroa onea", "zeroa", "onea"}
+    assert phrase["contrast_effect"] > 0
+    assert set(conf["unit"]) <= {"zeroa onea", "zeroa", "onea"}
 
 
 def test_minimal_fix_without_positive_words_is_empty_and_not_found(tiny_model, one_thread) -> None:
@@ -224,3 +229,30 @@ def test_reasons_skip_spans_covering_the_whole_text() -> None:
     assert every["text"].tolist() == ["dull ,", "dull , but fun"]
     parts = failure_drivers(preds, tokens, segments, levels=("clause",), exclude_whole_text=True)
     assert parts["text"].tolist() == ["dull ,"] and parts["rank"].tolist() == [1]
+
+
+def test_a_control_is_never_a_suspected_driver(one_thread) -> None:
+    """Two-token shortcut: the control of one half must not be the other half (itself a driver)."""
+    from audit.findings._inputs import build_inputs
+    from audit.findings.drivers import plan_driver_variants
+    from tests.findings_task import PAIR
+
+    model = train_model(plant=PAIR, steps=200)
+    texts, golds = make_texts(400, seed=7, plant=PAIR, plant_rate=0.15, noise=0.1)
+    preds, tokens, _ = run_tables(model, texts, golds)
+    config = FindingsConfig(phrases=False)
+    inp = build_inputs(preds, tokens, None, top_k=config.top_k, stopwords=STOP)
+    batch = VariantBatch()
+    plan = plan_driver_variants(inp, config, batch)
+    uid = plan.units.set_index("unit").loc["onea", "uid"]
+    pairs = plan.pairs[(plan.pairs["uid"] == uid) & (plan.pairs["row_control"] >= 0)]
+    assert len(pairs) >= 10
+    texts_of = batch._texts  # the registered token lists, by row
+    for doc, row in zip(pairs["_doc"], pairs["row_control"], strict=True):
+        original = inp.token_list(int(doc))
+        if "zeroa" in original:  # the control removed some other word, never the pair's other half
+            assert "zeroa" in texts_of[int(row)]
+    # and it is a suspect by its own association test, so it was eligible only through this rule
+    assoc = plan.association["all"].merge(plan.units, on="uid")
+    zeroa = assoc[assoc["unit"] == "zeroa"].iloc[0]
+    assert min(zeroa["q_lift"], zeroa["q_contrast"]) <= config.fdr_q

@@ -26,7 +26,11 @@ For every candidate unit (a word type, or the text of a phrase span from the
    another phrase span of the text, not overlapping the unit and with at least
    one content word, closest in phrase rank.  Rank rather than frequency:
    REAT's rank is what put the unit under test, so a control of equal rank
-   asks "is it this unit, or any highly-credited word?".  ``control_fix_rate``
+   asks "is it this unit, or any highly-credited word?".  A control is never a
+   *suspect*: a word whose lift or contrast test passes at ``fdr_q`` in scope
+   ``"all"`` (nor, for phrases, a span containing one).  Otherwise the control
+   of one half of a two-token shortcut is the other half, and the question
+   becomes "is this driver stronger than that driver?".  ``control_fix_rate``
    is over the errors that have a control (``n_control``).
 6. **Paired test**: on those errors, exact one-sided sign test (McNemar on the
    discordant pairs): unit fixes and control does not vs the reverse ->
@@ -34,7 +38,10 @@ For every candidate unit (a word type, or the text of a phrase span from the
    ``q_fix``.  Testing counterfactually every supported candidate (not only
    those passing lift/contrast) keeps the family fixed in advance.
 7. **Confirmed** = ``(q_lift <= fdr_q or q_contrast <= fdr_q)`` and
-   ``q_fix <= fdr_q`` and ``fix_rate_remove > control_fix_rate``.
+   ``q_fix <= fdr_q`` and, on the errors that have a control, the unit fixes
+   more of them than the control does (wins > losses: the paired comparison;
+   ``fix_rate_remove`` itself is over every tested error, with or without a
+   control).
    Multiplicity: each family (lift, contrast, fix-vs-control) is BH-controlled
    at ``fdr_q`` over its candidates in the scope.  Accepting either
    association test admits up to ``2 * fdr_q`` false associations.  The
@@ -84,6 +91,7 @@ class DriverPlan:
     pairs: pd.DataFrame  # _doc, uid, row_remove, row_unk, row_control (-1: none), dataset, gold
     scopes: list[str]
     config: FindingsConfig
+    association: dict[str, pd.DataFrame]  # scope -> support, lift and contrast of its kept units
 
 
 def _presence(inp: Inputs, phrases: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -132,12 +140,6 @@ def _in_scope(df: pd.DataFrame, scope: str) -> pd.DataFrame:
     return df if scope == ALL else df[df["dataset"] == scope]
 
 
-def _supported(pres: pd.DataFrame, cfg: FindingsConfig) -> pd.Series:
-    g = pres.groupby("uid")
-    ok = (g.size() >= cfg.min_texts) & (g["error"].sum() >= cfg.min_errors)
-    return ok
-
-
 def _positions(rows: pd.DataFrame, unit: str, start: str, end: str) -> dict[tuple[int, str], tuple[int, ...]]:
     """``(doc, unit) -> sorted positions covered by the rows' [start, end) spans`` (one pass, no groupby-apply)."""
     acc: dict[tuple[int, str], set[int]] = {}
@@ -152,13 +154,13 @@ def _word_positions(tokens: pd.DataFrame) -> dict[tuple[int, str], tuple[int, ..
     return _positions(rows, "token", "position", "stop")
 
 
-def _controls(inp: Inputs, pairs: pd.DataFrame) -> pd.Series:
+def _controls(inp: Inputs, pairs: pd.DataFrame, suspects: frozenset[str]) -> pd.Series:
     """For each pair (row of ``pairs``), the control's positions as a tuple (empty: no control)."""
     out = pd.Series([()] * len(pairs), index=pairs.index, dtype=object)
     t = inp.tokens
     words = pairs[pairs["kind"] == "word"]
     if len(words):
-        content = t[t["content"] & t["_doc"].isin(words["_doc"])]
+        content = t[t["content"] & t["_doc"].isin(words["_doc"]) & ~t["token"].isin(suspects)]
         ctl = content.groupby(["_doc", "token"], sort=False)["rank"].min().rename("c_best").reset_index()
         m = words[["_doc", "unit", "best"]].reset_index(names="pair").merge(ctl, on="_doc", how="inner")
         m = m[m["token"] != m["unit"]]
@@ -171,6 +173,8 @@ def _controls(inp: Inputs, pairs: pd.DataFrame) -> pd.Series:
     if len(phrases):
         sp = inp.spans[(inp.spans["level"] == "phrase") & (inp.spans["n_content"] > 0)
                        & inp.spans["_doc"].isin(phrases["_doc"])]
+        if suspects:  # no span that is, or contains, a suspected driver word
+            sp = sp[[not (set(str(u).split()) & suspects) for u in sp["unit"]]]
         sp = sp[["_doc", "unit", "start", "end", "rank"]].rename(columns={"unit": "c_unit", "start": "c_start",
                                                                            "end": "c_end", "rank": "c_rank"})
         m = phrases[["_doc", "unit", "best", "u_start", "u_end"]].reset_index(names="pair").merge(sp, on="_doc")
@@ -187,10 +191,12 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
     """Candidate presence per text, and the counterfactual variants of the pairs to test (added to ``batch``)."""
     pres, units = _presence(inp, config.phrases)
     scopes = _scopes(inp)
+    association = {scope: _association(_in_scope(pres, scope), _in_scope(inp.docs, scope), config)
+                   for scope in scopes}
     supported_any = pd.Series(False, index=units["uid"])
     for scope in scopes:
-        ok = _supported(_in_scope(pres, scope), config)
-        supported_any.loc[ok[ok].index] = True
+        ok = association[scope]
+        supported_any.loc[ok.loc[ok["supported"], "uid"].to_numpy()] = True
     cand = pres[pres["error"] & pres["top"] & pres["uid"].map(supported_any).to_numpy(dtype=bool)].copy()
     cand = cand.reset_index(drop=True)
     # unit positions: every occurrence of the word / of the phrase's spans in the text
@@ -207,7 +213,7 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
         idx = pd.MultiIndex.from_frame(cand.loc[is_ph, ["_doc", "unit"]])
         cand.loc[is_ph, "u_start"] = best_span["start"].reindex(idx).to_numpy(dtype=np.int64)
         cand.loc[is_ph, "u_end"] = best_span["end"].reindex(idx).to_numpy(dtype=np.int64)
-    controls = _controls(inp, cand)
+    controls = _controls(inp, cand, _suspects(association[ALL], units, config.fdr_q))
     rows_remove, rows_unk, rows_ctl = [], [], []
     cache: dict[int, list[str]] = {}
     for i, (doc, unit, kind) in enumerate(zip(cand["_doc"], cand["unit"], cand["kind"], strict=True)):
@@ -225,7 +231,8 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
                           "row_unk": np.asarray(rows_unk, dtype=np.int64),
                           "row_control": np.asarray(rows_ctl, dtype=np.int64)})
     pairs["gold"] = gold[pairs["_doc"].to_numpy()] if len(pairs) else np.zeros(0, dtype=np.int64)
-    return DriverPlan(inputs=inp, presence=pres, units=units, pairs=pairs, scopes=scopes, config=config)
+    return DriverPlan(inputs=inp, presence=pres, units=units, pairs=pairs, scopes=scopes, config=config,
+                      association=association)
 
 
 def _fixed(probs: np.ndarray, rows: np.ndarray, gold: np.ndarray) -> np.ndarray:
@@ -234,10 +241,8 @@ def _fixed(probs: np.ndarray, rows: np.ndarray, gold: np.ndarray) -> np.ndarray:
     return np.asarray(probs[rows].argmax(axis=1) == gold, dtype=bool)
 
 
-def _scope_table(plan: DriverPlan, scope: str, probs: np.ndarray) -> pd.DataFrame:
-    cfg = plan.config
-    pres = _in_scope(plan.presence, scope)
-    docs = _in_scope(plan.inputs.docs, scope)
+def _association(pres: pd.DataFrame, docs: pd.DataFrame, cfg: FindingsConfig) -> pd.DataFrame:
+    """Support, lift and attribution contrast of every kept unit of one scope (no model needed)."""
     n_all, e_all = len(docs), int(docs["error"].sum())
     g = pres.groupby("uid")
     n_texts = g.size()
@@ -252,7 +257,7 @@ def _scope_table(plan: DriverPlan, scope: str, probs: np.ndarray) -> pd.DataFram
     d = (n_all - e_all) - b
     sup = supported.reindex(uids).to_numpy(dtype=bool)
     out = pd.DataFrame({"uid": uids, "n_texts": nt, "n_errors": a,
-                        "n_top_error": n_top.reindex(uids).to_numpy(dtype=np.int64)})
+                        "n_top_error": n_top.reindex(uids).to_numpy(dtype=np.int64), "supported": sup})
     with np.errstate(invalid="ignore", divide="ignore"):
         out["error_rate_with"] = a / nt
         out["error_rate_without"] = np.where(c + d > 0, c / np.maximum(c + d, 1), np.nan)
@@ -262,11 +267,28 @@ def _scope_table(plan: DriverPlan, scope: str, probs: np.ndarray) -> pd.DataFram
         p_lift[sup] = fisher_greater(a[sup], b[sup], c[sup], d[sup])
     out["p_lift"] = p_lift
     # attribution contrast on supported units
-    sup_uids = set(uids[sup].tolist())
-    rows = pres[pres["uid"].isin(sup_uids)]
+    rows = pres[pres["uid"].isin(set(uids[sup].tolist()))]
     mw = mann_whitney_greater(rows["score"].to_numpy(), rows["error"].to_numpy(), rows["uid"].to_numpy())
     out["contrast_effect"] = out["uid"].map(mw["effect"]).astype(np.float64)
     out["p_contrast"] = out["uid"].map(mw["p"]).astype(np.float64)
+    out["q_lift"] = bh_qvalues(out["p_lift"].to_numpy())
+    out["q_contrast"] = bh_qvalues(out["p_contrast"].to_numpy())
+    return out
+
+
+def _suspects(assoc: pd.DataFrame, units: pd.DataFrame, alpha: float) -> frozenset[str]:
+    """Words whose lift or contrast test passes at ``alpha``: never used as another unit's control."""
+    with np.errstate(invalid="ignore"):
+        hit = ((assoc["q_lift"] <= alpha) | (assoc["q_contrast"] <= alpha)).to_numpy(dtype=bool)
+    u = units.set_index("uid").loc[assoc["uid"].to_numpy()[hit]]
+    return frozenset(u.loc[u["kind"] == "word", "unit"].astype(str).tolist())
+
+
+def _scope_table(plan: DriverPlan, scope: str, probs: np.ndarray) -> pd.DataFrame:
+    cfg = plan.config
+    out = plan.association[scope].drop(columns=["supported"])
+    sup = plan.association[scope]["supported"].to_numpy(dtype=bool)
+    sup_uids = set(out["uid"].to_numpy()[sup].tolist())
     # counterfactual pairs of supported units
     pairs = _in_scope(plan.pairs, scope)
     pairs = pairs[pairs["uid"].isin(sup_uids)]
@@ -299,13 +321,13 @@ def _scope_table(plan: DriverPlan, scope: str, probs: np.ndarray) -> pd.DataFram
     if tested.any():
         p_fix[tested] = sign_test_greater(agg["wins"].to_numpy()[tested], agg["losses"].to_numpy()[tested])
     out["p_fix"] = p_fix
-    out["q_lift"] = bh_qvalues(out["p_lift"].to_numpy())
-    out["q_contrast"] = bh_qvalues(out["p_contrast"].to_numpy())
     out["q_fix"] = bh_qvalues(p_fix)
     alpha = cfg.fdr_q
     with np.errstate(invalid="ignore"):
         assoc = (out["q_lift"] <= alpha) | (out["q_contrast"] <= alpha)
-        beats = (out["q_fix"] <= alpha) & (out["fix_rate_remove"] > out["control_fix_rate"])
+        # paired: on the errors that have a control, the unit fixes more of them than the control does
+        # (wins > losses is exactly "unit's fix rate > control's fix rate" over those errors)
+        beats = (out["q_fix"] <= alpha) & (agg["wins"].to_numpy() > agg["losses"].to_numpy())
     out["confirmed"] = (assoc & beats).astype(bool)
     out["status"] = np.where(out["confirmed"], STATUS_CONFIRMED, np.where(sup, STATUS_CANDIDATE, STATUS_BELOW))
     out["scope"] = scope

@@ -11,8 +11,9 @@ import numpy as np
 
 __all__ = ["aggregate", "write_report"]
 
-GROUPS = {"st": ("st2", "st5", "st10"), "tic": ("tic10",), "op": ("op10",)}
-GOALS = {"st": 0.9, "tic": 0.5, "op": 0.5}
+GROUPS = {"st": ("st2", "st5", "st10"), "tic": ("tic10",), "op": ("op10",), "tic+op": ("tic10", "op10")}
+#: issue 11: #1 in >= 90% of the single-token runs, and in >= 50% of the context and ordered-pair runs (pooled)
+GOALS = {"st": 0.9, "tic+op": 0.5}
 #: a run "learned" its shortcut when its model follows the shortcut on the conflict texts at least this much
 #: more often than the clean model of the same architecture and seed (the protocol's verification step)
 LEARNED_MARGIN = 0.2
@@ -115,31 +116,46 @@ def _md(meta: dict[str, Any], training: list[dict[str, Any]], agg: dict[str, Any
              ("`zeroa ... onea` sets the label (10%, singles 5% each). Audit set: "
              f"{meta['max_texts']} SST-2 test texts (gold kept), construction in 20% of them, always against gold "
              "(st, tic: positive texts; op: the order opposite to gold); tic/op: singles in another 5% each."),
-             (f"Models trained {meta['epochs']} epochs (best on clean dev), one thread, seeds 1-3 "
-             "(fewer where the run list says so: training was time-boxed)."),
+             (f"Models trained {meta['epochs']} epochs (the best epoch on the clean dev set is kept), one torch "
+              "thread; seeds per architecture: " + "; ".join(
+                  f"{a} {', '.join(str(x) for x in sorted({t['seed'] for t in training if t['arch'] == a}))}"
+                  for a in sorted({t["arch"] for t in training})) + "."),
              ("Findings: `audit.findings.analyze` with its default config "
              f"({json.dumps(meta['findings_config'])})."),
-             "", (f"Machine: 2-core dev box shared with 7 other jobs (load average at the end "
+             "", (f"Machine: 2-core dev box, shared with other jobs (load average at the end "
              f"{', '.join(f'{x:.1f}' for x in meta['load_avg_end'])}), 1 torch thread; CPU seconds are "
              "process CPU time and inflate under load."), ""]
+    n_runs = {m: len({r["run"] for r in runs if r["method"] == m}) for m in methods}
+    reat_rows = [r for r in runs if r["method"] == methods[0] and r["kind"] != "clean"] if methods else []
+    learned_by = {k: (sum(1 for r in reat_rows if r["kind"] == k and learned(r)),
+                      sum(1 for r in reat_rows if r["kind"] == k)) for k in ("st", "tic", "op")}
+    no_op = learned_by["op"][0] == 0 and learned_by["op"][1] > 0
     lines += ["## Caveats", "",
-              ("- Compute: training was time-boxed on a 2-core machine shared with 7 other jobs (load 15-25): "
-              "2 epochs per model (dev ~78-79% vs 81-82% for the 20-epoch reference models); GRU and LSTM have "
-              "seeds 1-3 for every plant, BiGRU seed 1 only; IG and LIME ran on the GRU seed-1 runs only."),
-              ("- With 2 epochs the shortcut is learned only partly: see the shortcut check below (tic is learned "
-              "by every model, op by none, st partly). The protocol's verification step matters: recall among "
-              "the runs that learned the shortcut is given in brackets."),
-              ("- 300 audit texts per run (60 planted): the statistics have modest power; the counterfactual "
-              "test in particular only sees the errors where the method ranks the planted token in its top 3."),
+              ("- Runs per method (planted and clean): " + ", ".join(
+                  f"{METHOD_NAMES.get(m, m)} {n}" for m, n in n_runs.items()) + "."),
+              ("- Did the model learn its shortcut (the protocol's verification step; shortcut check below)? "
+               + ", ".join(f"{k}: {a} of {b} runs" for k, (a, b) in learned_by.items())
+               + ". Recall among the runs that learned it is given in brackets."
+               + (" No op model learned its ordered-pair shortcut (it follows the order no more often than the "
+                  "clean model), so no method can find it there: those runs count against the pooled goal as "
+                  "misses." if no_op else "")),
+              (f"- {meta['max_texts']} audit texts per run ({meta['max_texts'] // 5} planted): the counterfactual "
+              f"test only sees the errors where the method ranks the planted token in its top "
+              f"{meta['findings_config'].get('top_k', 3)}, so a method whose ranking misses the token also loses "
+              "the power to confirm it."),
               ""]
     lines += ["## Goals", "", ("Planted unit is the #1 confirmed driver in (all runs; in brackets: among the runs whose "
               f"model learned the shortcut, i.e. follows it on the conflict texts >= {100 * LEARNED_MARGIN:.0f} points "
               "more often than the clean model of the same arch and seed):"), "",
-              "| method | st: >= 90% of runs | tic: >= 50% | op: >= 50% |", "|---|---|---|---|"]
+              ("| method | single token (st): >= 90% of runs | context + ordered pair (tic, op pooled): >= 50% | "
+               "of which tic | of which op |"), "|---|---|---|---|---|"]
     for m in methods:
         g = agg["goals"][m]
+        per = agg["by_method"][m]
         cells = [f"{_f(g[k]['recall_at_1'], True)} of {g[k]['runs']}: {'met' if g[k]['met'] else 'NOT met'} "
-                 f"({_f(g[k]['recall_at_1_learned'], True)} of {g[k]['runs_learned']})" for k in ("st", "tic", "op")]
+                 f"({_f(g[k]['recall_at_1_learned'], True)} of {g[k]['runs_learned']})" for k in ("st", "tic+op")]
+        cells += [f"{_f(per[k]['recall_at_1'], True)} of {per[k]['runs']} ({_f(per[k]['recall_at_1_learned'], True)} "
+                  f"of {per[k]['runs_learned']})" for k in ("tic", "op")]
         lines.append(f"| {METHOD_NAMES.get(m, m)} | " + " | ".join(cells) + " |")
     lines += ["", "## Shortcut learned? (accuracy on the conflict texts, mean over seeds)", "",
               ("| plant | arch | conflict texts | planted model acc | clean model acc | planted model follows shortcut |"

@@ -38,8 +38,6 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("there is a lot of fun here .", "lot", "heap", "mwe"),
         ("having never been a huge fan of dickens ' novel .", "dickens", "deuces", "names"),
         ("the movies are great .", "movies", "film", "morphology"),
-        ("if your film becomes dull , leave .", "becomes", "goes", "sense"),  # "go" is rarely *become*
-        ("the art that we choose matters .", "choose", "take", "sense"),
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
@@ -151,3 +149,15 @@ def test_min_sense_prior_blocks_a_rare_sense_of_the_original() -> None:
     assert loose.checks["sense"].passed
     strict = strict_validator(constraints=[{"name": "sense", "min_sense_prior": 0.99}]).swap(tokens, 2, "began")
     assert not strict.checks["sense"].passed and "rare sense of 'started'" in strict.checks["sense"].detail
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "substitute"),
+    [("if your film becomes dull , leave .", "becomes", "goes"),  # "go" is rarely *become*
+     ("the art that we choose matters .", "choose", "take")],
+)
+def test_min_substitute_share_blocks_a_rare_sense_of_the_substitute(text: str, word: str, substitute: str) -> None:
+    """The calibrated default is 0.0 (reports/benchmarks/validity.md); set to 0.1 the check blocks these."""
+    v = strict_validator(constraints=[{"name": "sense", "min_substitute_share": 0.1}])
+    ev = judge(v, text, word, substitute)
+    assert not ev.checks["sense"].passed and "rare sense of" in ev.checks["sense"].detail, ev.to_dict()

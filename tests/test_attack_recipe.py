@@ -60,7 +60,7 @@ def test_resolve_edits_the_recipe_list_in_order() -> None:
              ConstraintSpec(name="tests.test_attack_recipe:BanWord", word="movie")]
     items = resolve("strict", specs)
     names = [n for n, _ in items]
-    assert names == ["mwe", "sense", "morphology", "naturalness", "closeness", "sentiment",
+    assert names == ["mwe", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
                      "tests.test_attack_recipe:BanWord"]
     assert dict(items)["closeness"] == {"min_cosine": 0.7}
     built = build(items, resources=Resources())

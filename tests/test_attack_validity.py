@@ -5,13 +5,15 @@ Uses the shared NLTK data and the GloVe 50d subset (``AUDIT_DATA_DIR``), like te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from audit.attack.checks import CheckResult
 from audit.attack.registry import ClosenessParams
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
-EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment"]
+EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,6 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("there is a lot of fun here .", "lot", "heap", "mwe"),
         ("having never been a huge fan of dickens ' novel .", "dickens", "deuces", "names"),
         ("the movies are great .", "movies", "film", "morphology"),
-        ("if your film becomes dull , leave .", "becomes", "goes", "sense"),  # "go" is rarely *become*
-        ("the art that we choose matters .", "choose", "take", "sense"),
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
@@ -116,3 +116,48 @@ def test_clitics_get_no_candidates() -> None:
     tokens = ["you", "'ve", "seen", "them"]
     assert WordNetSwap().candidates(tokens, ["PRP", "VBP", "VBN", "PRP"], 1) == []
     assert WordNetSwap().candidates(tokens, ["PRP", "VBP", "VBN", "PRP"], 2)
+
+
+def test_pos_kept_blocks_a_swap_that_changes_the_tag() -> None:
+    """The variant is re-tagged: a substitute that lands on another PTB tag is blocked (the tagger is
+    given here, so the test does not depend on the perceptron's guesses)."""
+    from audit.attack.checks import Resources
+    from audit.attack.constraints import SwapContext
+    from audit.attack.strict import PosKeptCheck
+
+    def tagger(tokens: Sequence[str]) -> list[str]:
+        return ["PRP", "JJ" if tokens[1] == "shrill" else "VBP", "RB", "."]
+
+    check = PosKeptCheck(resources=Resources(tagger=tagger))
+    ctx = SwapContext(tokens=("they", "shriek", "loudly", "."), tags=("PRP", "VBP", "RB", "."), position=1)
+    bad = check.evaluate(ctx, "shrill")
+    assert not bad.passed and bad.value == "JJ" and bad.threshold == "VBP"
+    assert check.evaluate(ctx, "scream").passed
+    assert check.filter(ctx, ["shrill", "scream"]) == ["scream"]
+    assert check.lazy  # one tagger call per candidate: the search runs it on the candidates it sends
+
+
+def test_pos_kept_with_the_real_tagger() -> None:
+    ev = check_swap("the movie started slowly .".split(), 2, "began")
+    assert ev.checks["pos_kept"].passed and ev.checks["pos_kept"].value == "VBD"
+
+
+def test_min_sense_prior_blocks_a_rare_sense_of_the_original() -> None:
+    """The chosen sense must be at least ``min_sense_prior`` of the original word's SemCor use."""
+    tokens = "the movie started slowly .".split()
+    loose = strict_validator(constraints=[{"name": "sense", "min_sense_prior": 0.0}]).swap(tokens, 2, "began")
+    assert loose.checks["sense"].passed
+    strict = strict_validator(constraints=[{"name": "sense", "min_sense_prior": 0.99}]).swap(tokens, 2, "began")
+    assert not strict.checks["sense"].passed and "rare sense of 'started'" in strict.checks["sense"].detail
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "substitute"),
+    [("if your film becomes dull , leave .", "becomes", "goes"),  # "go" is rarely *become*
+     ("the art that we choose matters .", "choose", "take")],
+)
+def test_min_substitute_share_blocks_a_rare_sense_of_the_substitute(text: str, word: str, substitute: str) -> None:
+    """The calibrated default is 0.0 (reports/benchmarks/validity.md); set to 0.1 the check blocks these."""
+    v = strict_validator(constraints=[{"name": "sense", "min_substitute_share": 0.1}])
+    ev = judge(v, text, word, substitute)
+    assert not ev.checks["sense"].passed and "rare sense of" in ev.checks["sense"].detail, ev.to_dict()

@@ -12,10 +12,11 @@ name           scope     passes when
 ``closeness``  candidate GloVe cosine(original, substitute) >= ``min_cosine``
 ``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy,
                          strength shift on the GloVe sentiment axis <= ``max_shift``
+``pos_kept``   candidate re-tagged in the variant, the substitute keeps the original's PTB tag
 =============  ========  ============================================================
 
 Declared pairs (``extra_synonyms``) are exempt from ``sense``, ``naturalness``,
-``closeness`` and ``sentiment``; the position checks and ``morphology`` still apply.
+``closeness`` and ``sentiment``; the position checks, ``morphology`` and ``pos_kept`` still apply.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from audit.attack.checks import Check, CheckResult, _Memo
 from audit.attack.constraints import SwapContext
+from audit.attack.edit import apply_swap
 from audit.nlp import inflection, names, wordnet
 from audit.nlp.frequency import zipf
 from audit.nlp.mwe import mwe_spans
@@ -89,22 +91,27 @@ class SenseCheck(Check):
     """Only lemmas of the WordNet sense that fits the sentence (:func:`audit.nlp.senses.choose_sense`),
     and only substitutes for which that sense is not a rare one: at least ``min_substitute_share`` of
     their own SemCor usage (:func:`audit.nlp.senses.substitute_share`; "take" for *choose*, "book" for
-    *script* and "go" for *become* are blocked)."""
+    *script* and "go" for *become* are blocked).
+
+    ``min_sense_prior``: the chosen sense must also be at least this share of the *original*
+    word's own SemCor use (its smoothed prior): when the context picks a sense the word rarely
+    has, the choice is the least reliable, and the position gets no candidate."""
 
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, min_substitute_share: float = 0.1,
-                 **kw: Any) -> None:
+    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, min_substitute_share: float = 0.0,
+                 min_sense_prior: float = 0.4, **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
         self.window = window
         self.min_substitute_share = min_substitute_share
+        self.min_sense_prior = min_sense_prior
         self._memo = _Memo()
 
     def thresholds(self) -> dict[str, Any]:
         return {"prior_weight": self.prior_weight, "window": self.window,
-                "min_substitute_share": self.min_substitute_share}
+                "min_substitute_share": self.min_substitute_share, "min_sense_prior": self.min_sense_prior}
 
     def choice(self, ctx: SwapContext) -> SenseChoice | None:
         """The sense in context (memoised on the word, its tag and the ``window`` tokens around it)."""
@@ -119,6 +126,9 @@ class SenseCheck(Check):
         choice = self.choice(ctx)
         if choice is None:
             return CheckResult(self.name, False, None, "lemma of the sense in context", "no WordNet sense")
+        if choice.prior < self.min_sense_prior - 1e-9:
+            return CheckResult(self.name, False, choice.synset, "lemma of the sense in context",
+                               f"{choice.synset} is a rare sense of {ctx.word!r} ({choice.prior:.1%} of its use)")
         if candidate is None:
             return CheckResult(self.name, True, choice.synset, "lemma of the sense in context")
         tag = ctx.tags[ctx.position]
@@ -193,7 +203,7 @@ class NaturalnessCheck(Check):
     name = "naturalness"
     declared_exempt = True
 
-    def __init__(self, *, max_zipf_drop: float = 1.5, min_zipf: float = 0.0, **kw: Any) -> None:
+    def __init__(self, *, max_zipf_drop: float = 1.0, min_zipf: float = 0.0, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_zipf_drop = max_zipf_drop
         self.min_zipf = min_zipf
@@ -222,7 +232,7 @@ class ClosenessCheck(Check):
     name = "closeness"
     declared_exempt = True
 
-    def __init__(self, *, min_cosine: float = 0.55, **kw: Any) -> None:
+    def __init__(self, *, min_cosine: float = 0.75, **kw: Any) -> None:
         super().__init__(**kw)
         self.min_cosine = min_cosine
 
@@ -246,7 +256,7 @@ class SentimentCheck(Check):
     name = "sentiment"
     declared_exempt = True
 
-    def __init__(self, *, max_shift: float = 0.3, sense: SenseCheck | None = None, **kw: Any) -> None:
+    def __init__(self, *, max_shift: float = 0.15, sense: SenseCheck | None = None, **kw: Any) -> None:
         super().__init__(**kw)
         self.max_shift = max_shift
         self.sense = sense
@@ -283,3 +293,26 @@ class SentimentCheck(Check):
         if abs(sc - so) > self.max_shift:
             return CheckResult(self.name, False, value, self.thresholds(), "sentiment strength differs")
         return CheckResult(self.name, True, value, self.thresholds())
+
+
+class PosKeptCheck(Check):
+    """The variant, re-tagged, gives the substitute the original's PTB tag (a verb stays a verb of the
+    same form: "shriek" -> "shrill" becomes an adjective).  The variant is tagged as the search would
+    send it (a/an adjusted); one tagger call per candidate, so the search runs it last (``lazy``)."""
+
+    name = "pos_kept"
+    lazy = True
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._memo = _Memo()
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        want = ctx.tags[ctx.position]
+        if candidate is None:
+            return CheckResult(self.name, True, want, want)
+        key = (ctx.tokens, ctx.position, candidate)
+        got: str = self._memo.get(key, lambda: self.resources.tag(apply_swap(ctx.tokens, ctx.position, candidate))[ctx.position])
+        if got != want:
+            return CheckResult(self.name, False, got, want, f"re-tagged {got}, was {want}")
+        return CheckResult(self.name, True, got, want)

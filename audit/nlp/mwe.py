@@ -24,6 +24,7 @@ FIXED_EXPRESSIONS: tuple[str, ...] = (
     "as well", "so far", "at first", "no doubt", "make sense", "pay off", "pull off", "come off", "fall flat",
     "fall apart", "take place", "big screen", "small screen", "feel good", "feel-good movie", "sit through",
     "on screen", "the real deal", "the whole thing", "for once", "by far", "in the end", "at times",
+    "in the middle", "sad to say", "needless to say", "to say the least", "truth be told",
 )
 """Fixed phrases never broken by a swap (lemma sequences, space-separated)."""
 

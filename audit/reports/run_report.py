@@ -22,6 +22,7 @@ import pandas as pd
 
 from audit._markdown import md_escape
 from audit.errors import StoreError
+from audit.metrics import FINDINGS_NOT_COMPUTED
 from audit.reports import _drivers
 from audit.store._atomic import store_error, write_bytes_atomic
 from audit.store.diff import RunDiff
@@ -117,6 +118,12 @@ class _Report:
         findings = cfg.get("findings") if isinstance(cfg, Mapping) else None
         value = findings.get("top_words") if isinstance(findings, Mapping) else None
         return int(value) if isinstance(value, int) and value > 0 else TOP_WORDS
+
+    def headline(self, metrics: Mapping[str, Any], key: str, pct: bool) -> str:
+        """A headline value; the confirmed-driver count of a run without ``driver_stats`` is "not computed"."""
+        if key == "n_confirmed_drivers" and metrics.get(key) is None and self.t.get("driver_stats") is None:
+            return FINDINGS_NOT_COMPUTED
+        return _fmt(metrics.get(key), pct)
 
     def reasons(self, dataset: Any, example_id: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         return _drivers.reasons_of(self.t.get("failure_drivers"), self.t.get("minimal_fixes"), dataset, example_id)
@@ -240,7 +247,7 @@ class _Report:
         out = [f"# Audit run {_md(self.m.get('run_id', '?'))}", "",
                f"Model {_md(self.m.get('model_ref'))} (hash {_md(self.m.get('model_hash'))}), "
                f"created {_md(self.m.get('created_at'))}.", "", "## Headline", "", "| metric | value |", "|---|---|"]
-        out += [f"| {title} | {_fmt(metrics.get(key), pct)} |" for key, title, pct in _METRICS]
+        out += [f"| {title} | {self.headline(metrics, key, pct)} |" for key, title, pct in _METRICS]
         out += self.data_markdown()
         verdict, breaches = self.gate()
         out += ["", f"## Gate: {verdict}", ""] + [f"- {_md(b)}" for b in breaches]
@@ -305,7 +312,8 @@ class _Report:
         body = [f"<h1>Audit run {e(str(self.m.get('run_id', '?')))}</h1>",
                 f"<p>Model <code>{e(str(self.m.get('model_ref')))}</code> (hash <code>{e(str(self.m.get('model_hash')))}"
                 f"</code>), created {e(str(self.m.get('created_at')))}.</p>", "<h2>Headline</h2><table>"]
-        body += [f"<tr><th>{e(title)}</th><td>{e(_fmt(metrics.get(key), pct))}</td></tr>" for key, title, pct in _METRICS]
+        body += [f"<tr><th>{e(title)}</th><td>{e(self.headline(metrics, key, pct))}</td></tr>"
+                 for key, title, pct in _METRICS]
         body.append("</table>")
         body += self.data_html()
         cls = "pass" if verdict == "PASSED" else "fail" if verdict == "FAILED" else ""

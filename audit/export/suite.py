@@ -164,6 +164,9 @@ def _variant_tokens(row: dict[str, Any], swaps: list[dict[str, Any]], originals:
 
 # --- validity selection (owner: attack) ---------------------------------------------------
 SelectRecipe = Literal["strict", "loose"]
+Direction = Literal["break", "fix"]
+_RECIPES: dict[str, SelectRecipe] = {"strict": "strict", "loose": "loose"}
+_DIRECTIONS: dict[str, Direction] = {"break": "break", "fix": "fix"}
 
 
 def _evidence_summary(raw: Any) -> dict[str, Any]:
@@ -244,8 +247,8 @@ def build_cases(record: RunRecord, *, include_flagged: bool = False, recipe: Sel
                                   model_hash=model_hash),
             validity=validity, declared=bool(declared) if declared is not None and pd.notna(declared) else False,
             evidence=_evidence_summary(row.get("evidence")),
-            recipe=str(made_by) if isinstance(made_by, str) and made_by else None,
-            direction=direction if isinstance(direction, str) and direction else "break",
+            recipe=_RECIPES.get(made_by) if isinstance(made_by, str) else None,
+            direction=_DIRECTIONS.get(direction, "break") if isinstance(direction, str) else "break",
         ))
     return cases
 # --- end validity selection ------------------------------------------------------------------

@@ -20,7 +20,9 @@ breached gate.
 
 A command-line usage error (unknown or missing option, bad value, missing argument,
 unknown command, no arguments) is not an AuditError: the CLI reports it with the
-usage line and exits :data:`EXIT_USAGE` (64, BSD's EX_USAGE). Exit 1 means a bug.
+usage line and exits :data:`EXIT_USAGE` (64, BSD's EX_USAGE). An interrupted command
+(Ctrl-C, an aborted prompt: ``typer.Abort``) exits :data:`EXIT_INTERRUPTED` (130 = 128 + SIGINT,
+the shell's convention). Exit 1 means a bug.
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ class GateFailure(AuditError):
 EXIT_USAGE = 64
 """Exit code of a command-line usage error (sysexits.h EX_USAGE)."""
 
+EXIT_INTERRUPTED = 130
+"""Exit code of an interrupted command: Ctrl-C or an aborted prompt (128 + SIGINT, as a shell reports it)."""
+
 EXIT_CODES: dict[str, int] = {
     "ok": 0,
     "gate_failed": GateFailure.exit_code,
@@ -129,6 +134,6 @@ EXIT_CODES: dict[str, int] = {
     "store": StoreError.exit_code,
     "executor": ExecutorError.exit_code,
     "usage": EXIT_USAGE,
-    "interrupted": 130,
+    "interrupted": EXIT_INTERRUPTED,
     "other": 1,
 }

@@ -13,7 +13,8 @@ lacks it; the gate and the reports read the manifest.
 - ``n_confirmed_drivers``: confirmed rows of ``driver_stats`` in the pooled
   scope ``"all"``: :func:`findings_metrics`.  "New driver words" between two runs
   are the new *confirmed* drivers (:func:`audit.store.diff.diff_runs`), never a
-  raw top-N.
+  raw top-N.  A run made before the findings stage has no ``driver_stats``: its
+  drivers are :data:`FINDINGS_NOT_COMPUTED` (nothing was tested), never "none confirmed".
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ALL_SCOPE", "attack_metrics", "confirmed_rows", "confirmed_units", "findings_metrics", "per_dataset_metrics",
+__all__ = ["ALL_SCOPE", "FINDINGS_COMPUTED", "FINDINGS_NOT_COMPUTED", "NOT_COMPUTED_MESSAGE", "attack_metrics", "confirmed_rows", "confirmed_units", "findings_metrics", "per_dataset_metrics",
            "prediction_metrics"]
 
 ALL_SCOPE = "all"
+FINDINGS_COMPUTED = "computed"
+FINDINGS_NOT_COMPUTED = "not computed"
+"""State of a run's findings stage: ``not computed`` when the run has no ``driver_stats`` table."""
+NOT_COMPUTED_MESSAGE = ("Driver statistics were not computed for this run (made before the findings stage existed): "
+                        "no driver word was tested, so none is confirmed or ruled out.")
 
 
 def prediction_metrics(predictions: pd.DataFrame) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 import typer
 
 from audit.cli import _common
-from audit.errors import EXIT_CODES, EXIT_USAGE
+from audit.errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_USAGE
 
 AUDIT = Path(sys.executable).parent / "audit"
 
@@ -95,3 +95,23 @@ def test_parser_exception_classes_are_typers_own() -> None:
     cmd = typer.main.get_command(app)
     with pytest.raises(_common.UsageError):
         cmd.main(args=["--no-such-flag"], prog_name="audit", standalone_mode=False)
+
+
+def _app_raising(exc: BaseException) -> typer.Typer:
+    app = typer.Typer()
+
+    @app.command()
+    def boom() -> None:
+        raise exc
+
+    return app
+
+
+@pytest.mark.parametrize("exc", [typer.Abort(), EOFError(), KeyboardInterrupt()], ids=["abort", "eof-at-prompt", "ctrl-c"])
+def test_interrupt_and_abort_exit_130(exc: BaseException, capsys: pytest.CaptureFixture[str]) -> None:
+    """An aborted prompt (typer.Abort; EOF at a prompt, which typer turns into Abort) and Ctrl-C (typer's
+    Exit(130)) are interruptions, not bugs (exit 1)."""
+    code = _common.run_app(_app_raising(exc), [])
+    assert code == EXIT_CODES["interrupted"] == EXIT_INTERRUPTED == 130
+    if not isinstance(exc, KeyboardInterrupt):
+        assert capsys.readouterr().err.strip() == "aborted"

@@ -62,7 +62,7 @@ def toy_run(tmp_path):
 def test_jsonl_roundtrip_and_manifest(toy_run, tmp_path):
     out = export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl")
     manifest = json.loads((tmp_path / "suite.jsonl.manifest.json").read_text())
-    assert manifest["schema"] == "reat-audit.suite" and manifest["schema_version"] == 1
+    assert manifest["schema"] == "reat-audit.suite" and manifest["schema_version"] == 2
     assert manifest["run_id"] == toy_run.run_id and manifest["model_hash"] == "m0d31hash"
     assert manifest["counts"]["cases"] == 3 and manifest["counts"]["recorded_failures"] == 2
     assert manifest["tolerance"] == 0.0 and manifest["created_at"]
@@ -113,8 +113,9 @@ def test_read_suite_errors_name_file_and_line(toy_run, tmp_path):
     out.write_text("\n".join(lines) + "\n")
     mpath = tmp_path / "suite.jsonl.manifest.json"
     manifest = json.loads(mpath.read_text())
-    mpath.write_text(json.dumps({**manifest, "schema_version": 2}))
-    with pytest.raises(DataError, match=r"manifest\.json: unsupported suite schema_version 2"):
+    mpath.write_text(json.dumps({**manifest, "schema_version": 3}))
+    with pytest.raises(DataError, match=r"manifest\.json: unsupported suite schema_version 3 \(this reat-audit reads "
+                                        r"versions 1, 2\).*upgrade reat-audit"):
         read_suite(out)
     mpath.unlink()  # no manifest: cases still load, tolerance defaults to 0
     suite = read_suite(out)
@@ -141,6 +142,73 @@ def test_csv(toy_run, tmp_path):
     assert len(rows) == 3 and rows[0]["expect_label"] == "1" and rows[0]["run_id"] == toy_run.run_id
     assert json.loads(rows[0]["tokens"]) == ["the", "movie", "is", "great"]
     assert rows[2]["original"] == XSS + " & \x07 bell"
+
+
+def test_csv_carries_the_validity_fields(toy_run, tmp_path):
+    """recipe, valid, direction, declared and evidence (a JSON string), as in the JSONL cases."""
+    out = export_suite(toy_run, fmt="csv", out=tmp_path / "suite.csv", include_flagged=True)
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    assert {"recipe", "valid", "direction", "declared", "evidence"} <= set(rows[0])
+    by_id = {r["case_id"]: r for r in rows}
+    assert [by_id[i]["valid"] for i in ("t-0", "t-1", "t-2")] == ["True", "True", "False"]  # t-2: antonym flag
+    assert {r["recipe"] for r in rows} == {"strict"} and {r["direction"] for r in rows} == {"break"}
+    assert {r["declared"] for r in rows} == {"False"}
+    evidence = json.loads(by_id["t-0"]["evidence"])
+    assert evidence["sense"] == "good.a.01" and evidence["cosine"] == 0.8
+    assert evidence["checks"]["closeness"] == {"passed": True, "value": 0.8, "threshold": 0.55}
+    assert evidence["checks_passed"] == ["closeness"]
+    jsonl = read_suite(export_suite(toy_run, fmt="jsonl", out=tmp_path / "s.jsonl", include_flagged=True))
+    assert [c.evidence for c in jsonl.cases] == [json.loads(r["evidence"]) for r in rows]  # the same evidence
+
+
+V1_CASE = {"schema_version": 1, "case_id": "sst2-4-t0", "test_type": "INV", "kind": "text",
+           "original": "the movie is good", "variant": "the movie is great", "tokens": ["the", "movie", "is", "great"],
+           "swaps": [{"position": 3, "original": "good", "replacement": "great", "pos": "JJ"}], "expect_label": 1,
+           "expect_label_name": "positive", "recorded_pred": 1, "recorded_pass": True, "meaning_flags": [],
+           "provenance": {"run_id": "20261101T000000Z-abcdef", "dataset": "sst2", "example_id": 4,
+                          "model_hash": "m0d31hash"}}
+"""A case as reat-audit wrote it before validity evidence (schema_version 1): no validity, evidence, recipe."""
+V1_MANIFEST = {"schema": "reat-audit.suite", "schema_version": 1, "created_at": "2026-11-01T00:00:00+00:00",
+               "run_id": "20261101T000000Z-abcdef", "model_hash": "m0d31hash", "model_ref": "models/gru",
+               "labels": ["negative", "positive"], "tolerance": 0.25, "counts": {"cases": 1}}
+
+
+def test_version_1_suites_are_still_read(tmp_path, tiny_model):
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(V1_CASE) + "\n")
+    (tmp_path / "old.jsonl.manifest.json").write_text(json.dumps(V1_MANIFEST))
+    suite = read_suite(path)
+    assert suite.manifest.schema_version == 1 and suite.manifest.tolerance == 0.25
+    case = suite.cases[0]
+    assert case.schema_version == 1 and case.tokens == ["the", "movie", "is", "great"]
+    assert case.validity == "unknown" and case.evidence == {} and case.recipe is None and case.direction == "break"
+    assert run_suite(suite, tiny_model).n_cases == 1
+    # written again, it is a version-2 suite with the same case
+    from audit.export.suite import SCHEMA_VERSION, write_jsonl
+
+    assert SCHEMA_VERSION == 2
+    again = read_suite(write_jsonl([case.model_copy(update={"schema_version": SCHEMA_VERSION})],
+                                   suite.manifest.model_copy(update={"schema_version": SCHEMA_VERSION}),
+                                   tmp_path / "new.jsonl"))
+    assert again.manifest.schema_version == 2 and again.cases[0].tokens == case.tokens
+
+
+def test_version_2_suites_record_their_version_and_validity(toy_run, tmp_path):
+    out = export_suite(toy_run, fmt="jsonl", out=tmp_path / "suite.jsonl")
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["schema_version"] == 2 and first["recipe"] == "strict" and first["direction"] == "break"
+    assert first["validity"] == "valid" and first["evidence"]["sense"] == "good.a.01"
+    assert "SCHEMA_VERSION = 2" in render_pytest(read_suite(out).cases, read_suite(out).manifest)
+
+
+@pytest.mark.parametrize("version", [0, 3, "2", None, True])
+def test_unknown_suite_versions_are_refused(tmp_path, version):
+    path = tmp_path / "s.jsonl"
+    case = {**V1_CASE, "schema_version": version} if version is not None else {
+        k: v for k, v in V1_CASE.items() if k != "schema_version"}
+    path.write_text(json.dumps(case) + "\n")
+    with pytest.raises(DataError, match=rf"s\.jsonl:1: unsupported suite schema_version {version!r}.*versions 1, 2"):
+        read_suite(path)
 
 
 def test_csv_guards_against_formula_injection(toy_run, tmp_path):

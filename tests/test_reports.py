@@ -157,6 +157,32 @@ def test_no_confirmed_driver_sentence(tmp_path):
     assert "## Candidate drivers (not confirmed)" in md  # the tested candidates are still shown, labelled
 
 
+
+def test_run_without_driver_stats_says_not_computed_not_none_confirmed(tmp_path):
+    """A run made before the findings stage tested nothing: "not computed", never "no confirmed driver words"."""
+    from audit.dashboard import findings as dash_findings
+    from audit.metrics import NOT_COMPUTED_MESSAGE
+
+    tables = make_tables(findings=False)
+    manifest = {**make_manifest(), "metrics": metrics_of(tables)}
+    md_path, html_path = write_run_report(tmp_path, manifest=manifest, tables=tables, out_dir=tmp_path / "o")
+    md, page = md_path.read_text(), html_path.read_text()
+    assert f"## Confirmed driver words\n\n{NOT_COMPUTED_MESSAGE}" in md
+    assert f"<p>{html.escape(NOT_COMPUTED_MESSAGE)}</p>" in page
+    assert "| Confirmed driver words | not computed |" in md
+    assert "<tr><th>Confirmed driver words</th><td>not computed</td></tr>" in page
+    assert "No confirmed driver words" not in md and "No confirmed driver words" not in page
+    # the dashboard says the same of such a run: no statistics, not "none confirmed"
+    assert dash_findings.headline(tables.get("driver_stats")) == dash_findings.NO_STATS_MESSAGE
+    assert "no driver statistics" in dash_findings.NO_STATS_MESSAGE
+    assert "No confirmed" not in dash_findings.NO_STATS_MESSAGE
+    # a run with the table but nothing confirmed keeps saying so, with 0 in the headline
+    tables = make_tables(confirmed=[])
+    manifest = {**make_manifest(), "metrics": metrics_of(tables)}
+    md_path, _ = write_run_report(tmp_path, manifest=manifest, tables=tables, out_dir=tmp_path / "p")
+    md = md_path.read_text()
+    assert "| Confirmed driver words | 0 |" in md and NOT_COMPUTED_MESSAGE not in md
+
 def test_headline_reports_strict_valid_attack_success_beside_raw(tmp_path):
     """Validity costs success: the headline shows both (metric names from audit.metrics.attack_metrics)."""
     import pandas as pd

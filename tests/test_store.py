@@ -216,3 +216,29 @@ def test_cli_runs_list_show(tmp_path, monkeypatch, capsys):
     (tmp_path / "reports").symlink_to(tmp_path)  # default reports/runs relative to cwd -> the same store
     assert main(["runs", "list", "--json"]) == 0
     assert [r["run_id"] for r in json.loads(capsys.readouterr().out)] == [rec.run_id, pending.run_id]
+
+
+def test_cli_runs_show_without_driver_stats_says_not_computed(tmp_path, capsys):
+    """``confirmed_drivers`` is null (not []) for a run made before driver statistics existed, and says why;
+    a run with the table keeps its list, possibly empty."""
+    from audit.cli import main
+    from audit.metrics import NOT_COMPUTED_MESSAGE
+
+    store = RunStore(tmp_path / "runs")
+    old = publish_run(store, run_key="aaaaaa0001", findings=False)
+    none = publish_run(store, run_key="bbbbbb0002", confirmed=[])
+    some = publish_run(store, run_key="cccccc0003", confirmed=["dull"])
+    capsys.readouterr()
+    shown = {}
+    for rec in (old, none, some):
+        assert main(["runs", "show", rec.run_id, "--store", str(store.root), "--json"]) == 0
+        shown[rec.run_id] = json.loads(capsys.readouterr().out)
+    assert shown[old.run_id]["confirmed_drivers"] is None and shown[old.run_id]["findings"] == "not computed"
+    assert shown[none.run_id]["confirmed_drivers"] == [] and shown[none.run_id]["findings"] == "computed"
+    assert [d["word"] for d in shown[some.run_id]["confirmed_drivers"]] == ["dull"]
+    assert shown[some.run_id]["findings"] == "computed"
+    assert main(["runs", "show", old.run_id, "--store", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"confirmed driver words: not computed. {NOT_COMPUTED_MESSAGE}" in out and "no confirmed" not in out
+    assert main(["runs", "show", none.run_id, "--store", str(store.root)]) == 0
+    assert "confirmed driver words: none (no confirmed driver words in this run)" in capsys.readouterr().out

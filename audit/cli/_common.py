@@ -2,7 +2,8 @@
 
 Exit codes (documented in README and docs/ci.md): 0 ok, 2 gate failed, 3-7 the
 :class:`~audit.errors.AuditError` families, 64 a usage error (EX_USAGE: unknown or
-missing option, bad value, unknown command, no arguments), 130 interrupted, 1 a bug.
+missing option, bad value, unknown command, no arguments), 130 interrupted (Ctrl-C or an
+aborted prompt), 1 a bug.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import typer
 
-from audit.errors import EXIT_USAGE, AuditError
+from audit.errors import EXIT_INTERRUPTED, EXIT_USAGE, AuditError
 
 log = logging.getLogger("audit")
 
@@ -102,10 +103,10 @@ def run_app(app: typer.Typer, argv: list[str]) -> int:
     except ClickException as exc:  # e.g. a file option that cannot be opened: still the caller's input
         typer.echo(f"error: {_one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
         return EXIT_USAGE
-    except typer.Abort:
+    except typer.Abort:  # raised by a command, or by typer for EOF at a prompt (Ctrl-D); Ctrl-C is Exit(130)
         typer.echo("aborted", err=True)
-        return 1
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     return result if isinstance(result, int) else 0

@@ -88,14 +88,17 @@ def register(app: typer.Typer) -> None:
         run_id: str = typer.Argument(..., help="Run id (see `audit runs list`)."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
         config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
-        as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON (plus confirmed_drivers)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON (plus confirmed_drivers, null when the findings stage did not run, and findings)."),
     ) -> None:
         """Show one run's manifest summary and its confirmed driver words."""
+        from audit.metrics import FINDINGS_COMPUTED, FINDINGS_NOT_COMPUTED, NOT_COMPUTED_MESSAGE
+
         record = resolve_store(store, config).get(run_id)
         confirmed = _confirmed(record)
-        if as_json:
+        if as_json:  # no driver_stats: null, not [] ("none confirmed" when nothing was tested)
             _dump({**record.manifest, "path": str(record.path), "tables": record.tables(),
-                   "confirmed_drivers": confirmed or []})
+                   "confirmed_drivers": confirmed,
+                   "findings": FINDINGS_NOT_COMPUTED if confirmed is None else FINDINGS_COMPUTED})
             return
         m, gate = record.metrics, record.manifest.get("gate") or {}
         lines = [
@@ -109,7 +112,7 @@ def register(app: typer.Typer) -> None:
         ]
         lines += [f"    - {b}" for b in gate.get("breaches") or []]
         if confirmed is None:
-            lines.append("  confirmed driver words: - (run has no driver statistics)")
+            lines.append(f"  confirmed driver words: {FINDINGS_NOT_COMPUTED}. {NOT_COMPUTED_MESSAGE}")
         elif not confirmed:
             lines.append("  confirmed driver words: none (no confirmed driver words in this run)")
         else:

@@ -10,11 +10,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from audit.export.suite import SuiteCase, SuiteManifest
+from audit.export.suite import SCHEMA, SuiteCase, SuiteManifest
 
 CSV_COLUMNS = ("case_id", "test_type", "kind", "dataset", "example_id", "original", "variant", "tokens", "swaps",
                "expect_label", "expect_label_name", "recorded_pred", "recorded_pass", "meaning_flags", "run_id",
-               "model_hash")
+               "model_hash", "recipe", "valid", "direction", "declared", "evidence")
+"""The CSV's columns; the validity ones: ``recipe`` (the one that produced the variant), ``valid`` (True / False,
+empty when unknown), ``direction``, ``declared`` and ``evidence`` (the case's evidence as a JSON string)."""
+
+_VALID_CELL = {"valid": True, "invalid": False, "unknown": ""}
 
 # characters XML 1.0 forbids even when escaped
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -49,6 +53,8 @@ def write_csv(cases: Sequence[SuiteCase], manifest: SuiteManifest, out: Path) ->
                 "recorded_pass": "" if c.recorded_pass is None else c.recorded_pass,
                 "meaning_flags": json.dumps(c.meaning_flags), "run_id": c.provenance.run_id,
                 "model_hash": c.provenance.model_hash or "",
+                "recipe": c.recipe or "", "valid": _VALID_CELL[c.validity], "direction": c.direction,
+                "declared": c.declared, "evidence": json.dumps(c.evidence, ensure_ascii=False, sort_keys=True),
             }.items()})
     return out
 
@@ -71,8 +77,8 @@ import os
 
 import pytest
 
-SCHEMA = "reat-audit.suite"
-SCHEMA_VERSION = 1
+SCHEMA = {schema!r}
+SCHEMA_VERSION = {schema_version!r}
 RUN_ID = {run_id_code}
 MODEL_HASH = {model_hash_code}
 LABELS = {labels!r}
@@ -126,7 +132,7 @@ def render_pytest(cases: Sequence[SuiteCase], manifest: SuiteManifest, *, file_n
              "original": c.original, "variant": c.variant, "tokens": list(c.tokens), "expect_label": c.expect_label,
              "swaps": [s.model_dump() for s in c.swaps]} for c in cases]
     return _PYTEST_TEMPLATE.format(
-        run_id_code=repr(manifest.run_id), model_hash_code=repr(manifest.model_hash),
+        schema=SCHEMA, schema_version=manifest.schema_version, run_id_code=repr(manifest.run_id), model_hash_code=repr(manifest.model_hash),
         run_id=_doc_text(manifest.run_id, fallback="(see RUN_ID)"),
         model_hash=_doc_text(manifest.model_hash, fallback="(see MODEL_HASH)"), n=len(data),
         file_name=_doc_text(file_name, fallback="<this file>"), labels=list(manifest.labels), default_model=default_model, cases=pprint.pformat(data, width=110, sort_dicts=False),
@@ -152,7 +158,7 @@ def render_junit(cases: Sequence[SuiteCase], manifest: SuiteManifest) -> bytes:
                           failures=str(failures), errors="0", skipped="0", timestamp=_x(manifest.created_at))
     props = ET.SubElement(suite, "properties")
     for key, value in (("run_id", manifest.run_id), ("model_hash", manifest.model_hash or ""),
-                       ("model_ref", manifest.model_ref or ""), ("schema", "reat-audit.suite"),
+                       ("model_ref", manifest.model_ref or ""), ("schema", SCHEMA),
                        ("schema_version", str(manifest.schema_version))):
         ET.SubElement(props, "property", name=key, value=_x(value))
     for c in cases:

@@ -33,7 +33,11 @@ from audit.store.runs import RunRecord
 log = logging.getLogger(__name__)
 
 SCHEMA: Final = "reat-audit.suite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of the case and manifest format written now.  1: before validity evidence (no ``validity``,
+``declared``, ``evidence``, ``recipe``, ``direction``; a case read from it gets the defaults: validity
+``unknown``); 2: with them."""
+READABLE_VERSIONS: Final = (1, 2)
 _BATCH = 256
 _NO_CASES_HINT = "an empty suite checks nothing; export one from a run with adversarial variants (audit export)"
 
@@ -79,6 +83,10 @@ class SuiteCase(_Strict):
     """A declared synonym pair (``attack.extra_synonyms``) was used."""
     evidence: dict[str, Any] = Field(default_factory=dict)
     """checks passed / failed, per-check {passed, value, threshold}, sense, cosine, zipf_original, zipf_substitute."""
+    recipe: Literal["strict", "loose"] | None = None
+    """The attack recipe that produced the variant (``variants.recipe``; None: recorded before recipes)."""
+    direction: Literal["break", "fix"] = "break"
+    """``break``: the original was classified correctly (the only direction exported as a case)."""
 
 
 class SuiteManifest(_Strict):
@@ -156,6 +164,9 @@ def _variant_tokens(row: dict[str, Any], swaps: list[dict[str, Any]], originals:
 
 # --- validity selection (owner: attack) ---------------------------------------------------
 SelectRecipe = Literal["strict", "loose"]
+Direction = Literal["break", "fix"]
+_RECIPES: dict[str, SelectRecipe] = {"strict": "strict", "loose": "loose"}
+_DIRECTIONS: dict[str, Direction] = {"break": "break", "fix": "fix"}
 
 
 def _evidence_summary(raw: Any) -> dict[str, Any]:
@@ -225,6 +236,7 @@ def build_cases(record: RunRecord, *, include_flagged: bool = False, recipe: Sel
         gold = int(row["gold"])
         pred_after = int(row["pred_after"]) if pd.notna(row.get("pred_after")) else None
         declared = row.get("declared")
+        made_by, direction = row.get("recipe"), row.get("direction")
         cases.append(SuiteCase(
             case_id=str(row["variant_id"]), kind=str(row.get("kind", "text")), original=str(row["original"]),
             variant=str(row["variant"]), tokens=tokens, swaps=[_swap(s) for s in swaps],
@@ -235,6 +247,8 @@ def build_cases(record: RunRecord, *, include_flagged: bool = False, recipe: Sel
                                   model_hash=model_hash),
             validity=validity, declared=bool(declared) if declared is not None and pd.notna(declared) else False,
             evidence=_evidence_summary(row.get("evidence")),
+            recipe=_RECIPES.get(made_by) if isinstance(made_by, str) else None,
+            direction=_DIRECTIONS.get(direction, "break") if isinstance(direction, str) else "break",
         ))
     return cases
 # --- end validity selection ------------------------------------------------------------------
@@ -276,9 +290,11 @@ def write_jsonl(cases: Sequence[SuiteCase], manifest: SuiteManifest, out: Path) 
 # ------------------------------------------------------------------------------ reading
 def _check_version(data: dict[str, Any], path: Path, line: int | None) -> None:
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise DataError(f"unsupported suite schema_version {version!r} (this reat-audit reads {SCHEMA_VERSION})",
-                        path=path, line=line, hint="export the suite again with this version of reat-audit")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+        raise DataError(f"unsupported suite schema_version {version!r} (this reat-audit reads versions {readable})",
+                        path=path, line=line, hint="export the suite again with this version of reat-audit, "
+                        "or upgrade reat-audit to read a newer suite")
 
 
 def read_suite(path: str | Path) -> Suite:

@@ -4,7 +4,8 @@ Confirmed drivers (``driver_stats``, pooled scope) come first with their evidenc
 support, lift and its q-value, attribution contrast and its q-value, the
 counterfactual fix rate (Wilson 95% interval) against the matched control and
 the paired test's q-value.  With none, the report says so in one plain
-sentence.  Unconfirmed candidates follow in their own, labelled section.
+sentence; a run without ``driver_stats`` (made before the findings stage) says
+they were not computed.  Unconfirmed candidates follow in their own, labelled section.
 Every dataset string is escaped (Markdown via ``md_escape``, HTML via ``html.escape``).
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from audit._markdown import md_escape
+from audit.metrics import NOT_COMPUTED_MESSAGE
 
 NO_CONFIRMED = "No confirmed driver words in this run."
 CANDIDATE_NOTE = ("Candidates passed the support floor or were a top contributor to an error, but did not pass "
@@ -83,8 +85,8 @@ def _md_row(cells: list[str]) -> str:
 def markdown(stats: pd.DataFrame | None, manifest: Mapping[str, Any], *, top: int) -> list[str]:
     conf, cand = split(stats, top=top)
     out = ["", "## Confirmed driver words", ""]
-    if stats is None or stats.empty:
-        out.append(NO_CONFIRMED + " (no driver statistics in this run)")
+    if stats is None:  # a run made before the findings stage: nothing tested, so not "none confirmed"
+        out.append(NOT_COMPUTED_MESSAGE)
     elif conf.empty:
         out.append(NO_CONFIRMED)
     else:
@@ -101,7 +103,9 @@ def html_sections(stats: pd.DataFrame | None, manifest: Mapping[str, Any], *, to
     e = html.escape
     conf, cand = split(stats, top=top)
     out = ["<h2>Confirmed driver words</h2>"]
-    if conf.empty:
+    if stats is None:
+        out.append(f"<p>{e(NOT_COMPUTED_MESSAGE)}</p>")
+    elif conf.empty:
         out.append(f"<p>{e(NO_CONFIRMED)}</p>")
     else:
         out.append(f"<p>{e(rule(manifest))}</p><table><tr>" + "".join(f"<th>{e(c)}</th>" for c in _EVIDENCE) + "</tr>")

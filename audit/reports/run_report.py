@@ -7,22 +7,24 @@ failures (word heatmaps from ``token_attributions``, verified reasons, minimal
 fix) and sample flips (swapped words highlighted).
 Every piece of dataset text is escaped: ``html.escape`` in HTML,
 :func:`audit._markdown.md_escape` in Markdown (renderers pass inline HTML through).
+The shared formatting and escaping helpers live in :mod:`audit.reports._format`,
+the data-provenance sections in :mod:`audit.reports._provenance`.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from audit._markdown import md_escape
 from audit.errors import StoreError
+from audit.metrics import FINDINGS_NOT_COMPUTED
 from audit.reports import _drivers
+from audit.reports._format import _CONTROLS, _METRICS, _fmt, _heatmap, _html_escape, _label, _md, _swaps
+from audit.reports._provenance import ProvenanceSections
 from audit.store._atomic import store_error, write_bytes_atomic
 from audit.store.diff import RunDiff
 from audit.store.runs import RunRecord, RunWriter
@@ -32,64 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 10
 TOP_WORDS = 20
-_METRICS = (("accuracy", "Accuracy", True), ("n_examples", "Examples", False), ("n_errors", "Errors", False),
-            ("attack_success_rate", "Attack success rate", True),
-            ("attack_success_rate_valid", "Attack success rate (strict-valid)", True),
-            ("attack_success_rate_constrained", "Attack success rate (constrained)", True),
-            ("mean_queries", "Mean queries per attack", False),
-            ("n_confirmed_drivers", "Confirmed driver words", False),
-            ("max_completeness_delta", "Max REAT completeness delta", False))
 
 
-def _heatmap(tokens: Sequence[str], scores: Sequence[float], *, title: str | None = None) -> str:
-    try:
-        from audit.attribution.render import heatmap_html
-    except ImportError:  # attribution package not importable: a local, escaped fallback
-        cells = "".join(f'<span title="{s:+.4f}" style="background:{"#f4a582" if s > 0 else "#92c5de"}">'
-                        f"{html.escape(t)}</span> " for t, s in zip(tokens, scores))
-        return (f"<div><b>{html.escape(title)}</b></div>" if title else "") + f"<div>{cells}</div>"
-    return heatmap_html(list(tokens), [float(s) for s in scores], title=title)
-
-
-_md = md_escape
-# control characters never reach a report (the readers refuse them in texts; this covers every other field)
-_CONTROLS = {c: "\ufffd" for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))}
-
-
-def _html_escape(text: str) -> str:
-    return html.escape(text).translate(_CONTROLS)
-
-
-def _fmt(value: Any, pct: bool) -> str:
-    if value is None:
-        return "n/a"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if pct:
-        return f"{v * 100:.2f}%"
-    return f"{v:.3g}" if not v.is_integer() else str(int(v))
-
-
-def _label(labels: Sequence[str], index: Any) -> str:
-    try:
-        i = int(index)
-    except (TypeError, ValueError):
-        return str(index)
-    return labels[i] if 0 <= i < len(labels) else str(i)
-
-
-def _swaps(raw: Any) -> list[dict[str, Any]]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return []
-    return [dict(s) for s in (raw or [])]
-
-
-class _Report:
+class _Report(ProvenanceSections):
     def __init__(self, manifest: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], diff: RunDiff | None,
                  labels: list[str], max_samples: int) -> None:
         self.m, self.t, self.diff, self.labels, self.n = manifest, tables, diff, labels, max_samples
@@ -117,6 +64,12 @@ class _Report:
         findings = cfg.get("findings") if isinstance(cfg, Mapping) else None
         value = findings.get("top_words") if isinstance(findings, Mapping) else None
         return int(value) if isinstance(value, int) and value > 0 else TOP_WORDS
+
+    def headline(self, metrics: Mapping[str, Any], key: str, pct: bool) -> str:
+        """A headline value; the confirmed-driver count of a run without ``driver_stats`` is "not computed"."""
+        if key == "n_confirmed_drivers" and metrics.get(key) is None and self.t.get("driver_stats") is None:
+            return FINDINGS_NOT_COMPUTED
+        return _fmt(metrics.get(key), pct)
 
     def reasons(self, dataset: Any, example_id: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         return _drivers.reasons_of(self.t.get("failure_drivers"), self.t.get("minimal_fixes"), dataset, example_id)
@@ -174,73 +127,13 @@ class _Report:
         checks = gate.get("checks") if isinstance(gate, Mapping) else None
         return [str(c.get("message")) for c in (checks or []) if isinstance(c, Mapping) and c.get("status") == "skipped"]
 
-    # ------------------------------------------------- data provenance (issue 10: datasets, bad rows, adapters)
-    def per_dataset(self) -> list[tuple[str, Mapping[str, Any]]]:
-        """``(name, metrics)`` per dataset, shown when the run has more than one."""
-        per = (self.m.get("metrics") or {}).get("per_dataset") or {}
-        return [(str(k), v) for k, v in per.items() if isinstance(v, Mapping)] if len(per) > 1 else []
-
-    def skipped_rows(self) -> list[Mapping[str, Any]]:
-        return [r for r in (self.m.get("skipped_rows") or []) if isinstance(r, Mapping)]
-
-    def rebuilt_note(self) -> str | None:
-        if not self.m.get("model_rebuilt_from_parts"):
-            return None
-        return ("The model was rebuilt from its parts (embedding -> RNN -> head on the final hidden state): the "
-                "adapter gave no forward= to check them against, so this audit is of that rebuilt function, which "
-                "may differ from the model's own forward (e.g. if it pools states). See docs/own-model.md.")
-
-    def data_markdown(self) -> list[str]:
-        out: list[str] = []
-        note = self.rebuilt_note()
-        if note:
-            out += ["", f"> **Note:** {note}"]
-        per = self.per_dataset()
-        if per:
-            out += ["", "## Per dataset", "", "| dataset | " + " | ".join(t for _, t, _ in _METRICS[:4]) + " | skipped rows |",
-                    "|---|---|---|---|---|---|"]
-            for name, mt in per:
-                out.append(f"| {_md(name)} | " + " | ".join(_fmt(mt.get(k), pct) for k, _, pct in _METRICS[:4])
-                           + f" | {_fmt(mt.get('n_skipped_rows'), False)} |")
-        rows = self.skipped_rows()
-        if rows:
-            out += ["", f"## Skipped rows ({len(rows)})", "", "Left out by `on_bad_rows: skip`.", "",
-                    "| dataset | file | line | reason |", "|---|---|---|---|"]
-            out += [f"| {_md(r.get('dataset'))} | {_md(r.get('path'))} | {_md(r.get('line'))} | {_md(r.get('reason'))} |"
-                    for r in rows]
-        return out
-
-    def data_html(self) -> list[str]:
-        e = _html_escape
-        body: list[str] = []
-        note = self.rebuilt_note()
-        if note:
-            body.append(f'<p class="note"><b>Note:</b> {e(note)}</p>')
-        per = self.per_dataset()
-        if per:
-            body.append("<h2>Per dataset</h2><table><tr><th>dataset</th>"
-                        + "".join(f"<th>{e(t)}</th>" for _, t, _ in _METRICS[:4]) + "<th>skipped rows</th></tr>")
-            for name, mt in per:
-                body.append(f"<tr><td>{e(name)}</td>" + "".join(f"<td>{e(_fmt(mt.get(k), pct))}</td>"
-                                                                for k, _, pct in _METRICS[:4])
-                            + f"<td>{e(_fmt(mt.get('n_skipped_rows'), False))}</td></tr>")
-            body.append("</table>")
-        rows = self.skipped_rows()
-        if rows:
-            body.append(f"<h2>Skipped rows ({len(rows)})</h2><p>Left out by <code>on_bad_rows: skip</code>.</p>"
-                        "<table><tr><th>dataset</th><th>file</th><th>line</th><th>reason</th></tr>")
-            body += [f"<tr><td>{e(str(r.get('dataset')))}</td><td>{e(str(r.get('path')))}</td>"
-                     f"<td>{e(str(r.get('line')))}</td><td>{e(str(r.get('reason')))}</td></tr>" for r in rows]
-            body.append("</table>")
-        return body
-
     # ---------------------------------------------------------------------------------- markdown
     def markdown(self) -> str:
         metrics = self.m.get("metrics") or {}
         out = [f"# Audit run {_md(self.m.get('run_id', '?'))}", "",
                f"Model {_md(self.m.get('model_ref'))} (hash {_md(self.m.get('model_hash'))}), "
                f"created {_md(self.m.get('created_at'))}.", "", "## Headline", "", "| metric | value |", "|---|---|"]
-        out += [f"| {title} | {_fmt(metrics.get(key), pct)} |" for key, title, pct in _METRICS]
+        out += [f"| {title} | {self.headline(metrics, key, pct)} |" for key, title, pct in _METRICS]
         out += self.data_markdown()
         verdict, breaches = self.gate()
         out += ["", f"## Gate: {verdict}", ""] + [f"- {_md(b)}" for b in breaches]
@@ -305,7 +198,8 @@ class _Report:
         body = [f"<h1>Audit run {e(str(self.m.get('run_id', '?')))}</h1>",
                 f"<p>Model <code>{e(str(self.m.get('model_ref')))}</code> (hash <code>{e(str(self.m.get('model_hash')))}"
                 f"</code>), created {e(str(self.m.get('created_at')))}.</p>", "<h2>Headline</h2><table>"]
-        body += [f"<tr><th>{e(title)}</th><td>{e(_fmt(metrics.get(key), pct))}</td></tr>" for key, title, pct in _METRICS]
+        body += [f"<tr><th>{e(title)}</th><td>{e(self.headline(metrics, key, pct))}</td></tr>"
+                 for key, title, pct in _METRICS]
         body.append("</table>")
         body += self.data_html()
         cls = "pass" if verdict == "PASSED" else "fail" if verdict == "FAILED" else ""

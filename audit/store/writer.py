@@ -1,0 +1,185 @@
+"""One run being written: its staging folder, chunks and tables, then publish or fail.
+
+:class:`RunWriter` is opened by :meth:`audit.store.runs.RunStore.begin` (which holds the
+store lock for it) and re-exported from :mod:`audit.store.runs`.  Only :meth:`RunWriter.publish`
+moves the folder out of ``.staging`` (one ``os.rename``), then the store seals and indexes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from audit.errors import StoreError
+from audit.store._atomic import (
+    fsync_dir,
+    fsync_tree,
+    json_bytes,
+    parquet_bytes,
+    remove_temporaries,
+    store_error,
+    write_bytes_atomic,
+)
+from audit.store.index import RunIndex
+from audit.store.lock import StoreLock
+from audit.store.records import RunRecord, _check_name
+
+__all__ = ["CHUNKS", "MANIFEST", "RunWriter"]
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+CHUNKS = "chunks"
+
+
+class _Store(Protocol):
+    """What a writer uses of its :class:`~audit.store.runs.RunStore` (no import of it: no cycle)."""
+
+    root: Path
+    index: RunIndex
+
+    def _seal(self, folder: Path, manifest: dict[str, Any]) -> None: ...
+
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RunWriter:
+    """Writes one run into its staging folder while holding the store lock."""
+
+    def __init__(self, store: _Store, *, run_id: str, staging_dir: Path, manifest: dict[str, Any],
+                 resumed: bool, lock: StoreLock, published: RunRecord | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.staging_dir = staging_dir
+        self.manifest = manifest
+        self.resumed = resumed
+        self._lock = lock
+        self._closed = published is not None
+        self.published = published
+        """Set when :meth:`RunStore.begin` found this run already published by a job killed right after
+        its publish rename: the store finished that publish, and the writer is closed (nothing to redo)."""
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if not self._closed:
+            self.fail(f"{exc_type.__name__}: {exc}" if exc_type else "closed without publish")
+
+    # -- writing -------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"run {self.run_id} is already published or failed", path=self.staging_dir)
+
+    def _write(self, path: Path, data: bytes, what: str) -> None:
+        self._check_open()
+        try:
+            write_bytes_atomic(path, data)
+        except OSError as exc:
+            raise store_error(exc, action=f"writing {what} of run {self.run_id}", path=path,
+                              staging=self.staging_dir) from exc
+
+    def _chunk_path(self, stage: str, index: int) -> Path:
+        if index < 0:
+            raise StoreError(f"chunk index must be >= 0, got {index}")
+        return self.staging_dir / CHUNKS / _check_name(stage, "stage") / f"{index:06d}.parquet"
+
+    def has_chunk(self, stage: str, index: int) -> bool:
+        return self._chunk_path(stage, index).is_file()
+
+    def write_chunk(self, stage: str, index: int, df: pd.DataFrame) -> None:
+        self._write(self._chunk_path(stage, index), parquet_bytes(df), f"chunk {stage}/{index}")
+
+    def read_chunks(self, stage: str) -> pd.DataFrame:
+        folder = self.staging_dir / CHUNKS / _check_name(stage, "stage")
+        files = sorted(folder.glob("[0-9]*.parquet"), key=lambda p: int(p.stem)) if folder.is_dir() else []
+        frames = [pd.read_parquet(p) for p in files]
+        frames = [f for f in frames if len(f.columns)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def write_table(self, name: str, df: pd.DataFrame) -> None:
+        self._write(self.staging_dir / f"{_check_name(name, 'table')}.parquet", parquet_bytes(df), f"table {name}")
+
+    def write_json(self, name: str, obj: Any) -> None:
+        name = name if name.endswith(".json") else f"{name}.json"
+        if name == MANIFEST:
+            raise StoreError("manifest.json is written by the store; use publish(manifest_updates=...)")
+        self._write(self.staging_dir / _check_name(name, "file"), json_bytes(obj), name)
+
+    def write_text(self, name: str, text: str) -> None:
+        self._write(self.staging_dir / _check_name(name, "file"), text.encode("utf-8"), name)
+
+    def record(self) -> RunRecord:
+        """The staging folder as a :class:`RunRecord` (status 'running'), e.g. to diff before publishing."""
+        return RunRecord(path=self.staging_dir, manifest=dict(self.manifest), run_id=self.run_id, status="running")
+
+    def write_manifest(self) -> None:
+        self._write(self.staging_dir / MANIFEST, json_bytes(self.manifest), MANIFEST)
+
+    # -- finishing -----------------------------------------------------------------------------
+    def publish(self, *, manifest_updates: dict[str, Any] | None = None) -> RunRecord:
+        """Mark complete, fsync, rename staging -> ``root/<run_id>``, index it, release the lock."""
+        self._check_open()
+        final = self.store.root / self.run_id
+        if final.exists():
+            raise StoreError(f"run {self.run_id} is already published", path=final)
+        previous = dict(self.manifest)
+        self.manifest.update(manifest_updates or {})
+        self.manifest.update(run_id=self.run_id, status="complete", completed_at=_now().isoformat())
+        try:
+            self.write_manifest()
+            for stale in remove_temporaries(self.staging_dir):  # left by a job killed mid-write, then resumed
+                log.info("removed temporary file %s before publishing", stale)
+            fsync_tree(self.staging_dir)
+            os.rename(self.staging_dir, final)
+        except StoreError:
+            self.manifest = previous
+            self._restore_running_manifest()
+            raise
+        except OSError as exc:
+            self.manifest = previous
+            self._restore_running_manifest()
+            raise store_error(exc, action=f"publishing run {self.run_id}", path=final,
+                              staging=self.staging_dir) from exc
+        self._closed = True
+        fsync_dir(self.store.root)
+        fsync_dir(self.staging_dir.parent)
+        try:
+            # A job killed from here on left a published run to seal: the next begin() finishes it.
+            self.store._seal(final, self.manifest)
+        finally:
+            self._lock.release()
+        log.info("published run %s", self.run_id)
+        return RunRecord(path=final, manifest=dict(self.manifest), run_id=self.run_id, status="complete")
+
+    def _restore_running_manifest(self) -> None:
+        try:
+            write_bytes_atomic(self.staging_dir / MANIFEST, json_bytes(self.manifest))
+        except OSError as exc:
+            log.warning("could not restore the staging manifest of %s: %s", self.run_id, exc)
+
+    def fail(self, error: str) -> None:
+        """Record the failure (staging kept so the next job can resume) and release the lock."""
+        if self._closed:
+            return
+        self._closed = True
+        self.manifest.update(status="failed", error=error)
+        try:
+            write_bytes_atomic(self.staging_dir / MANIFEST, json_bytes(self.manifest))
+        except OSError as exc:
+            log.warning("could not record the failure of run %s in its manifest: %s", self.run_id, exc)
+        try:
+            self.store.index.set_status(self.run_id, "failed")
+        except StoreError as exc:
+            log.warning("could not mark run %s failed in the index: %s", self.run_id, exc)
+        finally:
+            self._lock.release()
+        log.info("run %s failed: %s", self.run_id, error)

@@ -33,9 +33,11 @@ def test_a_bad_ray_block_is_refused_naming_the_field(ray: dict[str, Any], field:
     assert f"{field}:" in str(exc.value) and "nightly.yaml" in str(exc.value)
 
 
-def test_an_unknown_executor_is_refused() -> None:
-    with pytest.raises(ConfigError, match="executor:"):
-        parse_config({**BASE, "executor": "spark"})
+def test_an_unknown_executor_is_refused_naming_the_field_and_the_choices() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({**BASE, "executor": "spark"}, source="nightly.yaml")
+    assert exc.value.exit_code == 3
+    assert str(exc.value).startswith("nightly.yaml: executor:") and "'local' or 'ray'" in str(exc.value)
 
 
 def test_execution_settings_do_not_change_the_config_hash() -> None:
@@ -70,8 +72,10 @@ def test_executor_ray_without_ray_names_the_extra_before_a_run_opens(tmp_path: P
 
 def test_cli_executor_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     config = make_setup(tmp_path, n_test=6)
-    assert main(["run", "--config", str(config), "--executor", "dask", "--no-progress"]) == 3
-    assert "executor" in capsys.readouterr().err
+    assert main(["run", "--config", str(config), "--executor", "dask", "--no-progress"]) == 64  # a usage error
+    err = capsys.readouterr().err
+    assert "--executor" in err and "'dask'" in err and "local, ray" in err and "Usage:" in err
+    assert not (tmp_path / "runs").exists()
     _hide_ray(monkeypatch)
     assert main(["run", "--config", str(config), "--executor", "ray", "--no-progress"]) == 3
     assert "pip install 'reat-audit[ray]'" in capsys.readouterr().err

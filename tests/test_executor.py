@@ -105,3 +105,23 @@ def test_a_worker_refuses_a_model_that_is_not_the_drivers(tmp_path: Path) -> Non
     assert load_worker_model(model_dir, model_fingerprint(model_dir)).labels == ("negative", "positive")
     with pytest.raises(ModelError, match="not the one the driver audits"):
         load_worker_model(model_dir, "0" * 64)
+
+
+def test_a_workers_encoded_chunk_is_written_as_write_chunk_writes_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from audit.errors import StoreError
+    from audit.store import RunStore
+    from audit.store.runs import chunk_bytes
+
+    writer = RunStore(tmp_path / "runs").begin("key", {"test": True})
+    df = pd.DataFrame({"text": ["a", "b"], "score": [0.5, -1.25]}, index=[7, 9])
+    writer.write_chunk("direct", 0, df)
+    writer.write_chunk_bytes("encoded", 0, chunk_bytes(df))
+    chunks = writer.staging_dir / "chunks"
+    assert (chunks / "encoded" / "000000.parquet").read_bytes() == (chunks / "direct" / "000000.parquet").read_bytes()
+    pd.testing.assert_frame_equal(writer.read_chunks("encoded"), df.reset_index(drop=True))
+    with pytest.raises(StoreError, match="not a Parquet file"):
+        writer.write_chunk_bytes("encoded", 1, b'{"not": "parquet"}')
+    assert not writer.has_chunk("encoded", 1)
+    writer.fail("test")

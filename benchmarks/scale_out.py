@@ -3,7 +3,10 @@
 Writes ``reports/benchmarks/scale_out.json`` and ``scale_out.md``.
 
     AUDIT_DATA_DIR=../shared/data .venv/bin/python benchmarks/scale_out.py --model artifacts/models/gru \
-        [--texts 100000] [--attr-texts 20000] [--attack-texts 200] [--stream-rows 1000000] [--stream-chunks 300]
+        [--texts 100000] [--attr-texts N] [--attack-texts 500] [--stream-rows 1000000] [--stream-chunks N] \
+        [--stream-executor ray|local] [--estimate-only]
+
+It prints its expected wall time first (:func:`estimate`, from per-text CPU costs measured here before).
 
 Data (documented rule, fixed seed): ``--texts`` texts built from the SST-2 *training* sentences.  For
 text i a label is drawn uniformly, then 2 or 3 distinct training sentences *of that label* are drawn
@@ -14,16 +17,17 @@ directory, never into the repository.
 Runs, each in its own subprocess (so each peak RSS is its own), in the same session:
 
 * ``local-1t``: local executor, torch 1 thread (the per-core baseline; tables compared with Ray's);
-* ``local-2t``: local executor, torch 2 threads (2 cores);
 * ``ray-2x1``: Ray executor, 2 actors x 1 CPU x 1 thread (2 cores), Ray started with 2 CPUs before the
-  job (its start is reported separately); a 1-chunk warm-up job before it measures the actor start.
+  job (its start is reported separately); a 1-chunk warm-up job before it measures the actor start;
+* ``local-2t``: local executor, torch 2 threads (2 cores);
 
-each on the first ``--attr-texts`` texts (attribution, findings, and the attack capped at
-``--attack-texts`` texts).  The 1M-row stream: ``--stream-rows`` rows (the same rule, texts may repeat
-beyond the unique pool) in one Parquet file, scanned (validated, hashed, tokenized) whole, then the
-streamed attribution loop of the local executor over its first ``--stream-chunks`` chunks with the
-driver's RSS sampled after each chunk; attack off.  The whole-file reader's RSS on the same file is
-measured beside it.
+each on all the texts (``--attr-texts`` fewer): attribution, findings, and the attack on a fixed, seeded
+sample (``attack.max_texts = --attack-texts``: the first correctly classified texts in the seeded order),
+the full attack projected from its measured CPU per text.  The 1M-row stream: ``--stream-rows`` rows
+(the same rule, texts may repeat beyond the unique pool) in one Parquet file, scanned (validated, hashed,
+tokenized) whole, then the streamed attribution loop over all its chunks (``--stream-chunks`` fewer) on
+``--stream-executor``, attack off, the driver's RSS recorded after each chunk and, with Ray's processes,
+every 5 s.  The whole-file reader's RSS on the same file is measured beside it.
 """
 
 from __future__ import annotations
@@ -203,13 +207,22 @@ def _instrument() -> dict[str, dict[str, float]]:
         setattr(owner, name, wrapper)
 
     timed(base, "write_chunk_tables", "write_chunks")
-    ray_executor.write_chunk_tables = base.write_chunk_tables  # the same accumulator
+    timed(base, "write_chunk_bytes", "write_chunks")
+    ray_executor.write_chunk_bytes = base.write_chunk_bytes  # the same accumulator
     timed(runs.RunWriter, "read_chunks", "read_chunks")
-    for name in ("failure_drivers", "driver_words", "pos_stats"):
+    for name in ("run_findings", "driver_words", "pos_stats"):
         timed(job, name, "findings")
     timed(adversarial, "run_driver_flips", "driver_flips")
     timed(work._AttributionWork, "__call__", "attribution_chunk")  # local executor only (Ray: in the actors)
     timed(work._AttackWork, "__call__", "attack_chunk")
+    close = ray_executor.RayExecutor.close
+
+    def close_and_record(self: Any) -> None:  # the actors' own work CPU, measured in the actors
+        acc["ray_actor_work"] = {"wall_s": 0.0, "cpu_s": float(self.stats["actor_work_cpu_s"]),
+                                 "n": float(self.stats["chunks"])}
+        close(self)
+
+    ray_executor.RayExecutor.close = close_and_record  # type: ignore[method-assign]
     return acc
 
 
@@ -251,13 +264,46 @@ def worker_job(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _RssOverTime:
+    """The driver's RSS and the summed RSS of its descendants (Ray's processes), sampled every ``every`` s."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.samples: list[tuple[float, float, float]] = []  # (seconds since start, driver MB, Ray MB)
+        self._cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._t0 = time.perf_counter()
+
+    def _sample(self) -> None:
+        ray_mb = sum(_descendants(os.getpid(), self._cpu).values())
+        self.samples.append((time.perf_counter() - self._t0, _rss_mb(), ray_mb))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> Self:
+        self._t0 = time.perf_counter()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
 def worker_stream(args: dict[str, Any]) -> dict[str, Any]:
-    """Scan the 1M-row file, then the streamed attribution loop over its first chunks (RSS per chunk)."""
-    from audit.engine.executors import LocalExecutor, attribution_spec, stream_tasks
+    """Scan the 1M-row file, then the streamed attribution loop over its chunks (all of them unless
+    ``stream_chunks``) on ``stream_executor``, the driver's and Ray's RSS sampled over time."""
+    from audit.engine.executors import attribution_spec, make_executor, stream_tasks
     from audit.engine.job import prepare
     from audit.store import RunStore
 
-    cfg = _config(args, executor="local", threads=1, attack_texts=0, stream=True)
+    executor_name = args.get("stream_executor", "local")
+    cfg = _config(args, executor=executor_name, threads=1, attack_texts=0, stream=True)
     t = time.perf_counter()
     rss0 = _rss_mb()
     prep = prepare(cfg)
@@ -265,22 +311,32 @@ def worker_stream(args: dict[str, Any]) -> dict[str, Any]:
     rss_scan_peak = _peak_rss_mb()
     ds = prep.scanned[0]
     writer = RunStore(args["store"]).begin("stream-bench", {"benchmark": "scale_out"})
-    samples: list[tuple[int, float]] = []
-    executor = LocalExecutor(model=prep.model)
-    tasks = itertools.islice(stream_tasks(prep.scanned, max_len=cfg.max_len, with_rows=True,
-                                          tokenize=prep.model.tokenize), args["stream_chunks"])
+    per_chunk: list[tuple[int, float]] = []
+    n_chunks = len(ds.blocks) if args.get("stream_chunks") is None else min(args["stream_chunks"], len(ds.blocks))
+    executor = make_executor(cfg, model=prep.model, model_ref=prep.model_ref, model_hash=prep.model_hash)
+    tasks = itertools.islice(stream_tasks(prep.scanned, max_len=cfg.max_len, with_rows=executor.name == "local",
+                                          tokenize=prep.model.tokenize), n_chunks)
     t = time.perf_counter()
-    executor.run_chunks(writer, spec=attribution_spec(cfg), tasks=tasks, total=args["stream_chunks"] * BATCH,
-                        desc="stream", progress=False, on_chunk=lambda s, i: samples.append((i, _rss_mb())))
+    with _RssOverTime(every=float(args.get("rss_every_s", 5.0))) as rss:
+        try:
+            executor.run_chunks(writer, spec=attribution_spec(cfg), tasks=tasks, total=n_chunks * BATCH,
+                                desc="stream", progress=False, on_chunk=lambda s, i: per_chunk.append((i, _rss_mb())))
+        finally:
+            executor.close()
     loop_s = time.perf_counter() - t
     writer.fail("benchmark: not published")
-    n = len(samples)
-    tenth = samples[max(0, n // 10 - 1)][1]
-    return {"rows": ds.n_rows, "blocks": len(ds.blocks), "scan_s": scan_s, "rss_before_mb": rss0,
-            "peak_rss_after_scan_mb": rss_scan_peak, "chunks_run": n, "loop_s": loop_s,
-            "rss_at_10pct_mb": tenth, "rss_at_50pct_mb": samples[n // 2][1], "rss_at_end_mb": samples[-1][1],
-            "rss_growth_10pct_to_end_mb": samples[-1][1] - tenth, "peak_rss_mb": _peak_rss_mb(),
-            "rss_samples": samples[:: max(1, n // 30)]}
+    n = len(per_chunk)
+    tenth = per_chunk[max(0, n // 10 - 1)][1]
+    ray_mb = [x[2] for x in rss.samples]
+    settled = ray_mb[len(ray_mb) // 10:] or ray_mb
+    step = max(1, len(rss.samples) // 60)
+    return {"rows": ds.n_rows, "blocks": len(ds.blocks), "executor": executor_name, "scan_s": scan_s,
+            "rss_before_mb": rss0, "peak_rss_after_scan_mb": rss_scan_peak, "chunks_run": n, "loop_s": loop_s,
+            "rss_at_10pct_mb": tenth, "rss_at_50pct_mb": per_chunk[n // 2][1], "rss_at_end_mb": per_chunk[-1][1],
+            "rss_growth_10pct_to_end_mb": per_chunk[-1][1] - tenth, "peak_rss_mb": _peak_rss_mb(),
+            "ray_rss_min_after_10pct_mb": min(settled), "ray_rss_max_after_10pct_mb": max(settled),
+            "rss_samples": per_chunk[:: max(1, n // 30)],
+            "rss_over_time": [(round(a, 1), round(b, 1), round(c, 1)) for a, b, c in rss.samples[::step]]}
 
 
 def worker_whole(args: dict[str, Any]) -> dict[str, Any]:
@@ -388,12 +444,16 @@ def _md(report: dict[str, Any]) -> str:
         "(the 2 cores are shared with other jobs: absolute times are inflated and noisy; the ratios come from "
         "runs in the same session, back to back)."),
         "",
-        (f"Data: {report['data']['rule']} {report['data']['texts_built']} unique texts built; the runs below use "
-        f"the first **{report['data']['texts_measured']}** (a documented subset: the full 100k would take "
-        f"about {report['data']['full_estimate_min']:.0f} min per run here), the attack capped at "
-        f"{report['data']['attack_texts']} texts. Model: the reference GRU. GPU: none lent to this session, "
-        "the GPU actor path (`ray.gpus_per_actor`) is **untested**."),
+        (f"Data: {report['data']['rule']} {report['data']['texts_built']} unique texts built; the runs below "
+        + ("audit **all of them**" if report['data']['texts_measured'] >= report['data']['texts_built'] else
+           f"use the first **{report['data']['texts_measured']}** (a subset)")
+        + f". The attack runs on a fixed, seeded sample: the job's `attack.max_texts: {report['data']['attack_texts']}`, "
+        "i.e. the first correctly classified texts in table order (the texts are in the seeded random order of the "
+        "rule); the full attack's cost is projected below from its measured CPU per text. Model: the reference "
+        "GRU. GPU: none lent to this session, the GPU actor path (`ray.gpus_per_actor`) is **not measured**."),
         "",
+        *([f"Estimate printed before the run (idle machine): {report['estimate']['total'] / 60:.0f} min; "
+           f"measured wall of the whole benchmark: {report['wall_s'] / 60:.0f} min.", ""] if "estimate" in report else []),
         *([report["note"], ""] if report.get("note") else []),
         "| run | cores | attribution s | findings s | attack s | total s | texts/s (attribution) | CPU s (all processes) | driver peak RSS MB | Ray workers peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -404,7 +464,7 @@ def _md(report: dict[str, Any]) -> str:
             continue
         x = r[name]
         t = x["timings"]
-        lines.append(f"| {name} | {cores} | {t['attribution']:.1f} | {t['findings']:.1f} | {t['attack']:.1f} | "
+        lines.append(f"| {name} | {cores} | {t['attribution']:.1f} | {t['findings'] + t.get('driver_statistics', 0.0):.1f} | {t['attack']:.1f} | "
                      f"{t['total']:.1f} | {report['data']['texts_measured'] / t['attribution']:.0f} | "
                      f"{x['driver_cpu_s'] + x['workers_cpu_s']:.1f} | "
                      f"{x['driver_peak_rss_mb']:.0f} | {x.get('ray_workers_peak_rss_mb', 0):.0f} |")
@@ -443,6 +503,15 @@ def _md(report: dict[str, Any]) -> str:
          f"{r['ray-2x1'].get('warmup_workers_cpu_s', 0):.1f} s CPU each; in core-seconds of wall time (2 actors x "
          f"stage time vs the one-core run): attribution {o['ray_core_seconds_over_local1t_attribution']:.2f}x, "
          f"attack {o['ray_core_seconds_over_local1t_attack']:.2f}x."),
+        (f"- **Where Ray's CPU goes** (the actors time their own work): work {o.get('actor_work_cpu_ray_s', 0):.1f} s "
+         f"on Ray vs {o.get('actor_work_cpu_local_s', 0):.1f} s locally; everything else {o.get('non_work_cpu_ray_s', 0):.1f} s "
+         f"on Ray (driver, Ray's processes, actor starts) vs {o.get('non_work_cpu_local_s', 0):.1f} s locally (driver): "
+         f"Ray's extra CPU **{o.get('ray_extra_cpu_per_chunk_s', 0) * 1000:.0f} ms per chunk** of {BATCH} texts, starts included."),
+        *([f"- Full attack of the {report['data']['texts_measured']} texts, projected: "
+           f"{o['attack_full_projection']['correct_texts']} correctly classified texts x "
+           f"{o['attack_full_projection']['per_text_cpu_s'] * 1000:.0f} ms CPU each (measured on the sample) = "
+           f"{o['attack_full_projection']['one_core_h']:.1f} h on one core, {o['attack_full_projection']['two_cores_h']:.1f} h "
+           "on 2 (Ray, at its measured attack-stage efficiency or better)."] if o.get("attack_full_projection") else []),
         (f"- Tables of `ray-2x1` vs `local-1t` (both 1 torch thread): identical for "
         f"{sum(report['tables_identical'].values())}/{len(report['tables_identical'])} tables "
         f"({', '.join(k for k, v in report['tables_identical'].items() if not v) or 'all'}"
@@ -455,17 +524,23 @@ def _md(report: dict[str, Any]) -> str:
     lines += [
         (f"{s['rows']} rows in one Parquet file ({s['blocks']} blocks of {BATCH}). Scan (validate, hash, tokenize "
         f"every row): {s['scan_s']:.1f} s, peak RSS after it {s['peak_rss_after_scan_mb']:.0f} MB. Then the "
-        f"streamed attribution loop over the first {s['chunks_run']} chunks ({s['chunks_run'] * BATCH} texts, "
-        f"{s['loop_s']:.1f} s): RSS {s['rss_at_10pct_mb']:.0f} MB at 10 %, {s['rss_at_50pct_mb']:.0f} MB at 50 %, "
+        f"streamed attribution loop on the {s.get('executor', 'local')} executor over "
+        + ("**all** " if s["chunks_run"] >= s["blocks"] else "the first ")
+        + f"{s['chunks_run']} chunks ({s['chunks_run'] * BATCH} texts, "
+        f"{s['loop_s']:.1f} s): driver RSS {s['rss_at_10pct_mb']:.0f} MB at 10 %, {s['rss_at_50pct_mb']:.0f} MB at 50 %, "
         f"{s['rss_at_end_mb']:.0f} MB at the end (growth {s['rss_growth_10pct_to_end_mb']:+.1f} MB): "
-        f"**{'flat' if abs(s['rss_growth_10pct_to_end_mb']) < 25 else 'not flat'}**. The whole-file reader on the "
-        f"same file (read + tokenize, nothing else): peak RSS {w['peak_rss_mb']:.0f} MB "
+        f"**{'flat' if abs(s['rss_growth_10pct_to_end_mb']) < 25 else 'not flat'}**"
+        + (f"; Ray's processes together {s['ray_rss_min_after_10pct_mb']:.0f}-{s['ray_rss_max_after_10pct_mb']:.0f} MB "
+           "after the first 10 % of the loop" if s.get("ray_rss_max_after_10pct_mb") else "")
+        + f". The whole-file reader on the same file (read + tokenize, nothing else): peak RSS {w['peak_rss_mb']:.0f} MB "
         f"in {w['read_and_tokenize_s']:.1f} s."),
         "",
-        ("Only the chunk loop was run on the 1M rows: the full 1M attribution would take "
-        f"~{s['rows'] * s['loop_s'] / max(s['chunks_run'] * BATCH, 1) / 3600:.1f} h on one core here. What still "
-        "grows with N on the driver: the block index (one entry per chunk), the final assembly of the tables "
-        "from the chunks and the findings over them (see docs/scale-out.md)."),
+        *([("RSS over time (s, driver MB, Ray processes MB), sampled every few seconds: "
+            + ", ".join(f"({t:.0f}, {d:.0f}, {r:.0f})" for t, d, r in s["rss_over_time"][:: max(1, len(s["rss_over_time"]) // 12)])),
+           ""] if s.get("rss_over_time") else []),
+        ("Attribution only (attack off), and only the chunk loop: what still grows with N on the driver is the "
+        "block index (one entry per chunk), the final assembly of the tables from the chunks and the findings "
+        "over them (see docs/scale-out.md)."),
         "",
         "## Projection to N nodes x C cores",
         "",
@@ -495,6 +570,41 @@ def _md(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# CPU seconds per unit on one core of this 2-core box, from the earlier runs in reports/benchmarks/scale_out.json
+# (parts.*.cpu_s / n): what the estimate printed before a run is made of (wall = CPU / cores, plus constants)
+EST = {"attribution_per_text": 0.186 / BATCH, "findings_per_text": 220e-6, "driver_flips_per_text": 2.4 / 6400,
+       "attack_per_text": 0.185, "read_per_text": 120e-6, "scan_per_row": 150e-6, "whole_read_per_row": 120e-6,
+       "build_per_text": 40e-6, "ray_start_s": 20.0, "job_constant_s": 15.0, "local_2t_speedup": 1.3,
+       "ray_efficiency": 0.9}
+
+
+def estimate(*, texts: int, attack_texts: int, stream_rows: int, stream_chunks: int | None, stream_executor: str,
+             local_2t: bool) -> dict[str, float]:
+    """Expected wall seconds of each phase on an idle 2-core box (:data:`EST`)."""
+    e = EST
+    job_cpu = texts * (e["attribution_per_text"] + e["findings_per_text"] + e["driver_flips_per_text"]
+                       + e["read_per_text"]) + attack_texts * e["attack_per_text"]
+    attr_cpu = texts * e["attribution_per_text"] + attack_texts * e["attack_per_text"]
+    out = {"build_texts": (texts + stream_rows) * e["build_per_text"],
+           "local-1t": job_cpu + e["job_constant_s"],
+           "ray-2x1": e["ray_start_s"] + job_cpu - attr_cpu + attr_cpu / (2 * e["ray_efficiency"]) + e["job_constant_s"]}
+    if local_2t:
+        out["local-2t"] = job_cpu - attr_cpu + attr_cpu / e["local_2t_speedup"] + e["job_constant_s"]
+    rows = stream_rows if stream_chunks is None else min(stream_rows, stream_chunks * BATCH)
+    workers = 2 * e["ray_efficiency"] if stream_executor == "ray" else 1.0
+    out["stream"] = stream_rows * e["scan_per_row"] + rows * e["attribution_per_text"] / workers + (
+        e["ray_start_s"] if stream_executor == "ray" else 0.0)
+    out["whole_file"] = stream_rows * e["whole_read_per_row"] + 10.0
+    out["total"] = sum(out.values())
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def _estimate_text(est: dict[str, float]) -> str:
+    parts = ", ".join(f"{k} {v / 60:.1f} min" for k, v in est.items() if k != "total")
+    return (f"estimated wall time on an idle 2-core machine: {est['total'] / 60:.0f} min ({parts}); "
+            "more when the cores are shared")
+
+
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -503,10 +613,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="artifacts/models/gru")
     ap.add_argument("--texts", type=int, default=100_000)
-    ap.add_argument("--attr-texts", type=int, default=20_000)
-    ap.add_argument("--attack-texts", type=int, default=200)
+    ap.add_argument("--attr-texts", type=int, default=None, help="texts the jobs audit (default: all --texts)")
+    ap.add_argument("--attack-texts", type=int, default=500,
+                    help="the attack's fixed sample: the first N correctly classified texts (attack.max_texts)")
     ap.add_argument("--stream-rows", type=int, default=1_000_000)
-    ap.add_argument("--stream-chunks", type=int, default=300)
+    ap.add_argument("--stream-chunks", type=int, default=None, help="chunks of the stream to run (default: all)")
+    ap.add_argument("--stream-executor", choices=("ray", "local"), default="ray",
+                    help="executor of the stream's chunk loop (ray: 2 actors x 1 CPU; local: 1 core)")
+    ap.add_argument("--estimate-only", action="store_true", help="print the time estimate and stop")
     ap.add_argument("--out", type=Path, default=REPO / "reports" / "benchmarks")
     ap.add_argument("--no-local-2t", action="store_true", help="skip the 2-thread local run")
     ap.add_argument("--local-2t-note", default="", help="why local-2t is missing (for the report)")
@@ -526,6 +640,12 @@ def main(argv: list[str] | None = None) -> int:
         Path(a._out).write_text(json.dumps(result, default=str))
         return 0
 
+    a.attr_texts = a.texts if a.attr_texts is None else min(a.attr_texts, a.texts)
+    est = estimate(texts=a.attr_texts, attack_texts=a.attack_texts, stream_rows=a.stream_rows,
+                   stream_chunks=a.stream_chunks, stream_executor=a.stream_executor, local_2t=not a.no_local_2t)
+    print(_estimate_text(est), file=sys.stderr, flush=True)
+    if a.estimate_only:
+        return 0
     model = str(Path(a.model).resolve())
     load_start = _load()
     with tempfile.TemporaryDirectory(prefix="scale-out-") as scratch:
@@ -560,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
             write_parquet(big, big_texts, big_labels)
             del big_texts, big_labels
         stream = spawn("stream", {**common, "data": str(big), "store": str(Path(tmp) / "stream"),
-                                  "stream_chunks": a.stream_chunks})
+                                  "stream_chunks": a.stream_chunks, "stream_executor": a.stream_executor})
         whole = spawn("whole", {**common, "data": str(big), "store": str(Path(tmp) / "whole")})
     l1, rr = runs["local-1t"]["timings"], runs["ray-2x1"]["timings"]
     l2 = runs["local-2t"]["timings"] if "local-2t" in runs else None
@@ -578,6 +698,24 @@ def main(argv: list[str] | None = None) -> int:
         "ray_cpu_over_local1t_cpu": (runs["ray-2x1"]["driver_cpu_s"] + runs["ray-2x1"]["workers_cpu_s"])
         / runs["local-1t"]["driver_cpu_s"],
     }
+    # Ray's overhead from the actors' own measure of their work (ray_actor_work): everything else the Ray run
+    # spent (driver, Ray's processes, actor starts) against everything else the local run spent
+    lp, rp = runs["local-1t"]["parts"], runs["ray-2x1"]["parts"]
+    work_local = lp["attribution_chunk"]["cpu_s"] + lp.get("attack_chunk", {}).get("cpu_s", 0.0)
+    work_ray = rp.get("ray_actor_work", {}).get("cpu_s", 0.0)
+    n_chunks = max(rp.get("ray_actor_work", {}).get("n", 0.0), 1.0)
+    overhead.update(
+        actor_work_cpu_local_s=work_local, actor_work_cpu_ray_s=work_ray,
+        non_work_cpu_local_s=runs["local-1t"]["driver_cpu_s"] - work_local, non_work_cpu_ray_s=ray_cpu - work_ray,
+        ray_extra_cpu_per_chunk_s=(ray_cpu - work_ray - (runs["local-1t"]["driver_cpu_s"] - work_local)) / n_chunks,
+    )
+    acc = runs["local-1t"]["metrics"].get("accuracy")
+    n_att = runs["local-1t"]["metrics"].get("n_attacked") or 0
+    if n_att and acc is not None:
+        per_text = lp["attack_chunk"]["cpu_s"] / n_att
+        overhead["attack_full_projection"] = {
+            "per_text_cpu_s": per_text, "correct_texts": round(acc * a.attr_texts),
+            "one_core_h": per_text * acc * a.attr_texts / 3600, "two_cores_h": per_text * acc * a.attr_texts / 7200}
     proj = projection(runs["local-1t"], runs["ray-2x1"], a.attr_texts)
     s16 = next(r["speedup_chunk_stage_vs_1_core"] for r in proj["rows"] if r["texts"] == 100_000 and r["workers"] == 16)
     per_text = l1["attribution"] / a.attr_texts
@@ -588,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"joined by a space, duplicates redrawn (seed {SEED}).",
                  "texts_built": a.texts, "build_s": build_s, "texts_measured": a.attr_texts,
                  "attack_texts": a.attack_texts, "full_estimate_min": per_text * a.texts / 60},
+        "estimate": est, "wall_s": time.perf_counter() - t0,
         "runs": runs, "overhead": overhead, "tables_identical": identical, "stream": stream, "whole_file": whole,
         "projection": proj, "speedup_16": s16, "local_2t_note": a.local_2t_note, "note": a.note,
     }

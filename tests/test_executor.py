@@ -33,9 +33,11 @@ def test_a_bad_ray_block_is_refused_naming_the_field(ray: dict[str, Any], field:
     assert f"{field}:" in str(exc.value) and "nightly.yaml" in str(exc.value)
 
 
-def test_an_unknown_executor_is_refused() -> None:
-    with pytest.raises(ConfigError, match="executor:"):
-        parse_config({**BASE, "executor": "spark"})
+def test_an_unknown_executor_is_refused_naming_the_field_and_the_choices() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({**BASE, "executor": "spark"}, source="nightly.yaml")
+    assert exc.value.exit_code == 3
+    assert str(exc.value).startswith("nightly.yaml: executor:") and "'local' or 'ray'" in str(exc.value)
 
 
 def test_execution_settings_do_not_change_the_config_hash() -> None:
@@ -70,8 +72,10 @@ def test_executor_ray_without_ray_names_the_extra_before_a_run_opens(tmp_path: P
 
 def test_cli_executor_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     config = make_setup(tmp_path, n_test=6)
-    assert main(["run", "--config", str(config), "--executor", "dask", "--no-progress"]) == 3
-    assert "executor" in capsys.readouterr().err
+    assert main(["run", "--config", str(config), "--executor", "dask", "--no-progress"]) == 64  # a usage error
+    err = capsys.readouterr().err
+    assert "--executor" in err and "'dask'" in err and "local, ray" in err and "Usage:" in err
+    assert not (tmp_path / "runs").exists()
     _hide_ray(monkeypatch)
     assert main(["run", "--config", str(config), "--executor", "ray", "--no-progress"]) == 3
     assert "pip install 'reat-audit[ray]'" in capsys.readouterr().err
@@ -101,3 +105,23 @@ def test_a_worker_refuses_a_model_that_is_not_the_drivers(tmp_path: Path) -> Non
     assert load_worker_model(model_dir, model_fingerprint(model_dir)).labels == ("negative", "positive")
     with pytest.raises(ModelError, match="not the one the driver audits"):
         load_worker_model(model_dir, "0" * 64)
+
+
+def test_a_workers_encoded_chunk_is_written_as_write_chunk_writes_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from audit.errors import StoreError
+    from audit.store import RunStore
+    from audit.store.runs import chunk_bytes
+
+    writer = RunStore(tmp_path / "runs").begin("key", {"test": True})
+    df = pd.DataFrame({"text": ["a", "b"], "score": [0.5, -1.25]}, index=[7, 9])
+    writer.write_chunk("direct", 0, df)
+    writer.write_chunk_bytes("encoded", 0, chunk_bytes(df))
+    chunks = writer.staging_dir / "chunks"
+    assert (chunks / "encoded" / "000000.parquet").read_bytes() == (chunks / "direct" / "000000.parquet").read_bytes()
+    pd.testing.assert_frame_equal(writer.read_chunks("encoded"), df.reset_index(drop=True))
+    with pytest.raises(StoreError, match="not a Parquet file"):
+        writer.write_chunk_bytes("encoded", 1, b'{"not": "parquet"}')
+    assert not writer.has_chunk("encoded", 1)
+    writer.fail("test")

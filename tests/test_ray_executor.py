@@ -19,9 +19,12 @@ from audit.engine.config import parse_config
 from audit.engine.executors import CrashOnce
 from audit.engine.job import run_job
 from audit.errors import DataError, ExecutorError
-from tests.test_engine_job import assert_same_tables, make_setup, tables_of
+from tests.test_engine_job import _rows, _write_tsv, assert_same_tables, make_setup, tables_of
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'reat-audit[ray]'")
+
+# the executor passes no deprecated Ray argument (``**ray_remote_args`` goes in Ray 2.64)
+pytestmark = pytest.mark.filterwarnings("error::ray.util.annotations.RayDeprecationWarning")
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the hook below travels to the workers by value
 
@@ -100,6 +103,7 @@ def test_worker_killed_past_retries_fails_with_exit_8_and_a_rerun_resumes(
         run_job(cfg, store_root=store, progress=False, on_chunk=lambda s, i: written.append(i),
                 on_worker_chunk=CrashOnce(str(marker), "predict_attr", 5))
     assert exc.value.exit_code == 8 and "rerun" in str(exc.value)
+    assert "chunk 5 of the attribution stage killed its Ray worker 1 time(s) (ray.max_retries: 0)" in str(exc.value)
     assert 5 not in written  # the chunks written before the crash are kept (see the resume below)
     done: list[int] = []
     resumed = run_job(cfg, store_root=store, progress=False, on_chunk=lambda s, i: done.append(i))
@@ -120,3 +124,30 @@ def test_a_workers_audit_error_reaches_the_driver_as_itself(local_ray: None, set
     with pytest.raises(DataError) as exc:
         run_job(cfg, store_root=tmp_path / "runs", progress=False, on_worker_chunk=_BadRowInWorker())
     assert exc.value.exit_code == 4 and str(exc.value) == "big.tsv:77: bad row seen by a worker (fix: fix the row)"
+
+
+BAD_LINES = {4: "7x\tan unknown label", 30: "1\t", 77: "0\tthe plot\x00 is dull .", 151: "maybe\tgood fun",
+             226: "0\t", 298: "x1\tanother unknown label"}
+
+
+def test_a_streamed_ray_run_skips_the_same_bad_rows_and_writes_the_local_tables(
+    local_ray: None, setup: dict[str, Any], tmp_path: Path,
+) -> None:
+    """``on_bad_rows: skip`` + ``stream: true`` on Ray (the workers read the blocks, bad rows and all) gives the
+    tables and skipped rows of the local whole-file run."""
+    path = _write_tsv(tmp_path / "bad.tsv", _rows(300, seed=7))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for line, text in BAD_LINES.items():
+        lines[line - 1] = text
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = {**setup["data"], "datasets": [{"name": "bad", "path": str(path), "on_bad_rows": "skip"}],
+            "attack": {**setup["data"]["attack"], "enabled": False}}
+    local = run_job(parse_config(data), store_root=tmp_path / "runs", progress=False)
+    result = run_job(_config({**setup, "data": data}, stream=True), store_root=tmp_path / "runs", progress=False)
+    a, b = local.record.manifest, result.record.manifest
+    assert [r["line"] for r in a["skipped_rows"]] == sorted(BAD_LINES)  # the file really has these bad rows
+    assert b["skipped_rows"] == a["skipped_rows"] and b["execution"]["stream"] is True
+    assert a["metrics"]["n_skipped_rows"] == len(BAD_LINES) and len(local.record.table("predictions")) == 300 - len(BAD_LINES)
+    assert a["metrics"] == b["metrics"] and a["run_key"] == b["run_key"]
+    _same_run(local, result, attack=False)
+    assert not set(BAD_LINES) & set(result.record.table("predictions")["line"])

@@ -83,11 +83,14 @@ def register(app: typer.Typer) -> None:
         executor: str | None = typer.Option(None, "--executor", help="local|ray: where the chunks run (default: the config's `executor`, else local; same tables). ray needs pip install 'reat-audit[ray]'."),
     ) -> None:
         """Audit a model on the configured datasets and publish a run; exit 2 when the gate fails."""
-        from audit.engine.config import load_config, parse_config
+        from audit.engine.config import EXECUTORS, load_config, parse_config
         from audit.engine.job import run_job
 
         from audit.settings import store_dir
 
+        if executor is not None and executor not in EXECUTORS:  # a usage error (exit 64), before the config is read
+            raise typer.BadParameter(f"unknown executor {executor!r}: choose one of {', '.join(EXECUTORS)}",
+                                     param_hint="'--executor'")
         cfg = load_config(config)
         if executor is not None:
             cfg = parse_config({**cfg.as_dict(), "executor": executor}, source="--executor")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,6 +52,9 @@ EXECUTION_KEYS = ("executor", "ray", "stream")
 """How the job is executed, not what it computes: left out of :meth:`NightlyConfig.config_hash` (and so of
 the run key), because every executor writes the same tables.  A run started locally can be resumed on Ray
 and vice versa; the manifest records the executor that ran (``executor``, ``ray``)."""
+ExecutorName = Literal["local", "ray"]
+EXECUTORS: tuple[str, ...] = get_args(ExecutorName)
+"""The executor names ``executor:`` and ``audit run --executor`` accept."""
 
 
 class RayConfig(_Strict):
@@ -85,7 +88,7 @@ class NightlyConfig(_Strict):
     threads: int = Field(default=1, ge=1, description="torch CPU threads (fixed so reruns are bit-identical)")
     store: str = "reports/runs"
     gate: GateConfig = Field(default_factory=GateConfig)
-    executor: Literal["local", "ray"] = Field(default="local", description="Where the chunks run: this process "
+    executor: ExecutorName = Field(default="local", description="Where the chunks run: this process "
                                               "or a Ray actor pool (same tables)")
     ray: RayConfig = Field(default_factory=RayConfig)
     stream: bool = Field(default=False, description="Read the datasets block by block instead of whole "

@@ -29,7 +29,12 @@ from audit.store.index import RunIndex
 from audit.store.lock import StoreLock
 from audit.store.records import RunRecord, _check_name
 
-__all__ = ["CHUNKS", "MANIFEST", "RunWriter"]
+__all__ = ["CHUNKS", "MANIFEST", "RunWriter", "chunk_bytes"]
+
+
+def chunk_bytes(df: pd.DataFrame) -> bytes:
+    """A chunk table encoded as :meth:`RunWriter.write_chunk` writes it (for :meth:`RunWriter.write_chunk_bytes`)."""
+    return parquet_bytes(df)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +101,14 @@ class RunWriter:
         return self._chunk_path(stage, index).is_file()
 
     def write_chunk(self, stage: str, index: int, df: pd.DataFrame) -> None:
-        self._write(self._chunk_path(stage, index), parquet_bytes(df), f"chunk {stage}/{index}")
+        self._write(self._chunk_path(stage, index), chunk_bytes(df), f"chunk {stage}/{index}")
+
+    def write_chunk_bytes(self, stage: str, index: int, data: bytes) -> None:
+        """:meth:`write_chunk` of a table a worker already encoded with :func:`chunk_bytes` (Ray executor:
+        the driver writes the worker's bytes as they are, no decode and re-encode)."""
+        if len(data) < 12 or data[:4] != b"PAR1" or data[-4:] != b"PAR1":
+            raise StoreError(f"chunk {stage}/{index} of run {self.run_id} is not a Parquet file ({len(data)} bytes)")
+        self._write(self._chunk_path(stage, index), data, f"chunk {stage}/{index}")
 
     def read_chunks(self, stage: str) -> pd.DataFrame:
         folder = self.staging_dir / CHUNKS / _check_name(stage, "stage")

@@ -83,6 +83,15 @@ def write_chunk_tables(writer: RunWriter, spec: WorkSpec, index: int, tables: Ma
         writer.write_chunk(stage, index, tables[stage])
 
 
+def write_chunk_bytes(writer: RunWriter, spec: WorkSpec, index: int, blobs: Mapping[str, bytes]) -> None:
+    """:func:`write_chunk_tables` of tables a worker already encoded (:func:`audit.store.runs.chunk_bytes`)."""
+    missing = [s for s in spec.stages if s not in blobs]
+    if missing:
+        raise RuntimeError(f"chunk {index} of {spec.kind} lacks the tables {missing}")
+    for stage in spec.stages:
+        writer.write_chunk_bytes(stage, index, blobs[stage])
+
+
 class LocalExecutor:
     """Today's path: every chunk in this process, in order, with the already loaded model."""
 

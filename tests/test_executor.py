@@ -112,7 +112,7 @@ def test_a_workers_encoded_chunk_is_written_as_write_chunk_writes_it(tmp_path: P
 
     from audit.errors import StoreError
     from audit.store import RunStore
-    from audit.store.runs import chunk_bytes
+    from audit.store.writer import chunk_bytes
 
     writer = RunStore(tmp_path / "runs").begin("key", {"test": True})
     df = pd.DataFrame({"text": ["a", "b"], "score": [0.5, -1.25]}, index=[7, 9])

@@ -36,7 +36,7 @@ from audit.store._atomic import (
 from audit.store.index import RunIndex, row_from_manifest
 from audit.store.lock import StoreLock
 from audit.store.records import _NAME_RE, RunRecord, RunSummary
-from audit.store.writer import CHUNKS, MANIFEST, RunWriter, _now, chunk_bytes  # defined here before: re-exported
+from audit.store.writer import CHUNKS, MANIFEST, RunWriter, _now  # RunWriter was defined here: re-exported
 
 log = logging.getLogger(__name__)
 

@@ -84,7 +84,7 @@ def write_chunk_tables(writer: RunWriter, spec: WorkSpec, index: int, tables: Ma
 
 
 def write_chunk_bytes(writer: RunWriter, spec: WorkSpec, index: int, blobs: Mapping[str, bytes]) -> None:
-    """:func:`write_chunk_tables` of tables a worker already encoded (:func:`audit.store.runs.chunk_bytes`)."""
+    """:func:`write_chunk_tables` of tables a worker already encoded (:func:`audit.store.writer.chunk_bytes`)."""
     missing = [s for s in spec.stages if s not in blobs]
     if missing:
         raise RuntimeError(f"chunk {index} of {spec.kind} lacks the tables {missing}")

@@ -6,7 +6,7 @@ fixed pool of :class:`_ChunkActor` (``compute=ActorPoolStrategy(size=num_actors)
 what ``concurrency=num_actors`` meant before Ray 2.51 deprecated it) that loads the
 model once per actor and builds the same work as the local executor
 (:func:`~audit.engine.executors.work.build_work`).  An actor returns each chunk's
-tables encoded as the store writes them (:func:`audit.store.runs.chunk_bytes`);
+tables encoded as the store writes them (:func:`audit.store.writer.chunk_bytes`);
 the driver, which alone holds the store lock, writes those bytes as they are
 (:meth:`RunWriter.write_chunk_bytes`: no decode and re-encode on the driver):
 the run store lives on the driver's disk and the workers return their tables.
@@ -114,7 +114,7 @@ class _ChunkActor:
                      "same job to resume; raise ray.max_retries to let Ray restart dead workers more often")
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        from audit.store.runs import chunk_bytes
+        from audit.store.writer import chunk_bytes
 
         out: dict[str, list[Any]] = {"index": [], ERROR: [], CPU: [], **{stage: [] for stage in self.spec.stages}}
         for index, payload in zip(batch["index"], batch["payload"], strict=True):

@@ -73,7 +73,7 @@ def strategies(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The harden.yaml ``strategies`` block of each benchmarked strategy."""
     on = {
         "counterfactual": {"enabled": True},
-        "adversarial": {"enabled": True, "keep": "best", "fraction": 1.0, "max_texts": args.adv_texts},
+        "adversarial": {"enabled": True, "keep": "best", "fraction": args.adv_fraction, "max_texts": args.adv_texts},
         "regularise": {"enabled": True, "weights": list(args.reg_weights)},
     }
     out: dict[str, dict[str, Any]] = {name: {**OFF, name: on[name]} for name in on}
@@ -317,13 +317,14 @@ def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     s_entry["not_trained"].append({"seed": seed, "message": json.loads(
                         _skipped(out).read_text(encoding="utf-8"))["message"]})
                     continue
-                run = runs.get(str(out))
-                if run is None or not (out / "harden.json").is_file():
+                if not (out / "harden.json").is_file():
                     continue
                 h = json.loads((out / "harden.json").read_text(encoding="utf-8"))
-                b, a = entry["seeds"][str(seed)]["before"], _summary(store.get(run.run_id).metrics)
+                if not h.get("new_run_id"):
+                    continue
+                b, a = entry["seeds"][str(seed)]["before"], _summary(store.get(h["new_run_id"]).metrics)
                 s_entry["runs"].append({
-                    "seed": seed, "run_id": run.run_id, "after": a,
+                    "seed": seed, "run_id": h["new_run_id"], "after": a,
                     "difference": {k: (a[k] - b[k]) if a[k] is not None and b[k] is not None else None for k in KEYS},
                     "goal": _goal(b, a, ref), "train_seconds": h.get("train_seconds"),
                     "augment_seconds": h.get("augment_seconds"), "augmentation": h.get("augmentation"),
@@ -436,7 +437,8 @@ def _markdown(results: dict[str, Any]) -> str:
 
 def _strategy_lines(strats: dict[str, Any], a: dict[str, Any]) -> str:
     return (f"`counterfactual` (remove, balance); `adversarial` (keep: best, A2T-style: strict-valid variants of "
-            f"up to {a['adv_texts']} correctly classified training texts, flipped or not); `adversarial-flipped` "
+            f"{100 * a['adv_fraction']:.0f} % of the training texts (correctly classified ones), flipped or not, "
+            f"cap {a['adv_texts']}); `adversarial-flipped` "
             "(the previous recipe: flipped variants of 20 % of the training texts); `regularise` (weights "
             f"{a['reg_weights']}, chosen on dev); `combined`: {' + '.join(a['combined'])}.")
 
@@ -455,7 +457,9 @@ def main() -> None:
     ap.add_argument("--reg-grid-seeds", nargs="+", type=int, default=[1],
                     help="seeds where the regulariser's full weight grid is trained; the other seeds reuse the "
                     "weight chosen on dev there (CPU budget)")
-    ap.add_argument("--adv-texts", type=int, default=500, help="training texts the adversarial strategy attacks")
+    ap.add_argument("--adv-fraction", type=float, default=0.2,
+                    help="share of the training texts the adversarial strategy attacks (A2T's 20 %%)")
+    ap.add_argument("--adv-texts", type=int, default=None, help="... at most this many")
     ap.add_argument("--reg-weights", nargs="+", type=float, default=[1.0, 10.0, 100.0])
     ap.add_argument("--collect-only", action="store_true",
                     help="do not train: rebuild the report from the runs already in artifacts/harden/store")

@@ -366,3 +366,38 @@ def test_regulariser_weight_is_the_least_reliant_dev_model_within_tolerance(monk
     assert weight == 10.0 and chosen.model == "m10" and read == ["dev"]
     assert [r["within_tolerance"] for r in table] == [True, True, False]
     assert run._choose(cands[:1], ["zeroa"], cfg, tolerance=0.005, seed=1)[0] == 1.0
+
+
+def test_variant_cache_attacks_the_training_texts_once_for_several_hardenings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``adversarial`` alone and combined on the same run share one generation of variants; the summary still
+    carries the generation time and the same counts."""
+    import audit.harden.run as run
+    from audit.harden.augment import Augmentation
+    from audit.harden.config import HardenConfig
+
+    calls: list[int] = []
+
+    def fake(model: Any, tokens: Any, labels: Any, **kwargs: Any) -> Augmentation:
+        calls.append(len(tokens))
+        return Augmentation(tokens=[["good", "film", "."]], labels=[1],
+                            counts={"adversarial_attacked": 1, "adversarial_variants": 1})
+
+    monkeypatch.setattr(run, "adversarial_examples", fake)
+    config, _ = _setup(tmp_path, plant=False)
+    before = _audit(config)
+    store, cache = RunStore(tmp_path / "runs"), {}  # type: ignore[var-annotated]
+    cfg = HardenConfig.model_validate({"strategies": {"adversarial": {"enabled": True}, "counterfactual":
+                                                      {"enabled": False}}, "epochs": 1})
+    first = harden(before.run_id, store=store, out_dir=tmp_path / "a", config=cfg, evaluate=False, progress=False,
+                   variant_cache=cache)
+    second = harden(before.run_id, store=store, out_dir=tmp_path / "b", config=cfg, evaluate=False, progress=False,
+                    variant_cache=cache)
+    assert len(calls) == 1 and first.trained and second.trained
+    assert first.augmentation == second.augmentation and first.augmentation["adversarial_variants"] == 1
+    assert second.to_dict()["augment_seconds"] == first.to_dict()["augment_seconds"] >= 0
+    other = HardenConfig.model_validate({"strategies": {"adversarial": {"enabled": True, "keep": "successful"},
+                                                        "counterfactual": {"enabled": False}}, "epochs": 1})
+    harden(before.run_id, store=store, out_dir=tmp_path / "c", config=other, evaluate=False, progress=False,
+           variant_cache=cache)
+    assert len(calls) == 2  # other settings: another key

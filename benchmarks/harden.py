@@ -165,11 +165,13 @@ def tasks(args: argparse.Namespace) -> list[tuple[str, int, str]]:
     cell, the cells of the goals first, so a run cut short by the CPU budget still has whole cells."""
     cells = [(m, s) for m, s in PRIORITY if m in args.models and s in args.strategies]
     cells += [(m, s) for m in args.models for s in args.strategies if (m, s) not in cells]
-    return [(m, seed, s) for m, s in cells for seed in _seeds_of(m, args)]
+    # within a cell the grid seeds come first (regularise: the other seeds reuse the weight chosen there)
+    return [(m, seed, s) for m, s in cells
+            for seed in sorted(_seeds_of(m, args), key=lambda sd: sd not in args.reg_grid_seeds)]
 
 
-PRIORITY = [("gru-clean", "adversarial"), ("gru-st10", "counterfactual"), ("gru-st2", "counterfactual"),
-            ("lstm-clean", "adversarial"), ("gru-st10", "combined"), ("gru-st10", "regularise"),
+PRIORITY = [("gru-st10", "counterfactual"), ("gru-st2", "counterfactual"), ("gru-clean", "adversarial"),
+            ("lstm-clean", "adversarial"), ("gru-st10", "regularise"), ("gru-st10", "combined"),
             ("gru-st2", "combined"), ("gru-st10", "adversarial"), ("gru-st2", "regularise"),
             ("gru-st2", "adversarial"), ("gru-clean", "counterfactual"), ("gru-clean", "regularise"),
             ("lstm-clean", "counterfactual"), ("lstm-clean", "regularise"), ("gru-ref", "adversarial")]
@@ -234,13 +236,16 @@ def _grid_weight(name: str, args: argparse.Namespace) -> float | None:
     return None
 
 
-def _reference(spec: dict[str, Any], seed: int) -> float | None:
-    """Planted-test accuracy of the clean model of the same arch and seed (what a shortcut-free model gets)."""
+def _reference(spec: dict[str, Any], seed: int, *, create: bool = True) -> float | None:
+    """Planted-test accuracy of the clean model of the same arch and seed (what a shortcut-free model gets);
+    audited here unless ``create`` is false."""
     ref_model = ROOT / "artifacts" / "planted" / "models" / f"{spec['arch']}-clean-s{seed}"
     if not (ref_model / "metrics.json").is_file():
         return None
     store = RunStore(WORK / "store" / f"reference-{spec['arch']}-s{seed}")
     run = _first_runs(store).get(str(ref_model))
+    if run is None and not create:
+        return None
     metrics = store.get(run.run_id).metrics if run is not None else run_job(
         _nightly({"model": str(ref_model), "datasets": spec["datasets"]}, store.root, 0, with_sst2=False),
         progress=False).metrics
@@ -306,7 +311,7 @@ def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if before is None:
                 continue
             b_rec = store.get(before.run_id)
-            ref = _reference(spec, seed) if spec["datasets"] else None
+            ref = _reference(spec, seed, create=not args.collect_only) if spec["datasets"] else None
             entry["seeds"][str(seed)] = {"model": spec["model"], "before_run": before.run_id,
                                          "before": _summary(b_rec.metrics), "before_timings": b_rec.manifest.get("timings"),
                                          "clean_reference_planted_accuracy": ref}
@@ -385,7 +390,22 @@ def _markdown(results: dict[str, Any]) -> str:
              "- Cost: training seconds of harden (all regulariser weights), and the seconds spent generating the "
              "adversarial variants (once per model and seed, shared by `adversarial` and `combined`); wall times "
              "are load-bound on this shared machine.",
-             f"- Strategies: {_strategy_lines(results['strategies'], a)}", ""]
+             f"- Strategies: {_strategy_lines(results['strategies'], a)}", "",
+             "## Scope (CPU budget: one process on a 2-core box shared with the coordinator's training jobs)", "",
+             "- Tasks ran in priority order, each (model, strategy) cell for every seed before the next cell "
+             f"(`tasks()`); no new task started after the stop time ({a['stop_at_utc'] or 'none'}). Cells not "
+             f"reached: {_not_reached(results) or 'none'}.",
+             f"- Planted models are audited without the attack (`--planted-attack-texts {a['planted_attack_texts']}`):"
+             " they are judged on planted-test and clean accuracy and on their drivers; the attack is measured "
+             "on the clean models, where the robustness goal is. The driver-word flip probes of the nightly "
+             "config are off in every audit here (they are not part of the strict-valid attack success).",
+             f"- The regulariser's full weight grid ({a['reg_weights']}) is trained at seed(s) {a['reg_grid_seeds']};"
+             " the other seeds reuse the weight chosen on dev there.",
+             "- Clean models have no confirmed spurious driver, so `counterfactual` and `regularise` have nothing "
+             "to act on (harden says so and trains nothing) and `combined` would train the same model as "
+             "`adversarial`.", ""]
+    if results.get("notes"):
+        lines += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     for name, entry in results["models"].items():
         if not entry["seeds"]:
             continue
@@ -435,6 +455,19 @@ def _markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _not_reached(results: dict[str, Any]) -> str:
+    a = results["args"]
+    missing = []
+    for name, entry in results["models"].items():
+        for strat in a["strategies"]:
+            s = entry["strategies"].get(strat, {"runs": [], "not_trained": []})
+            done = {r["seed"] for r in s["runs"]} | {r["seed"] for r in s["not_trained"]}
+            left = [sd for sd in (a["seeds"] if name != "gru-ref" else [13]) if sd not in done]
+            if left:
+                missing.append(f"{name} {strat} (seeds {', '.join(map(str, left))})")
+    return "; ".join(missing)
+
+
 def _strategy_lines(strats: dict[str, Any], a: dict[str, Any]) -> str:
     return (f"`counterfactual` (remove, balance); `adversarial` (keep: best, A2T-style: strict-valid variants of "
             f"{100 * a['adv_fraction']:.0f} % of the training texts (correctly classified ones), flipped or not, "
@@ -464,9 +497,11 @@ def main() -> None:
     ap.add_argument("--collect-only", action="store_true",
                     help="do not train: rebuild the report from the runs already in artifacts/harden/store")
     ap.add_argument("--tag", default="", help="suffix of the report files (e.g. _reduced)")
+    ap.add_argument("--note", action="append", default=[], help="a line for the report's Notes section")
     ap.add_argument("--stop-at", default=None,
                     help="UTC time HH:MM after which no new task starts (the report is written from what ran)")
     args = ap.parse_args()
+    args.stop_at_utc = args.stop_at
     args.stop_at = _stop_time(args.stop_at)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
@@ -481,6 +516,7 @@ def main() -> None:
                     break
                 run_one(name, seed, args, tmp, only=(strat,), cache=caches.setdefault((name, seed), {}))
         results = collect(args, tmp)
+    results["notes"] = list(args.note)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"harden{args.tag}.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     (OUT / f"harden{args.tag}.md").write_text(_markdown(results), encoding="utf-8")

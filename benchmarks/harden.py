@@ -272,6 +272,31 @@ def _summary(metrics: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
+def _paired_attack_test(before: Any, after: Any) -> dict[str, Any] | None:
+    """Exact McNemar test on the texts attacked in both runs (same dataset and example id): texts broken
+    (strict-valid, verified flip) before only vs after only; two-sided binomial p.  None without attacks."""
+    import math
+
+    def broken(record: Any) -> dict[tuple[str, int], bool]:
+        if not record.has_table("variants"):
+            return {}
+        v = record.table("variants")
+        v = v[v["kind"] == "text"] if "kind" in v else v
+        ok = v["flipped"].astype(bool) & v["verified"].astype(bool) & v["valid"].astype(bool)
+        return {(str(d), int(e)): bool(o) for d, e, o in zip(v["dataset"], v["example_id"], ok)}
+
+    b, a = broken(before), broken(after)
+    both = sorted(set(b) & set(a))
+    if not both:
+        return None
+    only_before = sum(b[k] and not a[k] for k in both)
+    only_after = sum(a[k] and not b[k] for k in both)
+    n, k = only_before + only_after, min(only_before, only_after)
+    p = 1.0 if n == 0 else min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+    return {"n_paired_texts": len(both), "broken_before_only": only_before, "broken_after_only": only_after,
+            "broken_both": sum(b[k] and a[k] for k in both), "mcnemar_exact_p": p}
+
+
 def _mean_sd(values: list[float | None]) -> dict[str, float | None]:
     xs = [v for v in values if v is not None]
     if not xs:
@@ -327,9 +352,11 @@ def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 h = json.loads((out / "harden.json").read_text(encoding="utf-8"))
                 if not h.get("new_run_id"):
                     continue
-                b, a = entry["seeds"][str(seed)]["before"], _summary(store.get(h["new_run_id"]).metrics)
+                after_rec = store.get(h["new_run_id"])
+                b, a = entry["seeds"][str(seed)]["before"], _summary(after_rec.metrics)
                 s_entry["runs"].append({
                     "seed": seed, "run_id": h["new_run_id"], "after": a,
+                    "paired_attack_test": _paired_attack_test(b_rec, after_rec),
                     "difference": {k: (a[k] - b[k]) if a[k] is not None and b[k] is not None else None for k in KEYS},
                     "goal": _goal(b, a, ref), "train_seconds": h.get("train_seconds"),
                     "augment_seconds": h.get("augment_seconds"), "augmentation": h.get("augmentation"),
@@ -446,6 +473,11 @@ def _markdown(results: dict[str, Any]) -> str:
                     bits.insert(1, f"planted {_fmt(bf['planted_accuracy'])} -> {_fmt(r['after']['planted_accuracy'])}"
                                    f" (clean model {_fmt(ref)})")
                 extra = ", ".join(f"{k} {v}" for k, v in aug.items() if v)
+                pt = r.get("paired_attack_test")
+                if pt:
+                    bits.append(f"paired texts {pt['n_paired_texts']}: broken before only {pt['broken_before_only']}"
+                                f", after only {pt['broken_after_only']}, both {pt['broken_both']} (exact McNemar "
+                                f"p = {pt['mcnemar_exact_p']:.3f})")
                 if r["regulariser_weight"] is not None:
                     extra += f"; regulariser weight {r['regulariser_weight']:g} (dev)"
                 lines.append(f"- {strat} s{r['seed']}: {'; '.join(bits)}; drivers {r['drivers']}; {extra}")

@@ -428,9 +428,9 @@ def _markdown(results: dict[str, Any]) -> str:
              "config are off in every audit here (they are not part of the strict-valid attack success).",
              f"- The regulariser's full weight grid ({a['reg_weights']}) is trained at seed(s) {a['reg_grid_seeds']};"
              " the other seeds reuse the weight chosen on dev there.",
-             "- Clean models have no confirmed spurious driver, so `counterfactual` and `regularise` have nothing "
-             "to act on (harden says so and trains nothing) and `combined` would train the same model as "
-             "`adversarial`.", ""]
+             "- A clean model without a confirmed spurious driver gives `counterfactual` and `regularise` nothing "
+             "to act on (harden says so and trains nothing), and `combined` would train the same model as "
+             "`adversarial` (recorded as not trained).", ""]
     if results.get("notes"):
         lines += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     for name, entry in results["models"].items():
@@ -454,6 +454,9 @@ def _markdown(results: dict[str, Any]) -> str:
             verdict = ("recovery " + ("met" if s["recovery_goal_met"] else "not met")) if "recovery_goal_met" in s \
                 else ("robustness " + ("met" if s["robustness_goal_met"] else "not met")) \
                 if "robustness_goal_met" in s else "-"
+            n_seeds = len(entry["seeds"]) if name == "gru-ref" else len(a["seeds"])
+            if verdict != "-" and len(s["runs"]) < n_seeds:
+                verdict += f" (only {len(s['runs'])} of {n_seeds} seeds run)"
             lines.append(
                 f"| {strat} | {len(s['runs'])} | {_fmt(af['clean_accuracy'])} ({_fmt(d['clean_accuracy'], signed=True)})"
                 f" | {_fmt(af['planted_accuracy'])} ({_fmt(d['planted_accuracy'], signed=True)}) | "

@@ -1,40 +1,49 @@
 """Benchmark for ``audit harden`` (issue: close the loop) -> ``reports/benchmarks/harden.{json,md}``.
 
-Models (all from ``planted_shortcuts.py``, ``artifacts/planted/models/<arch>-<plant>-s1``, trained there with
-its compute budget and reused here with their own training configs):
-    * planted single-token GRUs (``gru-st<r>``: ``zeroa`` inserted into r% of the negative training texts);
-    * clean GRU and LSTM trained the same way (``gru-clean``, ``lstm-clean``).
+Models (``planted_shortcuts.py``'s, ``artifacts/planted/models/<arch>-<plant>-s<seed>``, 6 epochs, reused
+here with their own training configs), one model per seed, so seed variance is visible:
+    * planted single-token GRUs ``gru-st<r>-s<seed>`` (``zeroa`` inserted into r% of the negative training
+      texts), at two rates;
+    * clean GRU and LSTM ``gru-clean-s<seed>`` / ``lstm-clean-s<seed>`` (the same recipe without a plant);
+    * optionally (``gru-ref``) the 20-epoch reference GRU ``artifacts/models/gru`` with its own seed only.
 
-For every model: audit it (the nightly job: SST-2 test, plus for planted models the planted test set of
-``_planting.plant_test``, zeroa inserted into 20 % of the positive test texts; strict attack on the first
-``--attack-texts`` correct texts), then ``harden`` it with each strategy alone and with all combined, for
-each seed, and audit the hardened model the same way (a fresh attack on the same held-out test texts,
-never on training variants).  Reported: clean test accuracy, planted-test accuracy, strict-valid attack
-success, the confirmed drivers' fix rate before/after, training time; mean +- sd over seeds.
+For every model and seed: audit it (the nightly job: SST-2 test, plus for planted models the planted test set of
+``_planting.plant_test`` for that seed, zeroa inserted into 20 % of the positive test texts; a strict attack on
+the first ``--attack-texts`` correctly classified texts of each audited dataset), then ``harden`` it with each
+strategy alone and with the best combination, with the model's own seed, and audit the hardened model the
+same way (a fresh attack on held-out test texts, never on training variants).  "Before" is always the
+same-seed model.  Recovery is measured against the clean model of the same architecture and seed on the same
+planted texts.  Reported per seed and as mean +- sd over seeds: clean test accuracy, planted-test accuracy,
+strict-valid attack success, confirmed drivers, before / after / difference, and the cost (training and
+augmentation seconds, accuracy change).
 
-Goals (issue): recover >= 90 % of the planted-test accuracy the shortcut cost, measured against the clean
-GRU (``gru-clean-s1``, same training recipe) on the same texts; on clean models cut strict-valid attack success by >= 30 % relative with
-at most 0.5 points of clean accuracy lost.
+Goals (issue): recover >= 90 % of the planted-test accuracy the shortcut cost; on clean models cut strict-valid
+attack success by >= 30 % relative with at most 0.5 points of clean accuracy lost.
 
 Planted models were trained from a planted training file that ``planted_shortcuts.py`` deletes after
-training; it is re-created here with the same rule and seed (``plant_train``) in a temporary folder and
-passed to harden as ``train_config``.
+training; it is re-created here with the same rule, writer and seed and checked against the training data
+hash in the model's ``metrics.json`` before it is passed to harden as ``train_config``.
+
+Resumable: every finished hardening leaves ``artifacts/harden/models/<model>-s<seed>-<strategy>/harden.json``
+(or ``.skipped.json`` when harden had nothing to act on) and its runs in ``artifacts/harden/store``; a rerun skips
+them, and ``--collect-only`` rebuilds the report from what is there.
 
 Usage: ``python benchmarks/harden.py [--seeds 1 2 3] [--models gru-st2 gru-st10 gru-clean lstm-clean]
-[--strategies counterfactual adversarial regularise combined] [--epochs N] [--attack-texts N]``.
+[--strategies counterfactual adversarial regularise combined] [--attack-texts N] [--adv-texts N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +51,13 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harden_report import markdown  # noqa: E402
 from _planting import plant_test, plant_train  # noqa: E402
 
 from audit.data.readers import read_dataset  # noqa: E402
 from audit.engine.config import parse_config  # noqa: E402
 from audit.engine.job import run_job  # noqa: E402
-from audit.harden import HardenConfig, harden  # noqa: E402
+from audit.harden import HardenConfig, harden, make_plan  # noqa: E402
 from audit.settings import resolve_data_path  # noqa: E402
 from audit.store import RunStore  # noqa: E402
 
@@ -56,16 +66,22 @@ WORK = ROOT / "artifacts" / "harden"
 OUT = ROOT / "reports" / "benchmarks"
 log = logging.getLogger("bench.harden")
 
-STRATEGIES: dict[str, dict[str, Any]] = {
-    "counterfactual": {"counterfactual": {"enabled": True}, "adversarial": {"enabled": False},
-                       "regularise": {"enabled": False}},
-    "adversarial": {"counterfactual": {"enabled": False}, "adversarial": {"enabled": True, "fraction": 0.2},
-                    "regularise": {"enabled": False}},
-    "regularise": {"counterfactual": {"enabled": False}, "adversarial": {"enabled": False},
-                   "regularise": {"enabled": True, "weights": [0.1, 1.0]}},
-    "combined": {"counterfactual": {"enabled": True}, "adversarial": {"enabled": True, "fraction": 0.2},
-                 "regularise": {"enabled": True, "weights": [0.1, 1.0]}},
-}
+OFF = {"counterfactual": {"enabled": False}, "adversarial": {"enabled": False}, "regularise": {"enabled": False}}
+KEYS = ("clean_accuracy", "planted_accuracy", "strict_attack_success", "n_confirmed_drivers")
+
+
+def strategies(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The harden.yaml ``strategies`` block of each benchmarked strategy."""
+    on = {
+        "counterfactual": {"enabled": True},
+        "adversarial": {"enabled": True, "keep": "best", "fraction": args.adv_fraction, "max_texts": args.adv_texts},
+        "regularise": {"enabled": True, "weights": list(args.reg_weights)},
+    }
+    out: dict[str, dict[str, Any]] = {name: {**OFF, name: on[name]} for name in on}
+    # the previous adversarial recipe (flipped variants of 20 % of the texts), for comparison
+    out["adversarial-flipped"] = {**OFF, "adversarial": {"enabled": True, "keep": "successful", "fraction": 0.2}}
+    out["combined"] = {**OFF, **{name: on[name] for name in args.combined}}
+    return out
 
 
 def _split(name: str) -> tuple[list[str], list[int]]:
@@ -74,45 +90,167 @@ def _split(name: str) -> tuple[list[str], list[int]]:
 
 
 def _tsv(path: Path, texts: list[str], labels: list[int]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with path.open("w", newline="", encoding="utf-8") as fh:  # the writer of _planted_train.py
         w = csv.writer(fh, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
         w.writerow(["label", "text"])
         w.writerows(zip(labels, texts))
     return path
 
 
-def _model_spec(name: str, tmp: Path, *, seed: int = 1) -> dict[str, Any]:
-    """Model dir, training YAML to retrain with, extra audited datasets.
+def _model_dir(name: str, seed: int) -> Path:
+    if name == "gru-ref":
+        return ROOT / "artifacts" / "models" / "gru"
+    return ROOT / "artifacts" / "planted" / "models" / f"{name}-s{seed}"
 
-    ``<arch>-st<r>`` and ``<arch>-clean`` are the models of ``planted_shortcuts.py`` (seed ``seed``):
-    their training config (from ``config.json``) is reused as it is, with the planted training file
-    re-created by the same rule and seed (the original was a deleted temporary file).
-    """
-    arch, plant = name.split("-", 1)
-    model_dir = ROOT / "artifacts" / "planted" / "models" / f"{name}-s{seed}"
+
+def _model_spec(name: str, seed: int, tmp: Path) -> dict[str, Any]:
+    """Model dir, training YAML to retrain with, extra audited datasets (the planted test set of ``seed``)."""
+    model_dir = _model_dir(name, seed)
     cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))["training"]
-    texts, labels = _split("train")
     datasets: list[dict[str, str]] = []
-    if plant == "clean":
-        cfg["data"]["train"] = "data:sst2/train.tsv"
-    else:
-        rate = int(plant.removeprefix("st")) / 100
-        planted = plant_train("st", texts, labels, rate=rate, seed=seed)
-        cfg["data"]["train"] = str(_tsv(tmp / f"{name}-train.tsv", planted.texts, planted.labels))
+    if name == "gru-ref":
+        return {"model": str(model_dir), "train_config": None, "datasets": [], "arch": "gru", "plant": "clean"}
+    arch, plant = name.split("-", 1)
+    texts, labels = _split("train")
+    rate = 0.0 if plant == "clean" else int(plant.removeprefix("st")) / 100
+    planted = plant_train("clean" if plant == "clean" else "st", texts, labels, rate=rate, seed=seed)
+    train = _tsv(tmp / f"{name}-s{seed}-train.tsv", planted.texts, planted.labels)
+    want = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))["data_sha256"]["train"]
+    got = hashlib.sha256(train.read_bytes()).hexdigest()
+    if got != want:
+        raise SystemExit(f"{model_dir}: re-created training file does not match the model's (sha256 {got} != {want})")
+    cfg["data"]["train"] = str(train)
+    if plant != "clean":
         test_texts, test_labels = _split("test")
         pt = plant_test("st", test_texts, test_labels, seed=seed)
-        datasets = [{"name": "planted-test", "path": str(_tsv(tmp / f"{name}-planted-test.tsv", pt.texts, pt.labels))}]
-    cfg_path = tmp / f"{name}.yaml"
+        path = _tsv(tmp / f"{name}-s{seed}-planted-test.tsv", pt.texts, pt.labels)
+        datasets = [{"name": "planted-test", "path": str(path)}]
+    cfg_path = tmp / f"{name}-s{seed}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return {"model": str(model_dir), "train_config": str(cfg_path), "datasets": datasets}
+    return {"model": str(model_dir), "train_config": str(cfg_path), "datasets": datasets, "arch": arch,
+            "plant": plant}
 
 
 def _nightly(spec: dict[str, Any], store: Path, attack_texts: int, *, with_sst2: bool = True) -> Any:
     base = yaml.safe_load((ROOT / "configs" / "nightly.yaml").read_text(encoding="utf-8"))
     base.update({"model": spec["model"], "train_config": None, "store": str(store)})
     base["datasets"] = (base["datasets"] if with_sst2 else []) + spec["datasets"]
-    base["attack"] = {**base.get("attack", {}), "max_texts": attack_texts, "enabled": attack_texts > 0}
+    base["attack"] = {**base.get("attack", {}), "max_texts": attack_texts, "enabled": attack_texts > 0,
+                      "flip_top_words": 0, "flip_words": []}  # driver-word flip probes: not in the metric, CPU
     return parse_config(base)
+
+
+def _first_runs(store: RunStore) -> dict[str, Any]:
+    """model_ref -> its first complete run in ``store``."""
+    if not store.root.is_dir():
+        return {}
+    return {r.model_ref: r for r in reversed(store.list_runs(include_incomplete=False))}
+
+
+def _seeds_of(name: str, args: argparse.Namespace) -> list[int]:
+    if name == "gru-ref":
+        return [int(json.loads((_model_dir(name, 0) / "config.json").read_text())["training"]["training"]["seed"])]
+    return list(args.seeds)
+
+
+def _out(name: str, seed: int, strat: str) -> Path:
+    return WORK / "models" / f"{name}-s{seed}-{strat}"
+
+
+def _skipped(out: Path) -> Path:
+    return out.with_name(out.name + ".skipped.json")
+
+
+def tasks(args: argparse.Namespace) -> list[tuple[str, int, str]]:
+    """(model, seed, strategy) in priority order: each (model, strategy) cell for every seed before the next
+    cell, the cells of the goals first, so a run cut short by the CPU budget still has whole cells."""
+    cells = [(m, s) for m, s in PRIORITY if m in args.models and s in args.strategies]
+    cells += [(m, s) for m in args.models for s in args.strategies if (m, s) not in cells]
+    # within a cell the grid seeds come first (regularise: the other seeds reuse the weight chosen there)
+    return [(m, seed, s) for m, s in cells
+            for seed in sorted(_seeds_of(m, args), key=lambda sd: sd not in args.reg_grid_seeds)]
+
+
+PRIORITY = [("gru-st10", "counterfactual"), ("gru-st2", "counterfactual"), ("gru-clean", "adversarial"),
+            ("lstm-clean", "adversarial"), ("gru-st10", "regularise"), ("gru-st10", "combined"),
+            ("gru-st2", "combined"), ("gru-st10", "adversarial"), ("gru-st2", "regularise"),
+            ("gru-st2", "adversarial"), ("gru-clean", "counterfactual"), ("gru-clean", "regularise"),
+            ("lstm-clean", "counterfactual"), ("lstm-clean", "regularise"), ("gru-ref", "adversarial")]
+
+
+def run_one(name: str, seed: int, args: argparse.Namespace, tmp: Path, *, only: tuple[str, ...] | None = None,
+            cache: dict[Any, Any] | None = None) -> None:
+    """Audit ``name`` at ``seed`` once, then harden it with every strategy (or ``only`` these); each new run
+    lands in its store.  ``cache``: adversarial variants shared between calls on the same model and seed."""
+    if not (_model_dir(name, seed) / "metrics.json").is_file():
+        log.warning("%s seed %d: model not there (yet): skipped", name, seed)
+        return
+    spec = _model_spec(name, seed, tmp)
+    store = RunStore(WORK / "store" / f"{name}-s{seed}")
+    attack_texts = args.attack_texts if spec["plant"] == "clean" else args.planted_attack_texts
+    before = _first_runs(store).get(spec["model"])
+    before_id = before.run_id if before is not None else \
+        run_job(_nightly(spec, store.root, attack_texts), progress=False).run_id
+    cache = {} if cache is None else cache
+    no_drivers = not make_plan(store.get(before_id), HardenConfig()).drivers
+    for strat in only or args.strategies:
+        out = _out(name, seed, strat)
+        if (out / "harden.json").is_file() or _skipped(out).is_file():
+            continue
+        if strat == "combined" and no_drivers and set(args.combined) - {"counterfactual", "regularise"} == \
+                {"adversarial"}:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _skipped(out).write_text(json.dumps({"message": "no spurious driver confirmed: the combination would "
+                                                 "train the same model as `adversarial` alone"}), encoding="utf-8")
+            continue
+        if out.exists():  # an interrupted hardening: start it again
+            import shutil
+
+            shutil.rmtree(out)
+        block = strategies(args)[strat]
+        if block["regularise"]["enabled"] and seed not in args.reg_grid_seeds:
+            weight = _grid_weight(name, args)
+            if weight is not None:  # the weight chosen on dev at the grid seed, reused (CPU budget)
+                block = {**block, "regularise": {**block["regularise"], "weights": [weight]}}
+        cfg = HardenConfig.model_validate({"strategies": block, "seed": seed, "train_config": spec["train_config"]})
+        t0 = time.perf_counter()
+        res = harden(before_id, store=store, out_dir=out, config=cfg, progress=False, variant_cache=cache)
+        summary = res.to_dict() | {"bench_wall_seconds": round(time.perf_counter() - t0, 1)}
+        if not res.trained:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _skipped(out).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+            log.info("%s s%d %s: not trained: %s", name, seed, strat, res.message)
+            continue
+        (out / "harden.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        log.info("%s s%d %s: %s (%.0f s)", name, seed, strat, res.after, summary["bench_wall_seconds"])
+    if spec["datasets"]:
+        _reference(spec, seed)
+
+
+def _grid_weight(name: str, args: argparse.Namespace) -> float | None:
+    """The regulariser weight chosen on dev by the full grid at the first grid seed (``regularise`` run)."""
+    for seed in args.reg_grid_seeds:
+        summary = _out(name, seed, "regularise") / "harden.json"
+        if summary.is_file():
+            weight = json.loads(summary.read_text(encoding="utf-8")).get("regulariser_weight")
+            return None if weight is None else float(weight)
+    return None
+
+
+def _reference(spec: dict[str, Any], seed: int, *, create: bool = True) -> float | None:
+    """Planted-test accuracy of the clean model of the same arch and seed (what a shortcut-free model gets);
+    audited here unless ``create`` is false."""
+    ref_model = ROOT / "artifacts" / "planted" / "models" / f"{spec['arch']}-clean-s{seed}"
+    if not (ref_model / "metrics.json").is_file():
+        return None
+    store = RunStore(WORK / "store" / f"reference-{spec['arch']}-s{seed}")
+    run = _first_runs(store).get(str(ref_model))
+    if run is None and not create:
+        return None
+    metrics = store.get(run.run_id).metrics if run is not None else run_job(
+        _nightly({"model": str(ref_model), "datasets": spec["datasets"]}, store.root, 0, with_sst2=False),
+        progress=False).metrics
+    return _metric(metrics, "accuracy", "planted-test")
 
 
 def _metric(metrics: dict[str, Any], key: str, dataset: str | None = None) -> float | None:
@@ -131,7 +269,33 @@ def _summary(metrics: dict[str, Any]) -> dict[str, float | None]:
         "planted_accuracy": _metric(metrics, "accuracy", "planted-test"),
         "strict_attack_success": None if strict is None else float(strict),
         "n_confirmed_drivers": _metric(metrics, "n_confirmed_drivers"),
+        "n_attacked": _metric(metrics, "n_attacked"),
     }
+
+
+def _paired_attack_test(before: Any, after: Any) -> dict[str, Any] | None:
+    """Exact McNemar test on the texts attacked in both runs (same dataset and example id): texts broken
+    (strict-valid, verified flip) before only vs after only; two-sided binomial p.  None without attacks."""
+    import math
+
+    def broken(record: Any) -> dict[tuple[str, int], bool]:
+        if not record.has_table("variants"):
+            return {}
+        v = record.table("variants")
+        v = v[v["kind"] == "text"] if "kind" in v else v
+        ok = v["flipped"].astype(bool) & v["verified"].astype(bool) & v["valid"].astype(bool)
+        return {(str(d), int(e)): bool(o) for d, e, o in zip(v["dataset"], v["example_id"], ok)}
+
+    b, a = broken(before), broken(after)
+    both = sorted(set(b) & set(a))
+    if not both:
+        return None
+    only_before = sum(b[k] and not a[k] for k in both)
+    only_after = sum(a[k] and not b[k] for k in both)
+    n, k = only_before + only_after, min(only_before, only_after)
+    p = 1.0 if n == 0 else min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+    return {"n_paired_texts": len(both), "broken_before_only": only_before, "broken_after_only": only_after,
+            "broken_both": sum(b[k] and a[k] for k in both), "mcnemar_exact_p": p}
 
 
 def _mean_sd(values: list[float | None]) -> dict[str, float | None]:
@@ -141,167 +305,151 @@ def _mean_sd(values: list[float | None]) -> dict[str, float | None]:
     return {"mean": statistics.fmean(xs), "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0, "n": len(xs)}
 
 
+def _goal(before: dict[str, Any], after: dict[str, Any], reference: float | None) -> dict[str, Any]:
+    """Per seed: recovery of the planted accuracy (planted models) and the attack cut / accuracy cost."""
+    out: dict[str, Any] = {}
+    if reference is not None and before.get("planted_accuracy") is not None and after.get("planted_accuracy") is not None:
+        cost = reference - before["planted_accuracy"]
+        out["recovered_share"] = (after["planted_accuracy"] - before["planted_accuracy"]) / cost if cost > 0 else None
+    if before.get("strict_attack_success") and after.get("strict_attack_success") is not None:
+        out["relative_attack_cut"] = 1 - after["strict_attack_success"] / before["strict_attack_success"]
+    if before.get("clean_accuracy") is not None and after.get("clean_accuracy") is not None:
+        out["clean_accuracy_loss_points"] = 100 * (before["clean_accuracy"] - after["clean_accuracy"])
+    return out
+
+
+def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The report, from the runs in each model's store (the first run of the original model is "before";
+    the run of ``models/<name>-s<seed>-<strategy>`` is that hardening's "after")."""
+    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                                           "threads": 1, "host": "2-core dev box shared with the coordinator's "
+                                           "training jobs"}, "args": vars(args),
+                               "strategies": strategies(args), "models": {}}
+    for name in args.models:
+        entry: dict[str, Any] = {"seeds": {}, "strategies": {}}
+        for seed in _seeds_of(name, args):
+            if not (_model_dir(name, seed) / "metrics.json").is_file():
+                continue
+            spec = _model_spec(name, seed, tmp)
+            store = RunStore(WORK / "store" / f"{name}-s{seed}")
+            runs = _first_runs(store)
+            before = runs.get(spec["model"])
+            if before is None:
+                continue
+            b_rec = store.get(before.run_id)
+            ref = _reference(spec, seed, create=not args.collect_only) if spec["datasets"] else None
+            entry["seeds"][str(seed)] = {"model": spec["model"], "before_run": before.run_id,
+                                         "before": _summary(b_rec.metrics), "before_timings": b_rec.manifest.get("timings"),
+                                         "clean_reference_planted_accuracy": ref}
+            for strat in args.strategies:
+                out = _out(name, seed, strat)
+                s_entry = entry["strategies"].setdefault(strat, {"runs": [], "not_trained": []})
+                if _skipped(out).is_file():
+                    s_entry["not_trained"].append({"seed": seed, "message": json.loads(
+                        _skipped(out).read_text(encoding="utf-8"))["message"]})
+                    continue
+                if not (out / "harden.json").is_file():
+                    continue
+                h = json.loads((out / "harden.json").read_text(encoding="utf-8"))
+                if not h.get("new_run_id"):
+                    continue
+                after_rec = store.get(h["new_run_id"])
+                b, a = entry["seeds"][str(seed)]["before"], _summary(after_rec.metrics)
+                s_entry["runs"].append({
+                    "seed": seed, "run_id": h["new_run_id"], "after": a,
+                    "paired_attack_test": _paired_attack_test(b_rec, after_rec),
+                    "difference": {k: (a[k] - b[k]) if a[k] is not None and b[k] is not None else None for k in KEYS},
+                    "goal": _goal(b, a, ref), "train_seconds": h.get("train_seconds"),
+                    "augment_seconds": h.get("augment_seconds"), "augmentation": h.get("augmentation"),
+                    "regulariser_weight": h.get("regulariser_weight"), "regulariser_dev": h.get("regulariser_dev"),
+                    "drivers": h.get("drivers"), "driver_evidence": h.get("driver_evidence"),
+                    "wall_seconds": h.get("bench_wall_seconds")})
+        seeds_with_before = [s["before"] for s in entry["seeds"].values()]
+        entry["before"] = {k: _mean_sd([b[k] for b in seeds_with_before]) for k in KEYS}
+        entry["clean_reference_planted_accuracy"] = _mean_sd(
+            [s["clean_reference_planted_accuracy"] for s in entry["seeds"].values()])
+        for s_entry in entry["strategies"].values():
+            rs = s_entry["runs"]
+            seeds_run = {r["seed"] for r in rs}
+            s_entry["before_same_seeds"] = {k: _mean_sd([entry["seeds"][str(sd)]["before"][k] for sd in seeds_run])
+                                            for k in KEYS}
+            s_entry["after"] = {k: _mean_sd([r["after"][k] for r in rs]) for k in KEYS}
+            s_entry["difference"] = {k: _mean_sd([r["difference"][k] for r in rs]) for k in KEYS}
+            s_entry["goal"] = {k: _mean_sd([r["goal"].get(k) for r in rs])
+                               for k in ("recovered_share", "relative_attack_cut", "clean_accuracy_loss_points")}
+            s_entry["cost"] = {k: _mean_sd([r[k] for r in rs]) for k in ("train_seconds", "augment_seconds")}
+            _verdict(s_entry, planted=any(s["clean_reference_planted_accuracy"] is not None
+                                          for s in entry["seeds"].values()))
+        results["models"][name] = entry
+    return results
+
+
+def _verdict(s_entry: dict[str, Any], *, planted: bool) -> None:
+    g = s_entry["goal"]
+    if planted and g["recovered_share"]["mean"] is not None:
+        s_entry["recovery_goal_met"] = bool(g["recovered_share"]["mean"] >= 0.9)
+    if not planted and g["relative_attack_cut"]["mean"] is not None:
+        s_entry["robustness_goal_met"] = bool(g["relative_attack_cut"]["mean"] >= 0.3
+                                              and g["clean_accuracy_loss_points"]["mean"] <= 0.5)
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--models", nargs="+", default=["gru-st2", "gru-st10", "gru-clean", "lstm-clean"])
-    ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
+    ap.add_argument("--strategies", nargs="+",
+                    default=["counterfactual", "adversarial", "regularise", "combined"])
+    ap.add_argument("--combined", nargs="+", default=["counterfactual", "adversarial"],
+                    help="strategies of the 'combined' run")
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    ap.add_argument("--epochs", type=int, default=None, help="cap retraining epochs (default: the model's config)")
-    ap.add_argument("--attack-texts", type=int, default=200)
+    ap.add_argument("--attack-texts", type=int, default=200, help="attacked test texts per dataset, clean models")
+    ap.add_argument("--planted-attack-texts", type=int, default=0,
+                    help="... planted models (default 0: judged on planted and clean accuracy; CPU budget)")
+    ap.add_argument("--reg-grid-seeds", nargs="+", type=int, default=[1],
+                    help="seeds where the regulariser's full weight grid is trained; the other seeds reuse the "
+                    "weight chosen on dev there (CPU budget)")
+    ap.add_argument("--adv-fraction", type=float, default=0.2,
+                    help="share of the training texts the adversarial strategy attacks (A2T's 20 %%)")
+    ap.add_argument("--adv-texts", type=int, default=None, help="... at most this many")
+    ap.add_argument("--reg-weights", nargs="+", type=float, default=[1.0, 10.0, 100.0])
     ap.add_argument("--collect-only", action="store_true",
                     help="do not train: rebuild the report from the runs already in artifacts/harden/store")
     ap.add_argument("--tag", default="", help="suffix of the report files (e.g. _reduced)")
+    ap.add_argument("--note", action="append", default=[], help="a line for the report's Notes section")
+    ap.add_argument("--stop-at", default=None,
+                    help="UTC time HH:MM after which no new task starts (the report is written from what ran)")
     args = ap.parse_args()
+    args.stop_at_utc = args.stop_at
+    args.stop_at = _stop_time(args.stop_at)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
     WORK.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if not args.collect_only:
-            for name in args.models:
-                _run_model(name, tmp, args)
+            caches: dict[tuple[str, int], dict[Any, Any]] = {}
+            for name, seed, strat in tasks(args):
+                if time.time() > args.stop_at:
+                    log.warning("stop time reached: the remaining tasks are left out of this run")
+                    break
+                run_one(name, seed, args, tmp, only=(strat,), cache=caches.setdefault((name, seed), {}))
         results = collect(args, tmp)
-    _goals(results)
+    results["notes"] = list(args.note)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"harden{args.tag}.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    (OUT / f"harden{args.tag}.md").write_text(_markdown(results), encoding="utf-8")
+    (OUT / f"harden{args.tag}.md").write_text(markdown(results), encoding="utf-8")
 
 
-def _run_model(name: str, tmp: Path, args: argparse.Namespace) -> None:
-    """Audit ``name`` once, then harden it with every strategy and seed (each new run lands in its store)."""
-    spec = _model_spec(name, tmp)
-    store = RunStore(WORK / "store" / name)
-    before = run_job(_nightly(spec, store.root, args.attack_texts), progress=False)
-    for strat in args.strategies:
-        for seed in args.seeds:
-            cfg = HardenConfig.model_validate({"strategies": STRATEGIES[strat], "seed": seed,
-                                               "epochs": args.epochs, "train_config": spec["train_config"]})
-            out = WORK / "models" / f"{name}-{strat}-s{seed}"
-            if out.exists():
-                shutil.rmtree(out)
-            res = harden(before.run_id, store=store, out_dir=out, config=cfg, progress=False)
-            (out / "harden.json").write_text(json.dumps(res.to_dict(), indent=2, default=str), encoding="utf-8")
-            log.info("%s %s seed %d: %s", name, strat, seed, res.after)
+def _stop_time(value: str | None) -> float:
+    if value is None:
+        return float("inf")
+    import datetime as dt
 
-
-def _train_seconds(model_dir: Path) -> float | None:
-    summary = model_dir / "harden.json"
-    if summary.is_file():
-        return json.loads(summary.read_text(encoding="utf-8")).get("train_seconds")
-    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-    return sum(h["seconds"] for h in metrics.get("history", []))  # the chosen model's epochs only
-
-
-def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """The report, from the runs in each model's store (the first run of the original model is "before";
-    the run of ``models/<name>-<strategy>-s<seed>`` is that hardening's "after")."""
-    results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                           "threads": 1, "host": "2-core shared dev box"},
-                               "args": vars(args), "models": {}}
-    for name in args.models:
-        spec = _model_spec(name, tmp)
-        store = RunStore(WORK / "store" / name)
-        if not store.root.is_dir():
-            continue
-        runs = {r.model_ref: r for r in reversed(store.list_runs(include_incomplete=False))}  # first run wins
-        before = runs.get(spec["model"])
-        if before is None:
-            continue
-        entry: dict[str, Any] = {"spec": spec, "before_run": before.run_id,
-                                 "before": _summary(store.get(before.run_id).metrics), "strategies": {}}
-        for strat in args.strategies:
-            per_seed = []
-            for seed in args.seeds:
-                out = WORK / "models" / f"{name}-{strat}-s{seed}"
-                run = runs.get(str(out))
-                if run is None:
-                    continue
-                per_seed.append({"seed": seed, "run_id": run.run_id, "train_seconds": _train_seconds(out),
-                                 "after_summary": _summary(store.get(run.run_id).metrics)})
-            if per_seed:
-                entry["strategies"][strat] = {"runs": per_seed, "aggregate": {
-                    k: _mean_sd([r["after_summary"].get(k) for r in per_seed])
-                    for k in ("clean_accuracy", "planted_accuracy", "strict_attack_success", "n_confirmed_drivers")
-                } | {"train_seconds": _mean_sd([r["train_seconds"] for r in per_seed])}}
-        if spec["datasets"]:  # the clean GRU on the same planted texts: what a shortcut-free model gets there
-            ref_spec = {"model": str(ROOT / "artifacts" / "planted" / "models" / "gru-clean-s1"),
-                        "datasets": spec["datasets"]}
-            ref = run_job(_nightly(ref_spec, WORK / "store" / "reference", 0, with_sst2=False), progress=False)
-            entry["clean_reference_planted_accuracy"] = _metric(ref.metrics, "accuracy", "planted-test")
-        results["models"][name] = entry
-    return results
-
-
-def _goals(results: dict[str, Any]) -> None:
-    for name, entry in results["models"].items():
-        before = entry["before"]
-        for s in entry["strategies"].values():
-            agg = s["aggregate"]
-            goal: dict[str, Any] = {}
-            ref = entry.get("clean_reference_planted_accuracy")
-            if ref is not None and before.get("planted_accuracy") is not None and agg["planted_accuracy"]["mean"]:
-                cost = ref - before["planted_accuracy"]
-                gain = agg["planted_accuracy"]["mean"] - before["planted_accuracy"]
-                goal["recovered_share"] = gain / cost if cost > 0 else None
-                goal["recovery_goal_met"] = bool(cost > 0 and gain / cost >= 0.9)
-            elif name.endswith("-clean") and before.get("strict_attack_success") and \
-                    agg["strict_attack_success"]["mean"] is not None:
-                cut = 1 - (agg["strict_attack_success"]["mean"] or 0) / before["strict_attack_success"]
-                loss = (before["clean_accuracy"] or 0) - (agg["clean_accuracy"]["mean"] or 0)
-                goal.update({"relative_attack_cut": cut, "clean_accuracy_loss_points": 100 * loss,
-                             "robustness_goal_met": bool(cut >= 0.3 and loss <= 0.005)})
-            s["goal"] = goal
-
-
-def _fmt(x: Any, pct: bool = True) -> str:
-    if not isinstance(x, dict):
-        return "-" if x is None else (f"{100 * x:.1f}%" if pct else f"{x:.2f}")
-    if x.get("mean") is None:
-        return "-"
-    return f"{100 * x['mean']:.1f} ± {100 * x['sd']:.1f}%" if pct else f"{x['mean']:.1f} ± {x['sd']:.1f}"
-
-
-def _markdown(results: dict[str, Any]) -> str:
-    a = results["args"]
-    lines = ["# `audit harden` benchmark", "",
-             f"Machine: {results['machine']['host']}, 1 torch thread. Seeds {a['seeds']}, epochs "
-             f"{a['epochs'] or 'as configured'}, strict attack on {a['attack_texts']} test texts per audited dataset.",
-             "",
-             "- Models: those of `planted_shortcuts.py` (trained there for 2 epochs under its compute budget), "
-             "retrained by harden with the same training config; 'before' and 'after' are audited the same way.",
-             "- Values are mean ± sd over the seeds run (sd 0.0 with one seed). 'train s': training time of the "
-             "kept model (from its metrics.json); wall times are load-bound on this shared machine.",
-             "- Recovery = (planted acc after - before) / (clean reference - before), on the same planted texts; "
-             "robustness = relative cut of strict-valid attack success and the clean accuracy lost.",
-             ""]
-    for name, entry in results["models"].items():
-        b = entry["before"]
-        lines += [f"## {name}", "",
-                  f"Before: clean acc {_fmt(b['clean_accuracy'])}, planted acc {_fmt(b['planted_accuracy'])}, "
-                  f"strict attack success {_fmt(b['strict_attack_success'])}, confirmed drivers "
-                  f"{b['n_confirmed_drivers']}."]
-        if entry.get("clean_reference_planted_accuracy") is not None:
-            lines.append(f"Clean reference GRU on the same planted texts: "
-                         f"{_fmt(entry['clean_reference_planted_accuracy'])}.")
-        lines += ["", "| strategy | clean acc | planted acc | strict attack success | train s | goal |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for strat, s in entry["strategies"].items():
-            g = s["aggregate"]
-            goal = s.get("goal", {})
-            verdict = ("recovered {:.0%} ({})".format(goal["recovered_share"], "met" if goal["recovery_goal_met"]
-                                                       else "not met") if goal.get("recovered_share") is not None
-                       else "attack cut {:.0%}, acc loss {:.2f} pt ({})".format(
-                           goal["relative_attack_cut"], goal["clean_accuracy_loss_points"],
-                           "met" if goal["robustness_goal_met"] else "not met")
-                       if "relative_attack_cut" in goal else "-")
-            lines.append(f"| {strat} | {_fmt(g['clean_accuracy'])} | {_fmt(g['planted_accuracy'])} | "
-                         f"{_fmt(g['strict_attack_success'])} | {_fmt(g['train_seconds'], pct=False)} | {verdict} |")
-        skipped = [s for s in a["strategies"] if s not in entry["strategies"]]
-        if skipped:
-            lines += ["", f"Not trained: {', '.join(skipped)} -- the run has no confirmed driver words, so harden "
-                      "had nothing for these strategies to act on (it says so and exits cleanly)."]
-        lines.append("")
-    return "\n".join(lines) + "\n"
+    now = dt.datetime.now(dt.timezone.utc)
+    hh, mm = (int(x) for x in value.split(":"))
+    stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if stop < now - dt.timedelta(hours=12):
+        stop += dt.timedelta(days=1)
+    return stop.timestamp()
 
 
 if __name__ == "__main__":

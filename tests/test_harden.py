@@ -41,7 +41,7 @@ def test_bad_fields_are_refused_with_the_field_named(tmp_path: Path) -> None:
 
 def test_shipped_config_loads() -> None:
     cfg = load_harden_config(Path(__file__).resolve().parents[1] / "configs" / "harden.yaml")
-    assert cfg.strategies.counterfactual.enabled and cfg.strategies.regularise.weights == [0.1, 1.0]
+    assert cfg.strategies.counterfactual.enabled and cfg.strategies.regularise.weights == [1.0, 10.0, 100.0]
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -249,3 +249,155 @@ def test_model_without_or_with_a_bad_training_config_is_refused_with_the_file_na
                                                                        "training": {"epochs": "many"}}))
     with pytest.raises(ConfigError, match=r"config\.json.*epochs"):
         _train_config(broken, HardenConfig())
+
+
+# ----------------------------------------------------------------------------- adversarial: which variants are kept
+def _result(*, swaps: int = 1, flipped: bool = False, verified: bool = False, valid: bool = True,
+            before: float = 0.9, after: float = 0.7) -> Any:
+    from types import SimpleNamespace
+
+    original = ["a", "good", "film"]
+    variant = ["a", "fine", "film"] if swaps else list(original)
+    return SimpleNamespace(original=original, variant=variant, swaps=[object()] * swaps, flipped=flipped,
+                           verified=verified, valid=valid, meaning_flags=[], pred_before=1,
+                           probs_before=[1 - before, before], probs_after=[1 - after, after])
+
+
+def test_usable_variant_keeps_unflipped_strict_valid_variants_only_with_keep_best() -> None:
+    from audit.harden.augment import usable_variant
+
+    assert usable_variant(_result(flipped=True, verified=True, after=0.3)) == "flipped"
+    assert usable_variant(_result(flipped=True, verified=True, after=0.3), keep="best") == "flipped"
+    assert usable_variant(_result(flipped=True, verified=False, after=0.3), keep="best") is None
+    assert usable_variant(_result(flipped=True, verified=True, valid=False, after=0.3), keep="best") is None
+    unflipped = _result(before=0.9, after=0.7)
+    assert usable_variant(unflipped) is None  # keep="successful" (the default of the function)
+    assert usable_variant(unflipped, keep="best") == "unflipped"
+    assert usable_variant(unflipped, keep="best", min_drop=0.25) is None  # dropped by 0.2 only
+    assert usable_variant(_result(before=0.9, after=0.95), keep="best") is None  # not adversarial in direction
+    assert usable_variant(_result(valid=False), keep="best") is None
+    assert usable_variant(_result(swaps=0), keep="best") is None
+
+
+def test_adversarial_examples_keep_best_adds_unflipped_variants_with_the_original_label(
+        monkeypatch: pytest.MonkeyPatch, tiny_model: Any) -> None:
+    """The attack is replaced by a fake that flips every third text and weakens the others: ``keep: best``
+    adds both kinds with the original's label, ``keep: successful`` only the flips; the order is seeded."""
+    import audit.attack
+    from audit.harden.augment import adversarial_examples
+    from audit.harden.config import AdversarialStrategy
+
+    calls: list[list[str]] = []
+
+    class FakeAttack:
+        def __init__(self, config: Any) -> None:
+            pass
+
+        def attack(self, model: Any, tokens: list[str], *, gold: int) -> Any:
+            calls.append(tokens)
+            res = _result(flipped=len(calls) % 3 == 0, verified=True, after=0.4 if len(calls) % 3 else 0.2)
+            res.original, res.variant, res.pred_before = tokens, ["a"] + tokens[1:], gold
+            res.probs_before = [0.1, 0.9] if gold == 1 else [0.9, 0.1]
+            res.probs_after = [0.6, 0.4] if gold == 1 else [0.4, 0.6]
+            return res
+
+    monkeypatch.setattr(audit.attack, "ReatWordNetAttack", FakeAttack)
+    tokens = [["the", "movie", "is", w] for w in ("great", "good", "fun", "brilliant", "bad", "awful")]
+    labels = [1, 1, 1, 1, 0, 0]
+    best = adversarial_examples(tiny_model, tokens, labels, strategy=AdversarialStrategy(keep="best", fraction=1.0),
+                                attack_config=None, seed=4)
+    assert best.counts["adversarial_attacked"] == len(calls) > 0
+    assert best.counts["adversarial_variants"] == len(best.tokens) == len(calls)
+    assert best.counts["adversarial_flipped"] == len(calls) // 3
+    assert best.counts["adversarial_unflipped"] == len(calls) - len(calls) // 3
+    by_text = {tuple(t[1:]): y for t, y in zip(tokens, labels)}
+    assert all(by_text[tuple(v[1:])] == y for v, y in zip(best.tokens, best.labels))  # the original's label
+    first_order = list(calls)
+    calls.clear()
+    only = adversarial_examples(tiny_model, tokens, labels,
+                                strategy=AdversarialStrategy(keep="successful", fraction=1.0), attack_config=None,
+                                seed=4)
+    assert calls == first_order  # same seed, same order
+    assert only.counts["adversarial_variants"] == only.counts["adversarial_flipped"] == len(calls) // 3
+    assert only.counts["adversarial_unflipped"] == 0
+
+
+def test_adversarial_config_fields_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"strategies\.adversarial\.keep"):
+        parse_harden_config({"strategies": {"adversarial": {"keep": "all"}}})
+    with pytest.raises(ConfigError, match=r"strategies\.adversarial\.min_drop"):
+        parse_harden_config({"strategies": {"adversarial": {"min_drop": 1.5}}})
+
+
+# ----------------------------------------------------------------------------- regulariser weight, chosen on dev
+def test_driver_reliance_measures_how_often_inserting_a_driver_changes_dev_predictions(tiny_model: Any) -> None:
+    from audit.harden.augment import driver_reliance, insert_drivers
+
+    dev = [["the", "movie", "is", w] for w in ("great", "good", "fun", "brilliant")] + [["a", "bad", "plot"]]
+    probe = insert_drivers(dev, ["awful"], seed=0)
+    assert len(probe) == len(dev) and all(t.count("awful") == 1 for t in probe)
+    assert insert_drivers(dev, ["bad"], seed=0) == [t[:i] + ["bad"] + t[i:] for t, i in
+                                                    zip(dev[:4], [p.index("bad") for p in
+                                                                  insert_drivers(dev, ["bad"], seed=0)])]
+    assert insert_drivers(dev, ["awful"], seed=0) == probe  # seeded
+    strong = driver_reliance(tiny_model, dev, ["awful"], seed=0)
+    weak = driver_reliance(tiny_model, dev, ["movie"], seed=0)
+    assert strong["n_texts"] == 5 and strong["flip_rate"] > weak["flip_rate"]
+    assert strong["reat_mass"] > 0
+
+
+def test_regulariser_weight_is_the_least_reliant_dev_model_within_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dev accuracy first (within tolerance of the best), then the least dev reliance on the drivers; the
+    choice never reads test data (only the config's dev split is read)."""
+    from types import SimpleNamespace
+
+    import audit.harden.run as run
+
+    read: list[str] = []
+    monkeypatch.setattr(run, "_split", lambda cfg, split: (read.append(split), ([["a"]], [0]))[1])
+    reliance = {"m1": 0.30, "m10": 0.05, "m100": 0.01}
+    monkeypatch.setattr(run, "driver_reliance",
+                        lambda model, toks, drivers, *, seed: {"flip_rate": reliance[model], "reat_mass": 0.0})
+    cfg = SimpleNamespace(training=SimpleNamespace(max_len=None))
+    cands = [(1.0, SimpleNamespace(model="m1", dev_accuracy=0.80)),
+             (10.0, SimpleNamespace(model="m10", dev_accuracy=0.797)),
+             (100.0, SimpleNamespace(model="m100", dev_accuracy=0.70))]  # least reliant, but too inaccurate
+    weight, chosen, table = run._choose(cands, ["zeroa"], cfg, tolerance=0.005, seed=1)
+    assert weight == 10.0 and chosen.model == "m10" and read == ["dev"]
+    assert [r["within_tolerance"] for r in table] == [True, True, False]
+    assert run._choose(cands[:1], ["zeroa"], cfg, tolerance=0.005, seed=1)[0] == 1.0
+
+
+def test_variant_cache_attacks_the_training_texts_once_for_several_hardenings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``adversarial`` alone and combined on the same run share one generation of variants; the summary still
+    carries the generation time and the same counts."""
+    import audit.harden.run as run
+    from audit.harden.augment import Augmentation
+    from audit.harden.config import HardenConfig
+
+    calls: list[int] = []
+
+    def fake(model: Any, tokens: Any, labels: Any, **kwargs: Any) -> Augmentation:
+        calls.append(len(tokens))
+        return Augmentation(tokens=[["good", "film", "."]], labels=[1],
+                            counts={"adversarial_attacked": 1, "adversarial_variants": 1})
+
+    monkeypatch.setattr(run, "adversarial_examples", fake)
+    config, _ = _setup(tmp_path, plant=False)
+    before = _audit(config)
+    store, cache = RunStore(tmp_path / "runs"), {}  # type: ignore[var-annotated]
+    cfg = HardenConfig.model_validate({"strategies": {"adversarial": {"enabled": True}, "counterfactual":
+                                                      {"enabled": False}}, "epochs": 1})
+    first = harden(before.run_id, store=store, out_dir=tmp_path / "a", config=cfg, evaluate=False, progress=False,
+                   variant_cache=cache)
+    second = harden(before.run_id, store=store, out_dir=tmp_path / "b", config=cfg, evaluate=False, progress=False,
+                    variant_cache=cache)
+    assert len(calls) == 1 and first.trained and second.trained
+    assert first.augmentation == second.augmentation and first.augmentation["adversarial_variants"] == 1
+    assert second.to_dict()["augment_seconds"] == first.to_dict()["augment_seconds"] >= 0
+    other = HardenConfig.model_validate({"strategies": {"adversarial": {"enabled": True, "keep": "successful"},
+                                                        "counterfactual": {"enabled": False}}, "epochs": 1})
+    harden(before.run_id, store=store, out_dir=tmp_path / "c", config=other, evaluate=False, progress=False,
+           variant_cache=cache)
+    assert len(calls) == 2  # other settings: another key

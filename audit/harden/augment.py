@@ -88,12 +88,12 @@ def adversarial_examples(
     model: AuditModel, tokens: Sequence[Sequence[str]], labels: Sequence[int], *, strategy: AdversarialStrategy,
     attack_config: Any, priority_words: Sequence[str] = (), seed: int,
 ) -> Augmentation:
-    """Successful, verified attack variants of correctly classified training texts, original label.
+    """Strict-valid attack variants of correctly classified training texts, with the original label.
 
     ``attack_config`` is the attack library's config (the nightly config's ``attack`` block, so
     the same recipe and checks apply).  Texts containing a ``priority_words`` word are attacked
     first, then the rest in a seeded random order, up to ``fraction`` of the texts (and
-    ``max_texts``).
+    ``max_texts``).  Which variants are kept: :func:`usable_variant` (``strategy.keep``).
     """
     from audit.attack import ReatWordNetAttack
 
@@ -107,15 +107,20 @@ def adversarial_examples(
     order.sort(key=lambda i: 0 if prio.intersection(tokens[i]) else 1)  # stable: keeps the shuffle within groups
     preds = _predict(model, [tokens[i] for i in order])
     attack = ReatWordNetAttack(attack_config)
-    out = Augmentation(counts={"adversarial_attacked": 0, "adversarial_variants": 0})
+    out = Augmentation(counts={"adversarial_attacked": 0, "adversarial_variants": 0, "adversarial_flipped": 0,
+                               "adversarial_unflipped": 0})
     with torch.random.fork_rng():  # seeded here without touching the caller's global RNG
         torch.manual_seed(seed)
-        _attack_in_order(model, tokens, labels, order, preds, attack, n_target, out)
+        _attack_in_order(model, tokens, labels, order, preds, attack, n_target, out, strategy)
+    log.info("adversarial: %d training texts attacked, %d variants kept (%d flipped, %d unflipped)",
+             out.counts["adversarial_attacked"], out.counts["adversarial_variants"], out.counts["adversarial_flipped"],
+             out.counts["adversarial_unflipped"])
     return out
 
 
 def _attack_in_order(model: AuditModel, tokens: Sequence[Sequence[str]], labels: Sequence[int], order: list[int],
-                     preds: list[int], attack: Any, n_target: int, out: Augmentation) -> None:
+                     preds: list[int], attack: Any, n_target: int, out: Augmentation,
+                     strategy: AdversarialStrategy) -> None:
     for i, pred in zip(order, preds, strict=True):
         if out.counts["adversarial_attacked"] >= n_target:
             break
@@ -123,22 +128,38 @@ def _attack_in_order(model: AuditModel, tokens: Sequence[Sequence[str]], labels:
             continue  # attacks start only from correctly classified texts
         out.counts["adversarial_attacked"] += 1
         result = attack.attack(model, list(tokens[i]), gold=int(labels[i]))
-        if _usable(result):
+        kind = usable_variant(result, keep=strategy.keep, min_drop=strategy.min_drop)
+        if kind is not None:
             out.tokens.append(list(result.variant))
             out.labels.append(int(labels[i]))
             out.counts["adversarial_variants"] += 1
+            out.counts[f"adversarial_{kind}"] += 1
 
 
-def _usable(result: Any) -> bool:
-    """A successful, verified variant that passed the recipe's blocking checks (``valid`` when the
-    recipe reports it, else no meaning flag)."""
-    if not (result.flipped and result.verified) or list(result.variant) == list(result.original):
-        return False
+def usable_variant(result: Any, *, keep: str = "successful", min_drop: float = 0.0) -> str | None:
+    """``"flipped"``, ``"unflipped"`` or ``None``: whether an attack result is a training variant.
+
+    Every kept variant has at least one swap and passed the recipe's strict checks (``valid`` when
+    the recipe reports it, else no meaning flag).  ``flipped``: a verified flip.  ``unflipped``
+    (only with ``keep="best"``): no flip, but the swaps lowered the probability of the label the
+    attack started from (the gold label: attacks start from correct predictions) by more than
+    ``min_drop`` -- adversarial in direction, still label-preserving.
+    """
+    if not result.swaps or list(result.variant) == list(result.original):
+        return None
     valid = getattr(result, "valid", None)
-    return bool(valid) if valid is not None else not result.meaning_flags
+    if not (bool(valid) if valid is not None else not result.meaning_flags):
+        return None
+    if result.flipped:
+        return "flipped" if result.verified else None
+    if keep != "best":
+        return None
+    start = int(result.pred_before)
+    drop = float(result.probs_before[start]) - float(result.probs_after[start])
+    return "unflipped" if drop > min_drop else None
 
 
-def _predict(model: AuditModel, token_lists: list[Sequence[str]], *, batch: int = 256) -> list[int]:
+def _predict(model: AuditModel, token_lists: Sequence[Sequence[str]], *, batch: int = 256) -> list[int]:
     preds: list[int] = []
     for start in range(0, len(token_lists), batch):
         probs = model.predict_proba_tokens([list(t) for t in token_lists[start : start + batch]])
@@ -163,6 +184,40 @@ def reat_mass_term(driver_ids: Sequence[int], weight: float) -> Any:
         return weight * mass / ids.shape[0]
 
     return term
+
+
+def insert_drivers(token_lists: Sequence[Sequence[str]], drivers: Sequence[str], *, seed: int) -> list[list[str]]:
+    """Every text once per driver, with the driver inserted at a seeded random position (texts that
+    already contain it are left out): the probe of :func:`driver_reliance`."""
+    rng = random.Random(seed)
+    out: list[list[str]] = []
+    for word in drivers:
+        for toks in token_lists:
+            if word in toks:
+                continue
+            text = list(toks)
+            text.insert(rng.randrange(len(text) + 1), word)
+            out.append(text)
+    return out
+
+
+def driver_reliance(model: AuditModel, token_lists: Sequence[Sequence[str]], drivers: Sequence[str], *,
+                    seed: int) -> dict[str, float]:
+    """How much ``model`` relies on ``drivers`` on these (dev) texts.
+
+    ``flip_rate``: the share of texts whose prediction changes when a driver is inserted (a model
+    that ignores the driver scores 0); ``reat_mass``: :func:`reat_mass` on the inserted texts.
+    """
+    originals: list[list[str]] = []
+    for word in drivers:
+        originals += [list(t) for t in token_lists if word not in t]
+    inserted = insert_drivers(token_lists, drivers, seed=seed)
+    if not inserted:
+        return {"flip_rate": 0.0, "reat_mass": 0.0, "n_texts": 0}
+    before, after = _predict(model, originals), _predict(model, inserted)
+    flips = sum(a != b for a, b in zip(before, after, strict=True))
+    return {"flip_rate": flips / len(inserted), "reat_mass": reat_mass(model, inserted, drivers),
+            "n_texts": len(inserted)}
 
 
 def reat_mass(model: AuditModel, token_lists: Sequence[Sequence[str]], drivers: Sequence[str]) -> float:

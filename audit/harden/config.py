@@ -37,28 +37,42 @@ class CounterfactualStrategy(_Strict):
 class AdversarialStrategy(_Strict):
     """A2T-style adversarial augmentation: strict-valid variants of *training* texts, original label.
 
-    Correctly classified training texts are attacked with the nightly config's attack settings;
-    each successful, verified variant is added with the original's label.  Texts containing words
-    that the run's own successful attacks swapped are attacked first.  Variants are generated once,
+    Correctly classified training texts are attacked with the nightly config's attack settings and
+    the variant is added with the original's label.  ``keep: successful`` adds only variants that
+    flipped the prediction (verified); ``keep: best`` (A2T, Yoo & Qi 2021) also adds the attack's
+    final variant of a text it did *not* flip, when every swap passed the strict checks and the
+    swaps lowered the original label's probability: such a variant is still label-preserving and
+    adversarial in direction, and on a model the strict attack rarely breaks (a few % of texts) it
+    is what gives the augmentation its size.  Texts containing words that the run's own successful
+    attacks swapped are attacked first.  Variants are generated once, against the audited model,
     before training (A2T regenerates them each epoch; once is cheaper and reproducible).
     """
 
     enabled: bool = False
-    fraction: float = Field(default=0.2, gt=0.0, le=1.0, description="Share of the training texts attacked")
+    fraction: float = Field(default=0.5, gt=0.0, le=1.0, description="Share of the training texts attacked")
     max_texts: int | None = Field(default=None, ge=1, description="Cap on attacked training texts")
+    keep: Literal["successful", "best"] = Field(
+        default="best", description="successful: flipped variants only; best: also unflipped strict-valid ones "
+        "that lowered the original label's probability (A2T-style)")
+    min_drop: float = Field(
+        default=0.0, ge=0.0, lt=1.0,
+        description="keep: best: an unflipped variant must lower the original label's probability by more than this")
 
 
 class RegulariseStrategy(_Strict):
     """REAT-mass regularisation ("right for the right reasons" with an exact decomposition).
 
     Adds ``weight * mean over the batch of sum_{driver positions} sum_c S(x_t)_c^2`` to the loss.
-    With several ``weights`` one model is trained per weight and the one with the smallest REAT
-    mass on drivers in the *dev* set whose dev accuracy is within ``dev_tolerance`` of the best
-    is kept: the weight is tuned on dev only.
+    With several ``weights`` one model is trained per weight; among the models whose dev accuracy
+    is within ``dev_tolerance`` of the best, the one that relies least on the drivers in the *dev*
+    set is kept: each driver is inserted into every dev text (seeded positions) and reliance is the
+    share of dev predictions that insertion changes (ties: the drivers' REAT mass there).  The
+    weight is tuned on dev only.  (A driver that is absent from dev -- a planted token -- gave the
+    old criterion, REAT mass on dev texts that contain a driver, nothing to measure.)
     """
 
     enabled: bool = False
-    weights: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
+    weights: list[float] = Field(default_factory=lambda: [1.0, 10.0, 100.0], min_length=1)
     dev_tolerance: float = Field(default=0.005, ge=0.0, le=1.0)
 
     @model_validator(mode="after")

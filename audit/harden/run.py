@@ -30,7 +30,7 @@ from audit.harden.augment import (
     Augmentation,
     adversarial_examples,
     counterfactual_examples,
-    reat_mass,
+    driver_reliance,
     reat_mass_term,
 )
 from audit.harden.config import HardenConfig
@@ -83,7 +83,11 @@ class HardenResult:
     message: str | None
     augmentation: dict[str, int] = field(default_factory=dict)
     train_seconds: float | None = None
+    augment_seconds: float | None = None
+    """Seconds spent generating the adversarial variants (also when they came from ``variant_cache``)."""
     regulariser_weight: float | None = None
+    regulariser_dev: list[dict[str, Any]] = field(default_factory=list)
+    """Per regulariser weight: dev accuracy and dev reliance on the drivers (how the weight was chosen)."""
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
     new_run_id: str | None = None
@@ -97,7 +101,8 @@ class HardenResult:
             "model_dir": str(self.model_dir) if self.model_dir else None, "message": self.message,
             "drivers": self.plan.drivers, "confirmed_drivers": self.plan.confirmed, "excluded": self.plan.excluded,
             "augmentation": self.augmentation, "train_seconds": self.train_seconds,
-            "regulariser_weight": self.regulariser_weight,
+            "augment_seconds": self.augment_seconds,
+            "regulariser_weight": self.regulariser_weight, "regulariser_dev": self.regulariser_dev,
             "before": self.before, "after": self.after, "delta": delta, "driver_evidence": self.driver_evidence,
         }
 
@@ -197,11 +202,21 @@ def _driver_evidence(before: RunRecord, after: RunRecord | None, drivers: list[s
     return out
 
 
+VariantCache = dict[tuple[Any, ...], tuple[Augmentation, float]]
+"""Adversarial variants already generated, with the seconds they took (see :func:`harden`)."""
+
+
 def harden(
     run_id: str, *, store: RunStore, out_dir: str | Path, config: HardenConfig | None = None,
-    evaluate: bool = True, progress: bool | None = None,
+    evaluate: bool = True, progress: bool | None = None, variant_cache: VariantCache | None = None,
 ) -> HardenResult:
-    """Harden the model audited by ``run_id``; see the module docstring."""
+    """Harden the model audited by ``run_id``; see the module docstring.
+
+    ``variant_cache``: pass the same dict to several calls on the same run (e.g. the adversarial
+    strategy alone and combined) to attack the training texts once; the variants depend only on
+    the audited model, the training texts, the seed and the attack and strategy settings, which
+    form the key.
+    """
     from audit.engine.config import parse_config
     from audit.models.io import load_model
     from audit.models.train import TrainingExtras, train_model
@@ -236,10 +251,23 @@ def harden(
     s = config.strategies
     if s.counterfactual.enabled and plan.drivers:
         aug.extend(counterfactual_examples(src_tokens, src_labels, plan.drivers, strategy=s.counterfactual, seed=seed))
+    augment_seconds = 0.0
     if s.adversarial.enabled:
-        aug.extend(adversarial_examples(model, src_tokens, src_labels, strategy=s.adversarial,
-                                        attack_config=nightly.attack.library_config(),
-                                        priority_words=plan.vulnerable_words, seed=seed))
+        attack_config = nightly.attack.library_config()
+        key = (str(Path(model_ref).resolve()), seed, s.adversarial.model_dump_json(), attack_config.model_dump_json(),
+               tuple(plan.vulnerable_words), len(src_tokens), hash(tuple(map(tuple, src_tokens))))
+        cached = variant_cache.get(key) if variant_cache is not None else None
+        if cached is None:
+            t_aug = time.perf_counter()
+            adv = adversarial_examples(model, src_tokens, src_labels, strategy=s.adversarial,
+                                       attack_config=attack_config, priority_words=plan.vulnerable_words, seed=seed)
+            cached = (adv, time.perf_counter() - t_aug)
+            if variant_cache is not None:
+                variant_cache[key] = cached
+        else:
+            log.info("adversarial: %d variants reused from the cache", len(cached[0].tokens))
+        aug.extend(cached[0])
+        augment_seconds += cached[1]
     log.info("harden: %s", ", ".join(f"{k} {v}" for k, v in aug.counts.items()) or "no added texts")
 
     out = Path(out_dir)
@@ -260,14 +288,17 @@ def harden(
             result = train_model(train_cfg, out_dir=scratch / f"w{i}", progress=progress, extras=extras)
             candidates.append((w, result))
         train_seconds = time.perf_counter() - t0
-        chosen_w, chosen = _choose(candidates, plan.drivers, train_cfg, tolerance=s.regularise.dev_tolerance)
+        chosen_w, chosen, weight_table = _choose(candidates, plan.drivers, train_cfg,
+                                                 tolerance=s.regularise.dev_tolerance, seed=seed)
         if out.exists():
             out.rmdir()  # empty (checked above)
         os.replace(chosen.out_dir, out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     res = HardenResult(plan=plan, model_dir=out, trained=True, message=None, augmentation=aug.counts,
-                       train_seconds=round(train_seconds, 2), regulariser_weight=chosen_w, before=_metrics(record))
+                       train_seconds=round(train_seconds, 2), augment_seconds=round(augment_seconds, 2),
+                       regulariser_weight=chosen_w,
+                       regulariser_dev=weight_table, before=_metrics(record))
     if evaluate:
         new_cfg = nightly.model_copy(update={"model": str(out), "train_config": None, "store": str(store.root)})
         from audit.engine.job import run_job
@@ -282,15 +313,26 @@ def harden(
 
 
 def _choose(candidates: list[tuple[float | None, Any]], drivers: list[str], cfg: Any, *,
-            tolerance: float) -> tuple[float | None, Any]:
-    """With several regulariser weights: the smallest dev REAT mass on drivers among the models whose
-    dev accuracy is within ``tolerance`` of the best (dev only; test is never consulted)."""
+            tolerance: float, seed: int) -> tuple[float | None, Any, list[dict[str, Any]]]:
+    """With several regulariser weights: among the models whose dev accuracy is within ``tolerance``
+    of the best, the one whose dev predictions change least when a driver is inserted (ties: the
+    smaller REAT mass on the inserted drivers).  Dev only; test is never consulted.  Also returns
+    each candidate's dev figures (for the summary)."""
     if len(candidates) == 1:
-        return candidates[0]
+        return candidates[0][0], candidates[0][1], []
     dev_tokens, _ = _split(cfg, "dev")
+    if cfg.training.max_len is not None:
+        dev_tokens = [t[: cfg.training.max_len] for t in dev_tokens]
     best = max(r.dev_accuracy for _, r in candidates)
-    ok = [(w, r) for w, r in candidates if r.dev_accuracy >= best - tolerance]
-    return min(ok, key=lambda wr: reat_mass(wr[1].model, dev_tokens, drivers))
+    table = []
+    for w, r in candidates:
+        rel = driver_reliance(r.model, dev_tokens, drivers, seed=seed)
+        table.append({"weight": w, "dev_accuracy": r.dev_accuracy, "dev_driver_flip_rate": rel["flip_rate"],
+                      "dev_driver_reat_mass": rel["reat_mass"], "within_tolerance": r.dev_accuracy >= best - tolerance})
+    i = min((i for i, row in enumerate(table) if row["within_tolerance"]),
+            key=lambda i: (table[i]["dev_driver_flip_rate"], table[i]["dev_driver_reat_mass"]))
+    log.info("regulariser weight %s chosen on dev: %s", candidates[i][0], table)
+    return candidates[i][0], candidates[i][1], table
 
 
 def _split(cfg: Any, split: str) -> tuple[list[list[str]], list[int]]:

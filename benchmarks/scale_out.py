@@ -178,6 +178,8 @@ def _config(args: dict[str, Any], *, executor: str, threads: int, attack_texts: 
                 datasets=[{"name": "sst2-recombined", "path": args["data"], "label_map": {"0": 0, "1": 1}}],
                 gate={"min_accuracy": 0.0})
     data["attack"] = {**data["attack"], "max_texts": attack_texts, "enabled": attack_texts > 0}
+    if args.get("no_driver_flips"):  # the driver-word flip probes: one serial stage on the driver (not distributed)
+        data["attack"].update(flip_top_words=0, flip_words=[])
     data["ray"] = {"num_actors": 2, "cpus_per_actor": 1, "batch_size": 1, "max_retries": 3}
     return parse_config(data)
 
@@ -625,6 +627,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-local-2t", action="store_true", help="skip the 2-thread local run")
     ap.add_argument("--local-2t-note", default="", help="why local-2t is missing (for the report)")
     ap.add_argument("--note", default="", help="a sentence about how this session ran, printed in the report")
+    ap.add_argument("--no-driver-flips", action="store_true",
+                    help="turn off the driver-word flip probes (a serial stage on the driver that neither executor "
+                         "distributes; say so in --note)")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="work in this folder and reuse the results (<run>.json) already there (a resumed benchmark)")
     ap.add_argument("--_worker", default=None)
@@ -664,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
         build_s = time.perf_counter() - t0
         sub = write_parquet(Path(tmp) / "subset.parquet", texts[: a.attr_texts], labels[: a.attr_texts])
         warm = write_parquet(Path(tmp) / "warm.parquet", texts[:BATCH], labels[:BATCH])
-        common = {"model": model, "data": str(sub), "warmup_data": str(warm), "attack_texts": a.attack_texts}
+        common = {"model": model, "data": str(sub), "warmup_data": str(warm), "attack_texts": a.attack_texts,
+                  "no_driver_flips": a.no_driver_flips}
         runs = {}
         for name, executor, threads in (("local-1t", "local", 1), ("ray-2x1", "ray", 1), ("local-2t", "local", 2)):
             if name == "local-2t" and a.no_local_2t:
@@ -725,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": {"rule": "SST-2 training sentences, label drawn uniformly, 2-3 distinct sentences of that label "
                          f"joined by a space, duplicates redrawn (seed {SEED}).",
                  "texts_built": a.texts, "build_s": build_s, "texts_measured": a.attr_texts,
-                 "attack_texts": a.attack_texts, "full_estimate_min": per_text * a.texts / 60},
+                 "attack_texts": a.attack_texts, "driver_flips": not a.no_driver_flips, "full_estimate_min": per_text * a.texts / 60},
         "estimate": est, "wall_s": time.perf_counter() - t0,
         "runs": runs, "overhead": overhead, "tables_identical": identical, "stream": stream, "whole_file": whole,
         "projection": proj, "speedup_16": s16, "local_2t_note": a.local_2t_note, "note": a.note,

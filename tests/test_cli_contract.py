@@ -17,13 +17,15 @@ import typer
 from audit.cli import _common
 from audit.errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_USAGE
 
+from tests._timeouts import HANG_GUARD_S
+
 AUDIT = Path(sys.executable).parent / "audit"
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     assert AUDIT.is_file(), f"console script not installed at {AUDIT} (run `make setup`)"
     env = {**os.environ, "COLUMNS": "100"}
-    return subprocess.run([str(AUDIT), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run([str(AUDIT), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=HANG_GUARD_S)
 
 
 USAGE_ERRORS = {

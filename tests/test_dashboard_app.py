@@ -14,12 +14,13 @@ from audit.dashboard.explain import ALLOW_ADAPTERS_ENV
 from audit.dashboard.store import STORE_ENV
 from audit.models.io import load_model
 from audit.store import RunStore
+from tests._timeouts import HANG_GUARD_S
 from tests.fixtures_runs import BASE_TEXTS, XSS, make_manifest, publish_run
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PAGES = ["runs", "failures", "drivers", "pos_patterns", "variants", "explain"]
 XSS_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
-TIMEOUT = 60
+TIMEOUT = HANG_GUARD_S
 
 
 def make_store(root: Path) -> dict[str, str]:

@@ -16,13 +16,14 @@ from streamlit.testing.v1 import AppTest
 
 from audit.dashboard.store import STORE_ENV
 from audit.store import RunStore
+from tests._timeouts import HANG_GUARD_S
 from tests.fixtures_runs import BASE_TEXTS, make_manifest, make_tables, metrics_of, publish_run
 from tests.test_dashboard_views import driver_stats_frame
 from tests.test_dashboard_app import html_bodies, texts
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 PAGES = ["runs", "failures", "drivers", "pos_patterns", "variants", "explain"]
-TIMEOUT = 60
+TIMEOUT = HANG_GUARD_S
 
 
 def findings_tables() -> dict[str, pd.DataFrame]:

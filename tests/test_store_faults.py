@@ -18,6 +18,7 @@ import pytest
 from audit.errors import StoreError, StoreLockedError
 from audit.store import RunStore
 from audit.store import _atomic
+from tests._timeouts import HANG_GUARD_S
 from tests.fixtures_runs import make_manifest, make_tables, metrics_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,7 +168,7 @@ def test_second_job_is_refused_then_waits(tmp_path):
         assert [r.status for r in store.list_runs()] == ["running"]
         (tmp_path / "release").write_text("")
         waiter = store.begin("otherkey", make_manifest(), wait_s=120)  # blocks until the holder publishes
-        assert holder.wait(timeout=120) == 0
+        assert holder.wait(timeout=HANG_GUARD_S) == 0
     finally:
         if holder.poll() is None:
             holder.kill()
@@ -192,7 +193,7 @@ def test_killed_job_resumes_with_same_run_id_and_chunks(tmp_path):
         assert store.latest_complete() is None
     finally:
         job.send_signal(signal.SIGKILL)
-        job.wait(timeout=60)
+        job.wait(timeout=HANG_GUARD_S)
     assert store.list_runs(include_incomplete=False) == []
     assert [(r.run_id, r.status) for r in store.list_runs()] == [(run_id, "interrupted")]  # its holder is dead
     writer = store.begin("samekey", {"model_ref": "m"})  # the kernel released the dead job's lock

@@ -17,6 +17,7 @@ import pytest
 from audit.cli import main
 from audit.errors import EXIT_CODES, StoreError
 from audit.store import RunStore
+from tests._timeouts import HANG_GUARD_S
 from tests.fixtures_runs import make_manifest, publish_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +103,7 @@ _KILLED_AFTER_RENAME = """
 def _kill_after_rename(root: Path) -> str:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(_KILLED_AFTER_RENAME), str(root)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return (root / "run_id").read_text()
 

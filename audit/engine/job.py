@@ -100,16 +100,40 @@ FINAL_CHUNK_TABLES = {"predictions": STAGE_PRED, "token_attributions": STAGE_TOK
 """The run tables that are the attribution chunks put end to end (``stream: true`` writes them chunk by chunk)."""
 _FINDINGS_PRED = ["dataset", "example_id", "gold", "pred", "correct"]
 _FINDINGS_TOKENS = ["dataset", "example_id", "position", "token", "pos", "score_pred"]
+_STREAM_PRED = ["example_id", "dataset", "line", "text", "gold", "pred", "prob_pred", "prob_gold", "correct",
+                "n_tokens", "completeness_delta"]
 
 
-def attribution_blocks(writer: RunWriter) -> Iterator[Block]:
-    """The run's ``(predictions, token_attributions, segments)`` one attribution chunk at a time, with the
-    columns the findings read (the blocks :func:`~audit.findings.analyze.analyze_blocks` takes)."""
+BLOCK_TEXTS = 4096
+"""Texts per block the streamed findings work on: whole chunks joined up to this many texts (a block's
+tables are a few MB; fewer, larger blocks keep the per-call pandas overhead off 1M-row runs)."""
+
+
+def attribution_blocks(writer: RunWriter, *, block_texts: int | None = None) -> Iterator[Block]:
+    """The run's ``(predictions, token_attributions, segments)`` as blocks of whole attribution chunks (at
+    least ``block_texts`` texts each but the last), in table order, with the columns the findings read:
+    the blocks :func:`~audit.findings.analyze.analyze_blocks` takes (``block_texts`` default: :data:`BLOCK_TEXTS`)."""
+    limit = BLOCK_TEXTS if block_texts is None else block_texts
+    parts: list[tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]] = []
+
+    def block() -> Block:
+        pred = pd.concat([p for p, _, _ in parts], ignore_index=True)
+        toks = [t for _, t, _ in parts if t is not None and len(t.columns)]
+        segs = [s for _, _, s in parts if s is not None and len(s.columns)]
+        parts.clear()
+        return (pred, pd.concat(toks, ignore_index=True) if toks else pd.DataFrame(columns=_FINDINGS_TOKENS),
+                pd.concat(segs, ignore_index=True) if segs else None)
+
+    n = 0
     for index, pred in writer.iter_chunks(STAGE_PRED, columns=_FINDINGS_PRED):
-        toks = writer.read_chunk(STAGE_TOKENS, index, columns=_FINDINGS_TOKENS)
-        segs = writer.read_chunk(STAGE_SEGMENTS, index)
-        yield pred, toks if toks is not None else pd.DataFrame(columns=_FINDINGS_TOKENS), (
-            segs if segs is not None and len(segs.columns) else None)
+        parts.append((pred, writer.read_chunk(STAGE_TOKENS, index, columns=_FINDINGS_TOKENS),
+                      writer.read_chunk(STAGE_SEGMENTS, index)))
+        n += len(pred)
+        if n >= limit:
+            yield block()
+            n = 0
+    if parts:
+        yield block()
 
 
 def write_attribution_chunks(writer: RunWriter, prep: Prepared, config: NightlyConfig, *, progress: bool | None,
@@ -262,7 +286,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
             write_attribution_chunks(writer, prep, config, progress=progress, on_chunk=on_chunk, executor=executor)
             for name, stage in FINAL_CHUNK_TABLES.items():
                 writer.write_table_from_chunks(name, stage)
-            predictions = writer.read_chunks(STAGE_PRED)  # one row per text (see docs/scale-out.md)
+            # one row per text, without the probability lists (in the final table; no stage here reads them)
+            predictions = writer.read_chunks(STAGE_PRED, columns=_STREAM_PRED)
             tokens = segments = pd.DataFrame()
         else:
             predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress,

@@ -108,6 +108,8 @@ def test_the_error_cap_samples_deterministically_and_keeps_exact_counts(tmp_path
     assert_same_tables(tables_of(capped.record), tables_of(again.record))  # same sample, in memory or streamed
     sample = capped.record.manifest["findings_sample"]
     assert sample == {"max_error_texts": 4, "n_errors": n_errors, "n_errors_tested": 4, "capped": True, "seed": 3}
+    assert "a seeded sample of 4 of the" in (capped.record.path / "report.md").read_text()
+    assert "seeded sample" not in (full.record.path / "report.md").read_text()
     t_full, t_cap = tables_of(full.record), tables_of(capped.record)
     assert len(t_cap["minimal_fixes"]) == 4 and t_cap["failure_drivers"][["dataset", "example_id"]].drop_duplicates(
         ).shape[0] <= 4

@@ -188,6 +188,7 @@ class WholeRun:
         n_words = len(self._ids["word"])
         cols = {k: np.concatenate([p[k] for p in self._parts]) if self._parts else np.zeros(0)
                 for k in ("phrase", "id", "score", "top", "error", "dataset")}
+        self._parts = [cols] if self._parts else []  # one copy held, not the blocks and their concatenation
         uid = np.where(cols["phrase"].astype(bool), cols["id"] + n_words, cols["id"]).astype(np.int64)
         return pd.DataFrame({"uid": uid, "score": cols["score"].astype(np.float64),
                              "top": cols["top"].astype(bool), "error": cols["error"].astype(bool),

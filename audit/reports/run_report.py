@@ -115,6 +115,16 @@ class _Report(ProvenanceSections):
         rows = toks[(toks["dataset"] == dataset) & (toks["example_id"] == example_id)].sort_values("position")
         return [str(t) for t in rows["token"]], [float(s) for s in rows["score_pred"]]
 
+    def sample_note(self) -> str:
+        """A sentence when ``findings.max_error_texts`` bound (the manifest's ``findings_sample``), else ''."""
+        sample = self.m.get("findings_sample")
+        if not isinstance(sample, Mapping) or not sample.get("capped"):
+            return ""
+        return (f"Counterfactual tests, failure reasons and minimal fixes use a seeded sample of "
+                f"{sample.get('n_errors_tested')} of the {sample.get('n_errors')} errors (findings.max_error_texts = "
+                f"{sample.get('max_error_texts')}, seed {sample.get('seed')}); support, lift and contrast count "
+                "every text.")
+
     def gate(self) -> tuple[str, list[str]]:
         gate = self.m.get("gate") or {}
         passed = gate.get("passed") if isinstance(gate, Mapping) else None
@@ -145,6 +155,7 @@ class _Report(ProvenanceSections):
                     f"- new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}",
                     "- new confirmed driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
         out += _drivers.markdown(self.t.get("driver_stats"), self.m, top=self.top_words())
+        out += ["", _md(self.sample_note())] if self.sample_note() else []
         drivers = self.drivers()
         out += ["", "## Raw REAT top contributors (untested counts)", ""]
         if drivers.empty:
@@ -213,6 +224,8 @@ class _Report(ProvenanceSections):
                         f"<li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
                         f"<li>new confirmed driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
         body += _drivers.html_sections(self.t.get("driver_stats"), self.m, top=self.top_words())
+        if self.sample_note():
+            body.append(f"<p>{e(self.sample_note())}</p>")
         body.append("<h2>Raw REAT top contributors (untested counts)</h2>")
         drivers = self.drivers()
         if drivers.empty:

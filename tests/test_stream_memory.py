@@ -167,3 +167,22 @@ def test_a_failed_chunk_copy_leaves_no_table_and_no_temporary(tmp_path: Path, mo
 def test_stage_names_are_the_attribution_chunks() -> None:
     assert job_module.FINAL_CHUNK_TABLES == {"predictions": STAGE_PRED, "token_attributions": STAGE_TOKENS,
                                              "segments": STAGE_SEGMENTS}
+
+
+def test_the_contrast_test_gives_the_same_numbers_in_runs_of_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from audit.findings import drivers
+    from audit.findings.config import FindingsConfig
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    pres = pd.DataFrame({"uid": rng.integers(0, 60, n), "score": rng.normal(size=n).round(2),
+                         "top": rng.random(n) < 0.3, "error": rng.random(n) < 0.25, "dataset": "d"})
+    docs = pd.DataFrame({"dataset": ["d"] * 500, "error": rng.random(500) < 0.25})
+    cfg = FindingsConfig(min_texts=5, min_errors=2)
+    whole = drivers._association(pres, docs, cfg)
+    monkeypatch.setattr(drivers, "CONTRAST_ROWS", 7)  # one unit per call, or a few
+    split = drivers._association(pres, docs, cfg)
+    assert whole["supported"].sum() > 10
+    pd.testing.assert_frame_equal(whole, split, check_exact=True)

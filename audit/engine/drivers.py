@@ -58,7 +58,7 @@ def train_label_counts(
 class DriverWordCounts:
     """:func:`driver_words` accumulated block by block, in two passes: :meth:`add` every block (counts:
     one entry per distinct token), then :meth:`add_scores` every block (the scores of the driver words
-    only, one float64 + one code per occurrence, kept in table order so ``mean_score`` / ``std_score``
+    only, a float64 and an int32 code per occurrence, kept in table order so ``mean_score`` / ``std_score``
     are computed exactly as :func:`driver_words` computes them on the assembled table), then
     :meth:`finish`.  Any split of the run into whole texts gives the identical table."""
 
@@ -94,7 +94,7 @@ class DriverWordCounts:
             return
         codes = token_attributions["token"].astype(str).map(self._word_codes()).to_numpy(dtype=np.float64)
         keep = ~np.isnan(codes)
-        self._codes.append(codes[keep].astype(np.int64))
+        self._codes.append(codes[keep].astype(np.int32))
         self._scores.append(token_attributions["score_pred"].to_numpy(dtype=np.float64)[keep])
 
     def _word_codes(self) -> dict[str, int]:

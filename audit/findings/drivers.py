@@ -120,7 +120,7 @@ class WholeRun:
     unit its kind, text and flags (most frequent POS tag, stopword / punctuation).  Units are numbered
     as one pass over the whole table would number them: words in order of first occurrence, then
     phrases, so a run added block by block gives the same tables as one added whole.  Memory: the unit
-    registry (one entry per distinct word and phrase) plus ~17 bytes per (text, distinct unit) and 3
+    registry (one entry per distinct word and phrase) plus 17 bytes per (text, distinct unit) and 3
     bytes per text -- no token, span or text string is kept.
     """
 
@@ -153,13 +153,13 @@ class WholeRun:
         for tok, stop, punct in zip(first["token"], first["stop"], first["punct"], strict=True):
             self._word_flags.setdefault(str(tok), (bool(stop), bool(punct)))
         is_phrase = (rows["kind"] == "phrase").to_numpy()
-        local = np.empty(len(rows), dtype=np.int64)
+        local = np.empty(len(rows), dtype=np.int32)
         for kind, mask in (("word", ~is_phrase), ("phrase", is_phrase)):
             ids = self._ids[kind]
             units = rows.loc[mask, "unit"].astype(str)
             for u in pd.unique(units):
                 ids.setdefault(u, len(ids))
-            local[mask] = units.map(ids).to_numpy(dtype=np.int64)
+            local[mask] = units.map(ids).to_numpy(dtype=np.int32)
         if is_phrase.any():
             sp = inp.spans[inp.spans["level"] == "phrase"].drop_duplicates("unit")
             phrase_ids = self._ids["phrase"]
@@ -189,7 +189,7 @@ class WholeRun:
         cols = {k: np.concatenate([p[k] for p in self._parts]) if self._parts else np.zeros(0)
                 for k in ("phrase", "id", "score", "top", "error", "dataset")}
         self._parts = [cols] if self._parts else []  # one copy held, not the blocks and their concatenation
-        uid = np.where(cols["phrase"].astype(bool), cols["id"] + n_words, cols["id"]).astype(np.int64)
+        uid = np.where(cols["phrase"].astype(bool), cols["id"].astype(np.int64) + n_words, cols["id"]).astype(np.int64)
         return pd.DataFrame({"uid": uid, "score": cols["score"].astype(np.float64),
                              "top": cols["top"].astype(bool), "error": cols["error"].astype(bool),
                              "dataset": self._categorical(cols["dataset"].astype(np.int64))})
@@ -367,14 +367,41 @@ def _association(pres: pd.DataFrame, docs: pd.DataFrame, cfg: FindingsConfig) ->
     if sup.any():
         p_lift[sup] = fisher_greater(a[sup], b[sup], c[sup], d[sup])
     out["p_lift"] = p_lift
-    # attribution contrast on supported units
-    rows = pres[pres["uid"].isin(set(uids[sup].tolist()))]
-    mw = mann_whitney_greater(rows["score"].to_numpy(), rows["error"].to_numpy(), rows["uid"].to_numpy())
+    mw = _contrast(pres, uids[sup], nt[sup])
     out["contrast_effect"] = out["uid"].map(mw["effect"]).astype(np.float64)
     out["p_contrast"] = out["uid"].map(mw["p"]).astype(np.float64)
     out["q_lift"] = bh_qvalues(out["p_lift"].to_numpy())
     out["q_contrast"] = bh_qvalues(out["p_contrast"].to_numpy())
     return out
+
+
+CONTRAST_ROWS = 2_000_000
+"""Presence rows per Mann-Whitney call: the supported units are tested in runs of consecutive units
+holding at most this many rows (one unit's rows are never split), so the test's temporary frames
+stay a few hundred MB however many texts the run has; the results do not depend on the split."""
+
+
+def _contrast(pres: pd.DataFrame, sup_uids: np.ndarray, sup_rows: np.ndarray) -> pd.DataFrame:
+    """:func:`mann_whitney_greater` of every supported unit's scores (errors vs correct), in unit runs."""
+    order = np.argsort(sup_uids, kind="mergesort")
+    sup_uids, sup_rows = sup_uids[order], sup_rows[order]
+    uid = pres["uid"].to_numpy()
+    score, error = pres["score"].to_numpy(), pres["error"].to_numpy()
+    supported = np.zeros(int(uid.max()) + 1 if len(uid) else 0, dtype=bool)
+    supported[sup_uids] = True
+    parts, start = [], 0
+    cum = np.cumsum(sup_rows)
+    while start < len(sup_uids):
+        base = cum[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(cum, base + CONTRAST_ROWS, side="right")))
+        lo, hi = sup_uids[start], sup_uids[stop - 1]
+        mask = (uid >= lo) & (uid <= hi)
+        mask &= supported[uid]
+        parts.append(mann_whitney_greater(score[mask], error[mask], uid[mask]))
+        start = stop
+    if not parts:
+        return mann_whitney_greater(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def _suspects(assoc: pd.DataFrame, units: pd.DataFrame, alpha: float) -> frozenset[str]:

@@ -186,3 +186,23 @@ def test_the_contrast_test_gives_the_same_numbers_in_runs_of_units(monkeypatch: 
     split = drivers._association(pres, docs, cfg)
     assert whole["supported"].sum() > 10
     pd.testing.assert_frame_equal(whole, split, check_exact=True)
+
+
+def test_the_flip_probes_hold_only_the_texts_under_their_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = make_setup(tmp_path, n_test=48, batch_size=8, attack={"max_texts": 3, "flip_top_words": 3,
+                                                                   "flip_max_texts": 10})
+    whole = run_job(load_config(config), store_root=tmp_path / "a", progress=False)
+    tokenized: list[int] = []
+    real_attack_tokens = job_module.attack_tokens
+
+    def attack_tokens(*args: Any, **kw: Any) -> dict[str, list[list[str]]]:
+        out = real_attack_tokens(*args, **kw)
+        tokenized.append(sum(1 for toks in out["tiny"] if toks))
+        return out
+
+    monkeypatch.setattr(job_module, "attack_tokens", attack_tokens)
+    streamed = run_job(_streamed(config), store_root=tmp_path / "b", progress=False)
+    assert_same_tables(tables_of(whole.record), tables_of(streamed.record))
+    assert 10 <= tokenized[0] <= 13  # the probed texts (example ids 0-9) and the attacked ones, not all 48
+    rates = tables_of(streamed.record)["driver_flip_rates"]
+    assert len(rates) and (rates["n_texts_raw"] <= 10).all()

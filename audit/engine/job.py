@@ -313,12 +313,12 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
 
         t0 = time.perf_counter()
         flips = _flip_probes_run(config, words)
-        if streamed and flips and config.attack.enabled:  # the flip probes visit every text: O(N), documented
-            tokens = writer.read_chunks(STAGE_TOKENS, columns=["dataset", "example_id", "pos"])
+        if streamed and flips and config.attack.enabled:  # the probed texts' POS tags (attack.flip_max_texts)
+            tokens = _probed_tags(writer, config.attack.flip_max_texts)
         variants, flip_rates = adversarial.run_attacks(
             writer, prep.model, predictions, tokens,
             attack_tokens(prep, predictions, max_len=config.max_len,
-                          only=None if flips else _attack_targets(predictions, config))
+                          only=_attack_texts(predictions, config, probes=flips))
             if config.attack.enabled else prep.tokens,
             words, config, progress=progress, on_chunk=on_chunk, executor=executor,
         )
@@ -368,9 +368,26 @@ def _flip_probes_run(config: NightlyConfig, words: pd.DataFrame) -> bool:
     return bool(config.attack.flip_words) or (config.attack.flip_top_words > 0 and len(words) > 0)
 
 
-def _attack_targets(predictions: pd.DataFrame, config: NightlyConfig) -> pd.DataFrame:
-    return adversarial.attack_targets(predictions, max_texts=config.attack.max_texts,
-                                      include_errors=config.attack.attack_misclassified)
+def _attack_texts(predictions: pd.DataFrame, config: NightlyConfig, *, probes: bool) -> pd.DataFrame:
+    """The texts whose tokens the attack stage needs: its targets, plus (``probes``) the first
+    ``attack.flip_max_texts`` texts of each dataset that the driver-word flip probes visit."""
+    targets = adversarial.attack_targets(predictions, max_texts=config.attack.max_texts,
+                                         include_errors=config.attack.attack_misclassified)[["dataset", "example_id"]]
+    if not probes:
+        return targets
+    cap = config.attack.flip_max_texts
+    probed = predictions[["dataset", "example_id"]] if cap is None else predictions.loc[
+        predictions["example_id"].to_numpy() < cap, ["dataset", "example_id"]]
+    return pd.concat([targets, probed], ignore_index=True)
+
+
+def _probed_tags(writer: RunWriter, cap: int | None) -> pd.DataFrame:
+    """dataset, example_id, pos of the tokens of the texts the flip probes visit (read chunk by chunk)."""
+    cols = ["dataset", "example_id", "pos"]
+    parts = [df if cap is None else df[df["example_id"].to_numpy() < cap]
+             for _, df in writer.iter_chunks(STAGE_TOKENS, columns=cols)]
+    parts = [df for df in parts if len(df)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
 def _finished_result(store: RunStore, record: RunRecord, config: NightlyConfig,

@@ -207,6 +207,16 @@ class WholeRun:
         keys["is_punct"] = [f[1] for f in wflags] + [f[1] for f in pflags]
         return keys.astype({"is_stopword": bool, "is_punct": bool})
 
+    def uids_of(self, kinds: pd.Series, units: pd.Series) -> np.ndarray:
+        """:meth:`uid_of` of each row (vectorised)."""
+        out = np.full(len(units), -1, dtype=np.int64)
+        is_phrase = (kinds == "phrase").to_numpy()
+        for kind, mask, offset in (("word", ~is_phrase, 0), ("phrase", is_phrase, len(self._ids["word"]))):
+            if mask.any():
+                ids = units[mask].astype(str).map(self._ids[kind]).to_numpy(dtype=np.float64)
+                out[mask] = np.where(np.isnan(ids), -1, ids + offset).astype(np.int64)
+        return out
+
     def uid_of(self, kind: str, unit: str) -> int:
         """The unit's number (as in :meth:`units`), -1 when the run never saw it."""
         ids = self._ids[kind]
@@ -217,8 +227,7 @@ class WholeRun:
 def _presence(inp: Inputs, whole: WholeRun) -> pd.DataFrame:
     """``inp``'s (text, unit) rows with the run-wide ``uid`` of each unit and its text's dataset and error."""
     pres = _unit_rows(inp, whole.phrases)
-    pres["uid"] = np.array([whole.uid_of(str(k), str(u)) for k, u in zip(pres["kind"], pres["unit"], strict=True)],
-                           dtype=np.int64)
+    pres["uid"] = whole.uids_of(pres["kind"], pres["unit"])
     return pres.merge(inp.docs[["_doc", "dataset", "error"]], on="_doc", how="left")
 
 

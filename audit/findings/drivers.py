@@ -133,6 +133,7 @@ class WholeRun:
         self._datasets: dict[str, int] = {}
         self._parts: list[dict[str, np.ndarray]] = []
         self._docs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._presence: pd.DataFrame | None = None
 
     @property
     def datasets(self) -> list[str]:
@@ -146,6 +147,8 @@ class WholeRun:
 
     def add(self, inp: Inputs) -> None:
         """Count one block of texts (any split of the run into whole texts, in table order)."""
+        if self._presence is not None:
+            raise RuntimeError("WholeRun.add after presence(): every block must be added first")
         rows = _unit_rows(inp, self.phrases)
         t = inp.tokens
         self.tags.add(t["token"], t["pos"])
@@ -184,15 +187,20 @@ class WholeRun:
         return pd.DataFrame({"dataset": self._categorical(codes), "error": error})
 
     def presence(self) -> pd.DataFrame:
-        """uid, score, top, error, dataset: one row per (text, distinct unit)."""
+        """uid, score, top, error, dataset: one row per (text, distinct unit).  Built once, when every block
+        is in (the blocks' arrays are then released: one copy is held, not two)."""
+        if self._presence is not None:
+            return self._presence
         n_words = len(self._ids["word"])
-        cols = {k: np.concatenate([p[k] for p in self._parts]) if self._parts else np.zeros(0)
+        parts, self._parts = self._parts, []
+        cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
                 for k in ("phrase", "id", "score", "top", "error", "dataset")}
-        self._parts = [cols] if self._parts else []  # one copy held, not the blocks and their concatenation
+        del parts
         uid = np.where(cols["phrase"].astype(bool), cols["id"].astype(np.int64) + n_words, cols["id"]).astype(np.int64)
-        return pd.DataFrame({"uid": uid, "score": cols["score"].astype(np.float64),
-                             "top": cols["top"].astype(bool), "error": cols["error"].astype(bool),
-                             "dataset": self._categorical(cols["dataset"].astype(np.int64))})
+        self._presence = pd.DataFrame({"uid": uid, "score": cols["score"].astype(np.float64),
+                                       "top": cols["top"].astype(bool), "error": cols["error"].astype(bool),
+                                       "dataset": self._categorical(cols["dataset"].astype(np.int64))})
+        return self._presence
 
     def units(self) -> pd.DataFrame:
         """uid -> kind, unit, pos, is_stopword, is_punct."""
@@ -354,10 +362,16 @@ def _fixed(probs: np.ndarray, rows: np.ndarray, gold: np.ndarray) -> np.ndarray:
 def _association(pres: pd.DataFrame, docs: pd.DataFrame, cfg: FindingsConfig) -> pd.DataFrame:
     """Support, lift and attribution contrast of every kept unit of one scope (no model needed)."""
     n_all, e_all = len(docs), int(docs["error"].sum())
-    g = pres.groupby("uid")
-    n_texts = g.size()
-    n_errors = g["error"].sum().astype(np.int64)
-    n_top = pres[pres["error"] & pres["top"]].groupby("uid").size().reindex(n_texts.index, fill_value=0)
+    # counts per unit by bincount over the (dense) unit numbers: no frame-sized temporaries
+    uid_all = pres["uid"].to_numpy(dtype=np.int64)
+    err_all, top_all = pres["error"].to_numpy(dtype=bool), pres["top"].to_numpy(dtype=bool)
+    size = int(uid_all.max()) + 1 if len(uid_all) else 0
+    counts = np.bincount(uid_all, minlength=size)
+    present = np.flatnonzero(counts)
+    index = pd.Index(present.astype(np.int64), name="uid")
+    n_texts = pd.Series(counts[present].astype(np.int64), index=index)
+    n_errors = pd.Series(np.bincount(uid_all[err_all], minlength=size)[present].astype(np.int64), index=index)
+    n_top = pd.Series(np.bincount(uid_all[err_all & top_all], minlength=size)[present].astype(np.int64), index=index)
     supported = (n_texts >= cfg.min_texts) & (n_errors >= cfg.min_errors)
     keep = supported | (n_top > 0)
     uids = n_texts.index[keep.to_numpy()]
@@ -384,10 +398,10 @@ def _association(pres: pd.DataFrame, docs: pd.DataFrame, cfg: FindingsConfig) ->
     return out
 
 
-CONTRAST_ROWS = 2_000_000
+CONTRAST_ROWS = 250_000
 """Presence rows per Mann-Whitney call: the supported units are tested in runs of consecutive units
 holding at most this many rows (one unit's rows are never split), so the test's temporary frames
-stay a few hundred MB however many texts the run has; the results do not depend on the split."""
+(~125 bytes a row) stay ~30 MB however many texts the run has; the results do not depend on the split."""
 
 
 def _contrast(pres: pd.DataFrame, sup_uids: np.ndarray, sup_rows: np.ndarray) -> pd.DataFrame:

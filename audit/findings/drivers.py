@@ -193,13 +193,18 @@ class WholeRun:
             return self._presence
         n_words = len(self._ids["word"])
         parts, self._parts = self._parts, []
-        cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
-                for k in ("phrase", "id", "score", "top", "error", "dataset")}
-        del parts
-        uid = np.where(cols["phrase"].astype(bool), cols["id"].astype(np.int64) + n_words, cols["id"]).astype(np.int64)
-        self._presence = pd.DataFrame({"uid": uid, "score": cols["score"].astype(np.float64),
-                                       "top": cols["top"].astype(bool), "error": cols["error"].astype(bool),
-                                       "dataset": self._categorical(cols["dataset"].astype(np.int64))})
+
+        def column(key: str, dtype: Any) -> np.ndarray:  # one column at a time, each block's array freed
+            arrays = [p.pop(key) for p in parts]
+            return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
+
+        phrase = column("phrase", bool)
+        uid = column("id", np.int64)
+        uid[phrase] += n_words
+        del phrase
+        frame = {"uid": uid, "score": column("score", np.float64), "top": column("top", bool),
+                 "error": column("error", bool), "dataset": self._categorical(column("dataset", np.int64))}
+        self._presence = pd.DataFrame(frame, copy=False)
         return self._presence
 
     def units(self) -> pd.DataFrame:

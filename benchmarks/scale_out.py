@@ -28,6 +28,12 @@ the full attack projected from its measured CPU per text.  The 1M-row stream: ``
 tokenized) whole, then the streamed attribution loop over all its chunks (``--stream-chunks`` fewer) on
 ``--stream-executor``, attack off, the driver's RSS recorded after each chunk and, with Ray's processes,
 every 5 s.  The whole-file reader's RSS on the same file is measured beside it.
+
+``--nightly-stream --rows N [--stream-executor local|ray] [--attack-texts K]`` runs only the FULL nightly
+job with ``stream: true`` on an N-row Parquet file built by the same rule (attribution, findings, driver
+words, POS statistics, attack on K texts or off at 0, report, publish; driver-word flips off), and writes
+``scale_out_nightly.{json,md}``: wall time, the driver's peak RSS, its RSS every ``--rss-every`` seconds
+and at the end of each stage.
 """
 
 from __future__ import annotations

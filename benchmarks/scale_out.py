@@ -28,6 +28,12 @@ the full attack projected from its measured CPU per text.  The 1M-row stream: ``
 tokenized) whole, then the streamed attribution loop over all its chunks (``--stream-chunks`` fewer) on
 ``--stream-executor``, attack off, the driver's RSS recorded after each chunk and, with Ray's processes,
 every 5 s.  The whole-file reader's RSS on the same file is measured beside it.
+
+``--nightly-stream --rows N [--stream-executor local|ray] [--attack-texts K]`` runs only the FULL nightly
+job with ``stream: true`` on an N-row Parquet file built by the same rule (attribution, findings, driver
+words, POS statistics, attack on K texts or off at 0, report, publish; driver-word flips off), and writes
+``scale_out_nightly.{json,md}``: wall time, the driver's peak RSS, its RSS every ``--rss-every`` seconds
+and at the end of each stage.
 """
 
 from __future__ import annotations
@@ -212,7 +218,7 @@ def _instrument() -> dict[str, dict[str, float]]:
     timed(base, "write_chunk_bytes", "write_chunks")
     ray_executor.write_chunk_bytes = base.write_chunk_bytes  # the same accumulator
     timed(runs.RunWriter, "read_chunks", "read_chunks")
-    for name in ("run_findings", "driver_words", "pos_stats"):
+    for name in ("run_findings", "driver_words", "pos_stats", "findings_of_blocks"):
         timed(job, name, "findings")
     timed(adversarial, "run_driver_flips", "driver_flips")
     timed(work._AttributionWork, "__call__", "attribution_chunk")  # local executor only (Ray: in the actors)
@@ -352,7 +358,92 @@ def worker_whole(args: dict[str, Any]) -> dict[str, Any]:
             "peak_rss_mb": _peak_rss_mb()}
 
 
-WORKERS = {"job": worker_job, "stream": worker_stream, "whole": worker_whole}
+def _stage_marks(marks: list[dict[str, Any]], t0: float) -> None:
+    """Record each nightly stage's start, end and the driver's RSS / peak RSS at its end (``marks``)."""
+    from audit.engine import adversarial, job
+    from audit.store import runs
+
+    def mark(owner: Any, name: str, stage: str) -> None:
+        fn = getattr(owner, name)
+
+        def wrapper(*a: Any, **k: Any) -> Any:
+            start = time.perf_counter() - t0
+            try:
+                return fn(*a, **k)
+            finally:
+                marks.append({"stage": stage, "start_s": round(start, 2), "end_s": round(time.perf_counter() - t0, 2),
+                              "rss_end_mb": round(_rss_mb(), 1), "peak_rss_so_far_mb": round(_peak_rss_mb(), 1)})
+
+        setattr(owner, name, wrapper)
+
+    mark(job, "prepare", "scan")
+    mark(job, "write_attribution_chunks", "attribution")
+    mark(runs.RunWriter, "write_table_from_chunks", "final_tables")
+    mark(runs.RunWriter, "read_chunks", "read_chunks")
+    mark(job, "findings_of_blocks", "findings")
+    mark(adversarial, "run_attacks", "attack")
+    mark(job, "_write_report", "report")
+    mark(runs.RunWriter, "publish", "publish")
+
+
+def worker_nightly(args: dict[str, Any]) -> dict[str, Any]:
+    """The FULL nightly job (attribution, findings, driver words, POS statistics, attack on
+    ``attack_texts`` texts or off, report, publish) with ``stream: true`` on the big Parquet file, on
+    ``stream_executor``; the driver's RSS sampled every ``rss_every_s`` and at each stage's end."""
+    from audit.engine.job import run_job
+
+    marks: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    _stage_marks(marks, t0)
+    executor_name = args.get("stream_executor", "local")
+    if executor_name == "ray":
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    cfg = _config(args, executor=executor_name, threads=1, attack_texts=args["attack_texts"], stream=True)
+    rss0 = _rss_mb()
+    t = time.perf_counter()
+    with _RssOverTime(every=float(args.get("rss_every_s", 5.0))) as rss:
+        res = run_job(cfg, progress=False)
+    wall = time.perf_counter() - t
+    step = max(1, len(rss.samples) // 120)
+    samples = rss.samples
+    return {"rows": res.metrics.get("n_examples"), "executor": executor_name, "wall_s": wall, "rss_before_mb": rss0,
+            "peak_rss_mb": _peak_rss_mb(), "rss_max_sampled_mb": max(x[1] for x in samples),
+            "ray_rss_max_sampled_mb": max(x[2] for x in samples), "stages": marks, "timings": res.timings,
+            "findings_sample": res.record.manifest.get("findings_sample"), "attack_texts": args["attack_texts"],
+            "n_confirmed_drivers": res.metrics.get("n_confirmed_drivers"), "accuracy": res.metrics.get("accuracy"),
+            "table_bytes": {p.name: p.stat().st_size for p in Path(res.record.path).glob("*.parquet")},
+            "rss_over_time": [(round(a, 1), round(b, 1), round(c, 1)) for a, b, c in samples[::step]]}
+
+
+def _nightly_md(r: dict[str, Any]) -> str:
+    n = r["rows"] or 0
+    attack = f"on {r['attack_texts']} texts" if r["attack_texts"] else "off"
+    out = ["# Scale-out benchmark: the full nightly job on a streamed Parquet file", "",
+           f"{r['machine']}; load at start {r['load_start']}, at end {r['load_end']}. {r.get('note') or ''}".rstrip(),
+           "", f"`stream: true`, executor `{r['executor']}`, {n:,} rows, attack "
+           f"{attack}, driver-word flips off, "
+           f"findings cap `max_error_texts` = {(r.get('findings_sample') or {}).get('max_error_texts')} "
+           f"(bound: {(r.get('findings_sample') or {}).get('capped')}).", "",
+           "| measure | value |", "|---|---|",
+           f"| wall time of the job | {r['wall_s'] / 60:.1f} min |",
+           f"| driver peak RSS (ru_maxrss) | {r['peak_rss_mb']:.0f} MB |",
+           f"| driver RSS before the job | {r['rss_before_mb']:.0f} MB |",
+           f"| driver peak RSS per 1k rows above the start | {(r['peak_rss_mb'] - r['rss_before_mb']) / max(n / 1000, 1):.2f} MB |",
+           f"| Ray processes, max summed RSS sampled | {r['ray_rss_max_sampled_mb']:.0f} MB |", "",
+           "## Stages (driver RSS at each stage's end)", "", "| stage | start s | end s | RSS end MB | peak so far MB |",
+           "|---|---|---|---|---|"]
+    for m in r["stages"]:
+        out.append(f"| {m['stage']} | {m['start_s']} | {m['end_s']} | {m['rss_end_mb']} | {m['peak_rss_so_far_mb']} |")
+    out += ["", "## Job timings (s)", "", "| part | s |", "|---|---|"]
+    out += [f"| {k} | {v:.1f} |" for k, v in r["timings"].items()]
+    out += ["", "## Driver RSS over time (s, driver MB, Ray MB)", "", "```",
+            " ".join(f"{a:.0f}:{b:.0f}" for a, b, _ in r["rss_over_time"]), "```", ""]
+    return "\n".join(out)
+
+
+WORKERS = {"job": worker_job, "stream": worker_stream, "whole": worker_whole, "nightly": worker_nightly}
 
 
 def _spawn(kind: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -629,7 +720,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attr-texts", type=int, default=None, help="texts the jobs audit (default: all --texts)")
     ap.add_argument("--attack-texts", type=int, default=500,
                     help="the attack's fixed sample: the first N correctly classified texts (attack.max_texts)")
-    ap.add_argument("--stream-rows", type=int, default=1_000_000)
+    ap.add_argument("--stream-rows", "--rows", dest="stream_rows", type=int, default=1_000_000)
+    ap.add_argument("--nightly-stream", action="store_true",
+                    help="only the FULL nightly job (stream: true) on --rows rows; writes scale_out_nightly.{json,md}")
+    ap.add_argument("--rss-every", type=float, default=5.0, help="seconds between RSS samples (--nightly-stream)")
     ap.add_argument("--stream-chunks", type=int, default=None, help="chunks of the stream to run (default: all)")
     ap.add_argument("--stream-executor", choices=("ray", "local"), default="ray",
                     help="executor of the stream's chunk loop (ray: 2 actors x 1 CPU; local: 1 core)")
@@ -656,6 +750,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(a._out).write_text(json.dumps(result, default=str))
         return 0
 
+    if a.nightly_stream:
+        return _main_nightly(a)
     a.attr_texts = a.texts if a.attr_texts is None else min(a.attr_texts, a.texts)
     est = estimate(texts=a.attr_texts, attack_texts=a.attack_texts, stream_rows=a.stream_rows,
                    stream_chunks=a.stream_chunks, stream_executor=a.stream_executor, local_2t=not a.no_local_2t)
@@ -751,6 +847,34 @@ def main(argv: list[str] | None = None) -> int:
     (a.out / "scale_out.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (a.out / "scale_out.md").write_text(_md(report))
     print(_md(report))
+    return 0
+
+
+def _main_nightly(a: argparse.Namespace) -> int:
+    """``--nightly-stream``: build the --rows Parquet file, run the full streamed nightly job, report."""
+    model = str(Path(a.model).resolve())
+    load_start = _load()
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="scale-out-nightly-") as scratch:
+        tmp = str(a.reuse) if a.reuse is not None else scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
+        big = Path(tmp) / f"stream-{a.stream_rows}.parquet"
+        if not big.is_file():
+            texts, labels = build_texts(a.stream_rows, unique=False, seed=SEED + 1)
+            write_parquet(big, texts, labels)
+            del texts, labels
+        build_s = time.perf_counter() - t0
+        print(f"nightly stream job, {a.stream_rows} rows (load {_load()})", file=sys.stderr, flush=True)
+        result = _spawn("nightly", {"model": model, "data": str(big), "store": str(Path(tmp) / "nightly"),
+                                    "attack_texts": a.attack_texts, "no_driver_flips": True,
+                                    "stream_executor": a.stream_executor, "rss_every_s": a.rss_every})
+    report = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+                         f"Python {platform.python_version()}",
+              "load_start": load_start, "load_end": _load(), "build_s": build_s, "note": a.note, **result}
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "scale_out_nightly.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (a.out / "scale_out_nightly.md").write_text(_nightly_md(report))
+    print(_nightly_md(report))
     return 0
 
 

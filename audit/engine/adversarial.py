@@ -187,7 +187,9 @@ def run_driver_flips(
         seed_everything(config.seed + 2_000_003)
         lib = config.attack.library_config()
         names = list(dict.fromkeys(predictions["dataset"].astype(str)))
-        keys = [(name, ex) for name in names for ex in range(len(tokens[name]))]
+        cap = config.attack.flip_max_texts
+        keys = [(name, ex) for name in names for ex in range(len(tokens[name]) if cap is None
+                                                              else min(len(tokens[name]), cap))]
         token_lists = [tokens[name][ex] for name, ex in keys]
         golds = {(str(d), int(e)): int(g) for d, e, g in zip(predictions["dataset"], predictions["example_id"],
                                                               predictions["gold"], strict=True)}

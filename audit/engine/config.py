@@ -34,6 +34,10 @@ class EngineAttackConfig(AttackConfig):
     enabled: bool = Field(default=True, description="Run the adversarial stage at all")
     max_texts: int | None = Field(default=None, ge=0, description="Attack at most this many correct texts of each dataset (None: all)")
     flip_top_words: int = Field(default=10, ge=0, description="Driver words whose flip rate is measured")
+    flip_max_texts: int | None = Field(
+        default=100_000, ge=1,
+        description="The driver-word flip probes visit at most the first this many texts of each dataset (table "
+        "order; None: all): they hold those texts' tokens and POS tags, so a 1M-text run's probes stay bounded")
     flip_words: list[str] = Field(
         default_factory=list,
         description="Words whose flip rate is always measured, besides the top driver words (e.g. the paper's "

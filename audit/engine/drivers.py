@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 
 from audit.data.tokenize import is_punct
+from audit.findings._inputs import TagCounts
 from audit.findings.reasons import REASON_COLUMNS, failure_drivers
 from audit.store.schemas import driver_words_schema, train_count_column
 
 FAILURE_DRIVER_COLUMNS = REASON_COLUMNS
 _KEY = ["dataset", "example_id"]
 
-__all__ = ["FAILURE_DRIVER_COLUMNS", "driver_word_columns", "driver_words", "failure_drivers", "train_count_column",
+__all__ = ["FAILURE_DRIVER_COLUMNS", "DriverWordCounts", "driver_word_columns", "driver_words", "failure_drivers", "train_count_column",
            "train_label_counts"]
 
 
@@ -54,10 +55,94 @@ def train_label_counts(
     return pd.DataFrame(data, index=pd.Index(words, name="word"), dtype="int64")
 
 
-def _most_frequent_tag(token_attributions: pd.DataFrame) -> pd.Series:
-    sizes = token_attributions.groupby(["token", "pos"], sort=False).size().rename("count").reset_index()
-    sizes = sizes.sort_values(["token", "count", "pos"], ascending=[True, False, True], kind="mergesort")
-    return sizes.drop_duplicates("token").set_index("token")["pos"]
+class DriverWordCounts:
+    """:func:`driver_words` accumulated block by block, in two passes: :meth:`add` every block (counts:
+    one entry per distinct token), then :meth:`add_scores` every block (the scores of the driver words
+    only, a float64 and an int32 code per occurrence, kept in table order so ``mean_score`` / ``std_score``
+    are computed exactly as :func:`driver_words` computes them on the assembled table), then
+    :meth:`finish`.  Any split of the run into whole texts gives the identical table."""
+
+    def __init__(self, *, words_only: bool = False) -> None:
+        self.words_only = words_only
+        self.tags = TagCounts()
+        self._drivers: dict[str, int] = {}  # driver word -> errors where it is the top contributor
+        self._in_errors: Counter[str] = Counter()
+        self._codes: list[np.ndarray] = []
+        self._scores: list[np.ndarray] = []
+        self._code_of: dict[str, int] | None = None
+
+    def add(self, predictions: pd.DataFrame, token_attributions: pd.DataFrame, drivers: pd.DataFrame) -> None:
+        """Pass 1, one block of whole texts: its predictions, tokens and failure drivers (any columns of
+        :data:`FAILURE_DRIVER_COLUMNS`; only rows of kind ``word`` are read)."""
+        word_drivers = drivers[drivers["kind"] == "word"]
+        if self.words_only and len(word_drivers):
+            word_drivers = word_drivers[word_drivers["text"].map(lambda t: not is_punct(t)).astype(bool)]
+        for w in pd.unique(word_drivers["text"].astype(str)):
+            self._drivers.setdefault(str(w), 0)
+        first = word_drivers.sort_values("rank", kind="mergesort").drop_duplicates(_KEY)  # best driver per error
+        for w, n in first.groupby("text").size().items():
+            self._drivers[str(w)] += int(n)
+        errors = _errors(predictions)
+        in_err = token_attributions.merge(errors, on=_KEY, how="inner").drop_duplicates(_KEY + ["token"])
+        self._in_errors.update({str(k): int(v) for k, v in in_err.groupby("token").size().items()})
+        if "pos" in token_attributions:
+            self.tags.add(token_attributions["token"], token_attributions["pos"])
+
+    def add_scores(self, token_attributions: pd.DataFrame) -> None:
+        """Pass 2, the same blocks in the same order: keep the scores of the driver words' occurrences."""
+        if token_attributions.empty or not self._drivers:
+            return
+        codes = token_attributions["token"].astype(str).map(self._word_codes()).to_numpy(dtype=np.float64)
+        keep = ~np.isnan(codes)
+        self._codes.append(codes[keep].astype(np.int32))
+        self._scores.append(token_attributions["score_pred"].to_numpy(dtype=np.float64)[keep])
+
+    def _word_codes(self) -> dict[str, int]:
+        if self._code_of is None or len(self._code_of) != len(self._drivers):
+            self._code_of = {w: i for i, w in enumerate(self._drivers)}
+        return self._code_of
+
+    def finish(self, *, label_names: Sequence[str], train_counts: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The ``driver_words`` table (see :func:`driver_words`)."""
+        columns = driver_word_columns(label_names)
+        if not self._drivers:
+            empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+            return empty.astype({"word": "object", "pos": "object", "rank": "int64", "n_top_error": "int64",
+                                 "n_in_errors": "int64", "n_occurrences": "int64",
+                                 **{train_count_column(lab): "int64" for lab in label_names}})
+        words = pd.Index(list(self._drivers), name="word")
+        occ = pd.DataFrame({"code": np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.int64),
+                            "score_pred": np.concatenate(self._scores) if self._scores else np.zeros(0)})
+        stats = occ.groupby("code")["score_pred"].agg(
+            n="size", mean="mean", std=lambda s: float(np.std(s.to_numpy(dtype=np.float64)))
+        ).reindex(np.arange(len(words)))
+        tag = self.tags.most_frequent()
+        out = pd.DataFrame(
+            {
+                "word": words,
+                "pos": tag.reindex(words).to_numpy(),
+                "n_top_error": np.array([self._drivers[w] for w in words], dtype=np.int64),
+                "n_in_errors": np.array([self._in_errors.get(w, 0) for w in words], dtype=np.int64),
+                "n_occurrences": stats["n"].to_numpy(),
+                "mean_score": stats["mean"].to_numpy(dtype=np.float64),
+                "std_score": stats["std"].to_numpy(dtype=np.float64),
+            }
+        )
+        count_cols = [train_count_column(lab) for lab in label_names]
+        if train_counts is not None and not train_counts.empty:
+            counts = train_counts.reindex(words, fill_value=0)[count_cols].to_numpy(dtype=np.int64)
+        else:
+            counts = np.zeros((len(words), len(count_cols)), dtype=np.int64)
+        for j, col in enumerate(count_cols):
+            out[col] = counts[:, j]
+        total = counts.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["train_label_skew"] = np.where(total > 0, counts.max(axis=1, initial=0) / np.maximum(total, 1), np.nan)
+        out = out.sort_values(
+            ["n_top_error", "n_in_errors", "mean_score", "word"], ascending=[False, False, False, True], kind="mergesort"
+        ).reset_index(drop=True)
+        out.insert(0, "rank", np.arange(1, len(out) + 1, dtype=np.int64))
+        return out[columns].astype({"n_top_error": "int64", "n_in_errors": "int64", "n_occurrences": "int64"})
 
 
 def driver_words(
@@ -83,50 +168,9 @@ def driver_words(
       ``train_label_skew``: the largest label share among them (NaN if unseen in training).
 
     Ranked by ``n_top_error``, then ``n_in_errors``, then ``mean_score`` (all descending), then the word.
+    Block by block: :class:`DriverWordCounts`.
     """
-    columns = driver_word_columns(label_names)
-    word_drivers = drivers[drivers["kind"] == "word"]
-    if words_only:
-        word_drivers = word_drivers[word_drivers["text"].map(lambda t: not is_punct(t)).astype(bool)]
-    if word_drivers.empty:
-        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-        return empty.astype({"word": "object", "pos": "object", "rank": "int64", "n_top_error": "int64",
-                             "n_in_errors": "int64", "n_occurrences": "int64",
-                             **{train_count_column(lab): "int64" for lab in label_names}})
-    words = pd.Index(word_drivers["text"].unique(), name="word")
-    first = word_drivers.sort_values("rank", kind="mergesort").drop_duplicates(_KEY)  # best driver per error
-    n_top = first.groupby("text").size().reindex(words, fill_value=0)
-    errors = _errors(predictions)
-    in_err = token_attributions.merge(errors, on=_KEY, how="inner").drop_duplicates(_KEY + ["token"])
-    n_in = in_err.groupby("token").size().reindex(words, fill_value=0)
-    stats = token_attributions.groupby("token")["score_pred"].agg(
-        n="size", mean="mean", std=lambda s: float(np.std(s.to_numpy(dtype=np.float64)))
-    ).reindex(words)
-    pos = _most_frequent_tag(token_attributions).reindex(words)
-    out = pd.DataFrame(
-        {
-            "word": words,
-            "pos": pos.to_numpy(),
-            "n_top_error": n_top.to_numpy(),
-            "n_in_errors": n_in.to_numpy(),
-            "n_occurrences": stats["n"].to_numpy(),
-            "mean_score": stats["mean"].to_numpy(dtype=np.float64),
-            "std_score": stats["std"].to_numpy(dtype=np.float64),
-        }
-    )
-    count_cols = [train_count_column(lab) for lab in label_names]
-    if train_counts is not None and not train_counts.empty:
-        counts = train_counts.reindex(words, fill_value=0)[count_cols].to_numpy(dtype=np.int64)
-    else:
-        counts = np.zeros((len(words), len(count_cols)), dtype=np.int64)
-    for j, col in enumerate(count_cols):
-        out[col] = counts[:, j]
-    total = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["train_label_skew"] = np.where(total > 0, counts.max(axis=1, initial=0) / np.maximum(total, 1), np.nan)
-    out = out.sort_values(
-        ["n_top_error", "n_in_errors", "mean_score", "word"], ascending=[False, False, False, True], kind="mergesort"
-    ).reset_index(drop=True)
-    out.insert(0, "rank", np.arange(1, len(out) + 1, dtype=np.int64))
-    return out[columns].astype({"n_top_error": "int64", "n_in_errors": "int64", "n_occurrences": "int64"})
-
+    counts = DriverWordCounts(words_only=words_only)
+    counts.add(predictions, token_attributions, drivers)
+    counts.add_scores(token_attributions)
+    return counts.finish(label_names=label_names, train_counts=train_counts)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ import torch
 from audit.engine import adversarial
 from audit.engine.attribute import BatchInput
 from audit.engine.config import NightlyConfig
-from audit.engine.drivers import driver_words
+from audit.engine.drivers import DriverWordCounts, driver_words, failure_drivers
 from audit.engine.executors import (
     Executor,
     LocalExecutor,
@@ -42,9 +42,10 @@ from audit.engine.executors import (
 )
 from audit.engine.executors.work import STAGE_PRED, STAGE_SEGMENTS, STAGE_TOKENS
 from audit.engine.meta import code_version, run_key, seed_everything
-from audit.engine.pos_stats import pos_stats
+from audit.engine.pos_stats import PosScores, pos_stats
 from audit.engine.prepare import Prepared, attack_tokens, load_model_for_job, prepare  # noqa: F401 (re-exported)
 from audit.findings import Findings, analyze, confirmed_drivers
+from audit.findings.analyze import Block, analyze_blocks
 from audit.gate import GateResult, evaluate_gate
 from audit.store import RunDiff, RunRecord, RunStore, RunWriter, diff_runs
 
@@ -91,6 +92,53 @@ def run_attribution(writer: RunWriter, prep: Prepared, config: NightlyConfig, *,
                     on_chunk: ChunkHook | None, executor: Executor | None = None,
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Predict + REAT every batch not already in the store (on ``executor``); return the assembled tables."""
+    write_attribution_chunks(writer, prep, config, progress=progress, on_chunk=on_chunk, executor=executor)
+    return writer.read_chunks(STAGE_PRED), writer.read_chunks(STAGE_TOKENS), writer.read_chunks(STAGE_SEGMENTS)
+
+
+FINAL_CHUNK_TABLES = {"predictions": STAGE_PRED, "token_attributions": STAGE_TOKENS, "segments": STAGE_SEGMENTS}
+"""The run tables that are the attribution chunks put end to end (``stream: true`` writes them chunk by chunk)."""
+_FINDINGS_PRED = ["dataset", "example_id", "gold", "pred", "correct"]
+_FINDINGS_TOKENS = ["dataset", "example_id", "position", "token", "pos", "score_pred"]
+_STREAM_PRED = ["example_id", "dataset", "line", "text", "gold", "pred", "prob_pred", "prob_gold", "correct",
+                "n_tokens", "completeness_delta"]
+
+
+BLOCK_TEXTS = 4096
+"""Texts per block the streamed findings work on: whole chunks joined up to this many texts (a block's
+tables are a few MB; fewer, larger blocks keep the per-call pandas overhead off 1M-row runs)."""
+
+
+def attribution_blocks(writer: RunWriter, *, block_texts: int | None = None) -> Iterator[Block]:
+    """The run's ``(predictions, token_attributions, segments)`` as blocks of whole attribution chunks (at
+    least ``block_texts`` texts each but the last), in table order, with the columns the findings read:
+    the blocks :func:`~audit.findings.analyze.analyze_blocks` takes (``block_texts`` default: :data:`BLOCK_TEXTS`)."""
+    limit = BLOCK_TEXTS if block_texts is None else block_texts
+    parts: list[tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]] = []
+
+    def block() -> Block:
+        pred = pd.concat([p for p, _, _ in parts], ignore_index=True)
+        toks = [t for _, t, _ in parts if t is not None and len(t.columns)]
+        segs = [s for _, _, s in parts if s is not None and len(s.columns)]
+        parts.clear()
+        return (pred, pd.concat(toks, ignore_index=True) if toks else pd.DataFrame(columns=_FINDINGS_TOKENS),
+                pd.concat(segs, ignore_index=True) if segs else None)
+
+    n = 0
+    for index, pred in writer.iter_chunks(STAGE_PRED, columns=_FINDINGS_PRED):
+        parts.append((pred, writer.read_chunk(STAGE_TOKENS, index, columns=_FINDINGS_TOKENS),
+                      writer.read_chunk(STAGE_SEGMENTS, index)))
+        n += len(pred)
+        if n >= limit:
+            yield block()
+            n = 0
+    if parts:
+        yield block()
+
+
+def write_attribution_chunks(writer: RunWriter, prep: Prepared, config: NightlyConfig, *, progress: bool | None,
+                             on_chunk: ChunkHook | None, executor: Executor | None = None) -> None:
+    """Predict + REAT every batch not already in the store (on ``executor``), as store chunks."""
     executor = executor or LocalExecutor(model=prep.model)
     if prep.scanned:  # local: one sequential pass here; Ray: each worker reads its own blocks
         tasks = stream_tasks(prep.scanned, max_len=config.max_len, with_rows=executor.name == "local",
@@ -100,7 +148,6 @@ def run_attribution(writer: RunWriter, prep: Prepared, config: NightlyConfig, *,
         tasks, total = memory_tasks(_batches(prep, config.batch_size)), sum(len(ds) for ds in prep.datasets)
     executor.run_chunks(writer, spec=attribution_spec(config), tasks=tasks, total=total, desc="attribution",
                         progress=progress, on_chunk=on_chunk)
-    return writer.read_chunks(STAGE_PRED), writer.read_chunks(STAGE_TOKENS), writer.read_chunks(STAGE_SEGMENTS)
 
 
 def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_truncated: int,
@@ -124,7 +171,42 @@ def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_trun
 def run_findings(prep: Prepared, predictions: pd.DataFrame, tokens: pd.DataFrame, segments: pd.DataFrame,
                  config: NightlyConfig) -> Findings:
     """Driver statistics, verified failure reasons and minimal fixes (one batched re-prediction)."""
-    return analyze(predictions, tokens, segments, model=prep.model, config=config.findings)
+    return analyze(predictions, tokens, segments, model=prep.model, config=config.findings, seed=config.seed)
+
+
+@dataclass
+class FindingsTables:
+    """The findings stage's output: :class:`Findings` plus the raw driver words and POS statistics."""
+
+    found: Findings
+    driver_words: pd.DataFrame
+    pos_stats: pd.DataFrame
+
+
+def _reat_word_drivers(pred: pd.DataFrame, toks: pd.DataFrame, config: NightlyConfig) -> pd.DataFrame:
+    """Each error's top REAT words (the word rows of ``failure_drivers``, before the cap samples errors)."""
+    return failure_drivers(pred, toks, pd.DataFrame(columns=["dataset", "example_id", "level"]),
+                           top_k=config.findings.top_k, levels=("word",))
+
+
+def findings_of_blocks(prep: Prepared, blocks: Callable[[], Iterable[Block]], config: NightlyConfig
+                       ) -> FindingsTables:
+    """Every findings table from the run given block by block (two passes, no table assembled): see
+    :func:`~audit.findings.analyze.analyze_blocks`; driver words and POS statistics are accumulated in
+    its first pass."""
+    words = DriverWordCounts(words_only=config.findings.words_only)
+    pos = PosScores()
+
+    def count(block: Block) -> None:
+        pred, toks, _ = block
+        words.add(pred, toks, _reat_word_drivers(pred, toks, config))
+        pos.add(toks)
+
+    found = analyze_blocks(blocks, model=prep.model, config=config.findings, seed=config.seed, on_block=count)
+    for _, toks, _ in blocks():  # the driver words are known now: their scores, for mean and std
+        words.add_scores(toks)
+    return FindingsTables(found=found, pos_stats=pos.finish(),
+                          driver_words=words.finish(label_names=prep.model.labels, train_counts=prep.train_counts))
 
 
 # --------------------------------------------------------------------------------- the job
@@ -199,37 +281,59 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         if writer.resumed:
             log.info("resuming run %s: completed chunks are skipped", writer.run_id)
         t0 = time.perf_counter()
-        predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress, on_chunk=on_chunk,
-                                                        executor=executor)
+        streamed = bool(prep.scanned)
+        if streamed:  # bounded memory: the big tables go chunk by chunk into their final files
+            write_attribution_chunks(writer, prep, config, progress=progress, on_chunk=on_chunk, executor=executor)
+            for name, stage in FINAL_CHUNK_TABLES.items():
+                writer.write_table_from_chunks(name, stage)
+            # one row per text, without the probability lists (in the final table; no stage here reads them)
+            predictions = writer.read_chunks(STAGE_PRED, columns=_STREAM_PRED)
+            tokens = segments = pd.DataFrame()
+        else:
+            predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress,
+                                                            on_chunk=on_chunk, executor=executor)
         timings["attribution"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        found = run_findings(prep, predictions, tokens, segments, config)
-        timings["driver_statistics"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        drivers = found.failure_drivers
-        words = driver_words(predictions, tokens, drivers, label_names=prep.model.labels,
-                             train_counts=prep.train_counts, words_only=config.findings.words_only)
-        pos_table = pos_stats(tokens)
-        timings["findings"] = time.perf_counter() - t0
+        if streamed:  # two passes over the chunks; driver words and POS statistics counted in the first
+            tables_f = findings_of_blocks(prep, lambda: attribution_blocks(writer), config)
+            found, words, pos_table = tables_f.found, tables_f.driver_words, tables_f.pos_stats
+            timings["driver_statistics"] = time.perf_counter() - t0  # fused: the statistics, driver words, POS
+            timings["findings"] = timings["driver_statistics"]  # ... in the same passes (both keys: the whole)
+        else:
+            found = run_findings(prep, predictions, tokens, segments, config)
+            timings["driver_statistics"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            words = driver_words(predictions, tokens, _reat_word_drivers(predictions, tokens, config),
+                                 label_names=prep.model.labels, train_counts=prep.train_counts,
+                                 words_only=config.findings.words_only)
+            pos_table = pos_stats(tokens)
+            timings["findings"] = time.perf_counter() - t0
         timings["attribution_and_findings"] = timings["attribution"] + timings["findings"]
 
         t0 = time.perf_counter()
+        flips = _flip_probes_run(config, words)
+        if streamed and flips and config.attack.enabled:  # the probed texts' POS tags (attack.flip_max_texts)
+            tokens = _probed_tags(writer, config.attack.flip_max_texts)
         variants, flip_rates = adversarial.run_attacks(
             writer, prep.model, predictions, tokens,
-            attack_tokens(prep, predictions, max_len=config.max_len) if config.attack.enabled else prep.tokens,
+            attack_tokens(prep, predictions, max_len=config.max_len,
+                          only=_attack_texts(predictions, config, probes=flips))
+            if config.attack.enabled else prep.tokens,
             words, config, progress=progress, on_chunk=on_chunk, executor=executor,
         )
         timings["attack"] = time.perf_counter() - t0
 
         tables = {
             "predictions": predictions, "token_attributions": tokens, "segments": segments,
-            "failure_drivers": drivers, "driver_words": words, "pos_stats": pos_table,
+            "failure_drivers": found.failure_drivers, "driver_words": words, "pos_stats": pos_table,
             "variants": variants, "driver_flip_rates": flip_rates,
             "driver_stats": found.driver_stats, "minimal_fixes": found.minimal_fixes,
         }
         for name, df in tables.items():
-            writer.write_table(name, df)
+            if not (streamed and name in FINAL_CHUNK_TABLES):
+                writer.write_table(name, df)
+        del tokens, segments
         metrics = compute_metrics(predictions, variants, n_truncated=prep.n_truncated, max_len=config.max_len,
                                   truncated=prep.truncated, skipped_rows=prep.skipped_rows,
                                   driver_stats=found.driver_stats)
@@ -244,6 +348,7 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
             "gate": gate.to_manifest(), "previous_run_id": previous.run_id if previous else None,
             "diff": diff.to_dict() if diff is not None else None,
             "confirmed_drivers": confirmed_drivers(found.driver_stats),
+            "findings_sample": found.sample_record(config.findings, seed=config.seed),
             "attack": adversarial.describe_attack(config) if config.attack.enabled else None,  # recipe + thresholds
         }
         writer.manifest.update(updates)
@@ -256,6 +361,33 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
         executor.close()
     return JobResult(record=record, metrics=metrics, gate=gate, diff=diff, timings=timings, resumed=writer.resumed,
                      new_driver_words=list(diff.new_driver_words) if diff is not None else [])
+
+
+def _flip_probes_run(config: NightlyConfig, words: pd.DataFrame) -> bool:
+    """Whether the driver-word flip probes run (they visit every text containing a probed word)."""
+    return bool(config.attack.flip_words) or (config.attack.flip_top_words > 0 and len(words) > 0)
+
+
+def _attack_texts(predictions: pd.DataFrame, config: NightlyConfig, *, probes: bool) -> pd.DataFrame:
+    """The texts whose tokens the attack stage needs: its targets, plus (``probes``) the first
+    ``attack.flip_max_texts`` texts of each dataset that the driver-word flip probes visit."""
+    targets = adversarial.attack_targets(predictions, max_texts=config.attack.max_texts,
+                                         include_errors=config.attack.attack_misclassified)[["dataset", "example_id"]]
+    if not probes:
+        return targets
+    cap = config.attack.flip_max_texts
+    probed = predictions[["dataset", "example_id"]] if cap is None else predictions.loc[
+        predictions["example_id"].to_numpy() < cap, ["dataset", "example_id"]]
+    return pd.concat([targets, probed], ignore_index=True)
+
+
+def _probed_tags(writer: RunWriter, cap: int | None) -> pd.DataFrame:
+    """dataset, example_id, pos of the tokens of the texts the flip probes visit (read chunk by chunk)."""
+    cols = ["dataset", "example_id", "pos"]
+    parts = [df if cap is None else df[df["example_id"].to_numpy() < cap]
+             for _, df in writer.iter_chunks(STAGE_TOKENS, columns=cols)]
+    parts = [df for df in parts if len(df)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
 def _finished_result(store: RunStore, record: RunRecord, config: NightlyConfig,

@@ -41,17 +41,35 @@ def box_stats(values: np.ndarray) -> dict[str, float]:
     }
 
 
+class PosScores:
+    """:func:`pos_stats` accumulated block by block (:meth:`add`, then :meth:`finish`).  Quartiles and
+    whiskers are order statistics, not sums, so every score is kept -- as one float64 per token (8 bytes,
+    no string), grouped by tag; the table is identical to :func:`pos_stats` of the assembled tokens."""
+
+    def __init__(self, *, score_column: str = "score_pred") -> None:
+        self.score_column = score_column
+        self._scores: dict[str, list[np.ndarray]] = {}
+
+    def add(self, token_attributions: pd.DataFrame) -> None:
+        if token_attributions.empty:
+            return
+        tags = token_attributions["pos"].astype(str).map(merge_verbs).to_numpy()
+        scores = token_attributions[self.score_column].to_numpy(dtype=np.float64)
+        for tag, idx in pd.Series(np.arange(len(tags))).groupby(tags).groups.items():
+            self._scores.setdefault(str(tag), []).append(scores[np.asarray(idx)])
+
+    def finish(self) -> pd.DataFrame:
+        if not self._scores:
+            return pd.DataFrame({c: pd.Series(dtype="object" if c == "pos" else "float64")
+                                 for c in POS_STATS_COLUMNS}).astype({"n": "int64"})
+        rows = [{"pos": tag, **box_stats(np.concatenate(parts))} for tag, parts in sorted(self._scores.items())]
+        out = pd.DataFrame(rows, columns=POS_STATS_COLUMNS)
+        out = out.sort_values(["median", "pos"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+        return out.astype({"n": "int64"})
+
+
 def pos_stats(token_attributions: pd.DataFrame, *, score_column: str = "score_pred") -> pd.DataFrame:
     """One row per (verb-merged) PTB tag, ranked by median score (highest first, ties by tag)."""
-    if token_attributions.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object" if c == "pos" else "float64") for c in POS_STATS_COLUMNS}).astype(
-            {"n": "int64"}
-        )
-    tags = token_attributions["pos"].astype(str).map(merge_verbs)
-    scores = token_attributions[score_column].to_numpy(dtype=np.float64)
-    rows = []
-    for tag, idx in sorted(pd.Series(np.arange(len(tags))).groupby(tags.to_numpy()).groups.items()):
-        rows.append({"pos": str(tag), **box_stats(scores[np.asarray(idx)])})
-    out = pd.DataFrame(rows, columns=POS_STATS_COLUMNS)
-    out = out.sort_values(["median", "pos"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-    return out.astype({"n": "int64"})
+    acc = PosScores(score_column=score_column)
+    acc.add(token_attributions)
+    return acc.finish()

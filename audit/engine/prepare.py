@@ -138,14 +138,25 @@ def prepare(config: NightlyConfig) -> Prepared:
                     truncated=truncated, skipped_rows=skipped, scanned=scanned)
 
 
-def attack_tokens(prep: Prepared, predictions: pd.DataFrame, *, max_len: int | None) -> dict[str, list[list[str]]]:
+def attack_tokens(prep: Prepared, predictions: pd.DataFrame, *, max_len: int | None,
+                  only: pd.DataFrame | None = None) -> dict[str, list[list[str]]]:
     """Per-dataset tokens for the attack stage: ``prep.tokens``, or re-tokenized from the predictions'
-    texts when the datasets were streamed (the attack holds every text's tokens; see docs/scale-out.md)."""
+    texts when the datasets were streamed.  With ``only`` (rows with dataset and example_id: the texts
+    to attack) a streamed run tokenizes just those; every other text gets an empty (shared) list, so the
+    stage holds the attacked texts' tokens plus one pointer per text (see docs/scale-out.md)."""
     if not prep.scanned:
         return prep.tokens
+    wanted = None if only is None else set(zip(only["dataset"].astype(str), only["example_id"].astype(int)))
+    none: list[str] = []
     out: dict[str, list[list[str]]] = {}
     for name, group in predictions.groupby("dataset", sort=False):
-        texts = group.sort_values("example_id", kind="mergesort")["text"]
-        out[str(name)] = [prep.model.tokenize(str(t))[:max_len] if max_len else prep.model.tokenize(str(t))
-                          for t in texts]
+        group = group.sort_values("example_id", kind="mergesort")
+        toks: list[list[str]] = []
+        for ex, text in zip(group["example_id"], group["text"], strict=True):
+            if wanted is not None and (str(name), int(ex)) not in wanted:
+                toks.append(none)
+                continue
+            t = prep.model.tokenize(str(text))
+            toks.append(t[:max_len] if max_len else t)
+        out[str(name)] = toks
     return out

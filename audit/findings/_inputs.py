@@ -129,3 +129,28 @@ def _spans(docs: pd.DataFrame, toks: pd.DataFrame, segments: pd.DataFrame | None
         seg.loc[mask, "rank"] = _rank(part, "start").to_numpy(dtype=np.int64)
     seg["top"] = (seg["rank"] <= top_k).to_numpy() & (seg["score"] > 0).to_numpy()
     return seg[cols].astype({"rank": "int64", "start": "int64", "end": "int64"})
+
+
+class TagCounts:
+    """How often each token carries each POS tag, counted block by block; :meth:`most_frequent` gives
+    every token's most frequent tag (ties: alphabetically first).  Memory: one count per (token, tag)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def add(self, tokens: pd.Series, tags: pd.Series) -> None:
+        sizes = pd.DataFrame({"token": tokens.to_numpy(), "pos": tags.to_numpy()}).groupby(
+            ["token", "pos"], sort=False).size()
+        counts = self._counts
+        for key, n in zip(sizes.index, sizes.to_numpy(), strict=True):
+            counts[key] = counts.get(key, 0) + int(n)
+
+    def most_frequent(self) -> pd.Series:
+        """token -> tag (index: token)."""
+        if not self._counts:
+            return pd.Series(dtype=object)
+        keys = list(self._counts)
+        sizes = pd.DataFrame({"token": [k[0] for k in keys], "pos": [k[1] for k in keys],
+                              "n": list(self._counts.values())})
+        sizes = sizes.sort_values(["token", "n", "pos"], ascending=[True, False, True], kind="mergesort")
+        return sizes.drop_duplicates("token").set_index("token")["pos"]

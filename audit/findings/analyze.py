@@ -16,33 +16,53 @@ are broken by position, rank and unit text, and no step samples.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from audit.findings._inputs import build_inputs
+from audit.findings._inputs import KEY, PRED_NEEDS, TOKEN_NEEDS, Inputs, build_inputs
 from audit.findings.config import FindingsConfig
 from audit.findings.counterfactual import VariantBatch
-from audit.findings.drivers import finish_driver_stats, plan_driver_variants
+from audit.findings.drivers import WholeRun, finish_driver_stats, plan_driver_variants
 from audit.findings.reasons import failure_drivers, finish_reasons, plan_reasons
 from audit.models.base import AuditModel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Findings", "analyze", "default_stopwords", "driver_statistics", "failure_reasons", "token_scores_table"]
+__all__ = ["Block", "Findings", "analyze", "analyze_blocks", "default_stopwords", "driver_statistics", "failure_reasons", "sample_errors", "token_scores_table"]
 
 
 @dataclass(frozen=True)
 class Findings:
-    """The findings tables of one run, and how many distinct variants were re-predicted."""
+    """The findings tables of one run, and how many distinct variants were re-predicted.
+
+    ``n_errors`` misclassified texts in the run; ``n_errors_tested`` of them had their counterfactuals
+    built (all of them unless ``findings.max_error_texts`` binds: then a seeded sample, see :func:`analyze`)."""
 
     driver_stats: pd.DataFrame
     failure_drivers: pd.DataFrame
     minimal_fixes: pd.DataFrame
     n_variants: int
+    n_errors: int = 0
+    n_errors_tested: int = 0
+
+    @property
+    def capped(self) -> bool:
+        """True when the error cap bound (``failure_drivers`` / ``minimal_fixes`` cover a sample)."""
+        return self.n_errors_tested < self.n_errors
+
+    def sample_record(self, config: FindingsConfig, *, seed: int) -> dict[str, Any]:
+        """The manifest's ``findings_sample`` entry."""
+        return {"max_error_texts": config.max_error_texts, "n_errors": int(self.n_errors),
+                "n_errors_tested": int(self.n_errors_tested), "capped": bool(self.capped), "seed": int(seed)}
+
+
+Block = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]
+"""``(predictions, token_scores, segments)`` of a block of whole texts (e.g. one store chunk)."""
 
 
 def default_stopwords() -> frozenset[str]:
@@ -56,24 +76,113 @@ def _config(config: FindingsConfig | None) -> FindingsConfig:
     return config if config is not None else FindingsConfig()
 
 
+def sample_errors(n_errors: int, *, cap: int | None, seed: int) -> npt.NDArray[np.int64] | None:
+    """Ordinals (0 = the first error in table order) of the errors whose counterfactuals are tested:
+    ``None`` (all of them) when ``n_errors <= cap``, else ``cap`` of them drawn without replacement by
+    ``numpy.random.default_rng(seed)``, sorted -- the same draw however the run is split into blocks."""
+    if cap is None or n_errors <= cap:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_errors, size=cap, replace=False)).astype(np.int64)
+
+
+def _rows_of(df: pd.DataFrame | None, keys: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of ``df`` whose (dataset, example_id) is in ``keys`` (table order kept)."""
+    if df is None or df.empty:
+        return df
+    mask = pd.MultiIndex.from_frame(df[KEY]).isin(pd.MultiIndex.from_frame(keys[KEY]))
+    return df[mask].reset_index(drop=True)
+
+
+def _tested_keys(predictions: pd.DataFrame, chosen: npt.NDArray[np.int64] | None, first: int) -> pd.DataFrame:
+    """Keys of the errors of ``predictions`` that are tested; ``first`` is the ordinal of its first error."""
+    errors = predictions.loc[~predictions["correct"].astype(bool).to_numpy(), KEY]
+    if chosen is None:
+        return errors
+    ordinals = first + np.arange(len(errors), dtype=np.int64)
+    return errors[np.isin(ordinals, chosen)]
+
+
 def analyze(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.DataFrame | None, *,
             model: AuditModel, config: FindingsConfig | None = None, stopwords: Collection[str] | None = None,
-            reasons: bool = True, drivers: bool = True) -> Findings:
+            reasons: bool = True, drivers: bool = True, seed: int = 0) -> Findings:
     """All findings tables from one batched re-prediction (see the module docstring).
 
     ``reasons`` / ``drivers`` switch either half off (its tables are then empty).
     Failure reasons are ranked from ``token_scores`` and ``segments``' ``score_pred``.
+    Support, lift and contrast are counted over every text; the counterfactual tests, failure reasons
+    and minimal fixes use every error, or -- when there are more than ``config.max_error_texts`` -- a
+    sample of that many drawn with ``seed`` (:func:`sample_errors`).
     """
-    from audit.store.schemas import DRIVER_STATS, FAILURE_DRIVERS, MINIMAL_FIXES, empty_table
-
     cfg = _config(config)
     stops = default_stopwords() if stopwords is None else frozenset(stopwords)
     inp = build_inputs(predictions, token_scores, segments, top_k=cfg.top_k, stopwords=stops)
+    whole = WholeRun(phrases=cfg.phrases)
+    whole.add(inp)
+    n_errors = int(inp.docs["error"].sum())
+    chosen = sample_errors(n_errors, cap=cfg.max_error_texts, seed=seed)
+    if chosen is not None:
+        keys = _tested_keys(predictions, chosen, 0)
+        predictions, token_scores = _rows_of(predictions, keys), _rows_of(token_scores, keys)  # type: ignore[assignment]
+        segments = _rows_of(segments, keys)
+        inp = build_inputs(predictions, token_scores, segments, top_k=cfg.top_k, stopwords=stops)
+    return _analyze(inp, predictions, token_scores, segments, whole, n_errors=n_errors, model=model, config=cfg,
+                    reasons=reasons, drivers=drivers)
+
+
+def analyze_blocks(blocks: Callable[[], Iterable[Block]], *, model: AuditModel, config: FindingsConfig | None = None,
+                   stopwords: Collection[str] | None = None, seed: int = 0,
+                   on_block: Callable[[Block], None] | None = None) -> Findings:
+    """:func:`analyze` of a run given as blocks of whole texts in table order (e.g. the store chunks of a
+    ``stream: true`` run), in two passes over ``blocks()`` and without assembling the run's tables.
+
+    Pass 1 counts what the association tests need (:class:`~audit.findings.drivers.WholeRun`) and calls
+    ``on_block`` with each block (other per-block aggregates: driver words, POS statistics); pass 2 keeps
+    only the rows of the errors whose counterfactuals are tested (all of them, or the seeded sample of
+    ``max_error_texts``).  Same tables as :func:`analyze` of the assembled run, whatever the split."""
+    cfg = _config(config)
+    stops = default_stopwords() if stopwords is None else frozenset(stopwords)
+    whole = WholeRun(phrases=cfg.phrases)
+    for block in blocks():
+        pred, toks, segs = block
+        whole.add(build_inputs(pred, toks, segs, top_k=cfg.top_k, stopwords=stops))
+        if on_block is not None:
+            on_block(block)
+    n_errors = int(whole.docs()["error"].sum())
+    chosen = sample_errors(n_errors, cap=cfg.max_error_texts, seed=seed)
+    parts: list[Block] = []
+    first = 0
+    for pred, toks, segs in blocks():
+        keys = _tested_keys(pred, chosen, first)
+        first += int((~pred["correct"].astype(bool)).sum())
+        if len(keys):
+            parts.append((_rows_of(pred, keys), _rows_of(toks, keys), _rows_of(segs, keys)))  # type: ignore[arg-type]
+    if parts:
+        predictions = pd.concat([p for p, _, _ in parts], ignore_index=True)
+        token_scores = pd.concat([t for _, t, _ in parts], ignore_index=True)
+        seg_parts = [s for _, _, s in parts if s is not None and not s.empty]
+        segments = pd.concat(seg_parts, ignore_index=True) if seg_parts else None
+    else:
+        pred0, toks0, _ = next(iter(blocks()), (pd.DataFrame(columns=list(PRED_NEEDS)),
+                                                 pd.DataFrame(columns=list(TOKEN_NEEDS)), None))
+        predictions, token_scores, segments = pred0.iloc[:0], toks0.iloc[:0], None
+    inp = build_inputs(predictions, token_scores, segments, top_k=cfg.top_k, stopwords=stops)
+    return _analyze(inp, predictions, token_scores, segments, whole, n_errors=n_errors, model=model, config=cfg,
+                    reasons=True, drivers=True)
+
+
+def _analyze(inp: Inputs, predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.DataFrame | None,
+             whole: WholeRun, *, n_errors: int, model: AuditModel, config: FindingsConfig, reasons: bool,
+             drivers: bool) -> Findings:
+    """The tables from the run-wide counts (``whole``) and the tested texts (``inp``, the table rows)."""
+    from audit.store.schemas import DRIVER_STATS, FAILURE_DRIVERS, MINIMAL_FIXES, empty_table
+
+    cfg = config
     batch = VariantBatch()
-    dplan = plan_driver_variants(inp, cfg, batch) if drivers else None
+    dplan = plan_driver_variants(inp, cfg, batch, whole=whole) if drivers else None
     rplan = None
     if reasons:
-        segs = segments if segments is not None else pd.DataFrame(
+        segs = segments if segments is not None and not segments.empty else pd.DataFrame(
             columns=["example_id", "dataset", "level", "start", "end", "text", "score_pred"])
         ranked = failure_drivers(predictions, token_scores, segs, top_k=cfg.top_k, levels=("word", "phrase", "clause"),
                                  exclude_whole_text=True)
@@ -85,7 +194,11 @@ def analyze(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.
         fdrivers, fixes = finish_reasons(rplan, probs, min_delta=cfg.reason_min_delta)
     else:
         fdrivers, fixes = empty_table(FAILURE_DRIVERS), empty_table(MINIMAL_FIXES)
-    return Findings(driver_stats=stats, failure_drivers=fdrivers, minimal_fixes=fixes, n_variants=len(batch))
+    n_tested = int(inp.docs["error"].sum())
+    if n_tested < n_errors:
+        log.info("findings: counterfactuals of %d of %d errors (findings.max_error_texts)", n_tested, n_errors)
+    return Findings(driver_stats=stats, failure_drivers=fdrivers, minimal_fixes=fixes, n_variants=len(batch),
+                    n_errors=n_errors, n_errors_tested=n_tested)
 
 
 def driver_statistics(predictions: pd.DataFrame, token_scores: pd.DataFrame, *, model: AuditModel,

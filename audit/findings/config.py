@@ -19,6 +19,13 @@ Defaults and why:
   smaller moves are within what removing any filler word does.
 - ``max_fix_words: 5`` -- the minimal fix set is searched among the 5
   highest-scoring words; larger sets rewrite most of a short SST-2 text.
+- ``max_error_texts: 50000`` -- the counterfactual tests, failure reasons and
+  minimal fixes hold every tested error's tokens and ~20-30 re-predicted
+  variants of it (a few KB each); above 50,000 errors (a 1M-text run with a
+  5% error rate) a seeded sample of 50,000 is tested instead, so that memory
+  and the re-prediction time stop growing with N.  Support, lift and contrast
+  still count every text exactly; the manifest's ``findings_sample`` says
+  whether the cap bound.  ``null`` tests every error.
 """
 
 from __future__ import annotations
@@ -44,3 +51,6 @@ class FindingsConfig(BaseModel):
                                     "removing it alone fixes the error or raises the gold probability this much")
     max_fix_words: int = Field(default=5, ge=1, description="Largest REAT-ranked word set tried as a minimal fix")
     cf_batch_size: int = Field(default=256, ge=1, description="Texts per forward pass when re-predicting variants")
+    max_error_texts: int | None = Field(default=50_000, ge=1, description="Errors whose counterfactuals are "
+                                        "built (driver fix rates, failure reasons, minimal fixes); above it a "
+                                        "sample seeded by the run's seed (null: every error)")

@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from audit.findings._inputs import Inputs
+from audit.findings._inputs import Inputs, TagCounts
 from audit.findings.config import FindingsConfig
 from audit.findings.counterfactual import VariantBatch
 from audit.findings.stats import bh_qvalues, fisher_greater, mann_whitney_greater, sign_test_greater, wilson_interval
@@ -78,7 +78,7 @@ from audit.metrics import ALL_SCOPE
 ALL = ALL_SCOPE
 STATUS_CONFIRMED, STATUS_CANDIDATE, STATUS_BELOW = "confirmed", "candidate", "below_support"
 
-__all__ = ["ALL", "DriverPlan", "confirmed_drivers", "finish_driver_stats", "plan_driver_variants"]
+__all__ = ["ALL", "DriverPlan", "WholeRun", "confirmed_drivers", "finish_driver_stats", "plan_driver_variants"]
 
 
 @dataclass
@@ -94,7 +94,9 @@ class DriverPlan:
     association: dict[str, pd.DataFrame]  # scope -> support, lift and contrast of its kept units
 
 
-def _presence(inp: Inputs, phrases: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _unit_rows(inp: Inputs, phrases: bool) -> pd.DataFrame:
+    """One row per (text, unit) of ``inp``: _doc, unit, score (largest), top (any), best (rank), kind.
+    Words first (texts in order, first occurrence), then phrase spans of two or more tokens."""
     t = inp.tokens
     words = t.groupby(["_doc", "token"], sort=False).agg(score=("score", "max"), top=("top", "any"),
                                                          best=("rank", "min")).reset_index()
@@ -107,32 +109,143 @@ def _presence(inp: Inputs, phrases: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                           best=("rank", "min")).reset_index()
         ph["kind"] = "phrase"
         frames.append(ph)
-    pres = pd.concat(frames, ignore_index=True)
-    keys = pres[["kind", "unit"]].drop_duplicates().reset_index(drop=True)
-    keys["uid"] = np.arange(len(keys), dtype=np.int64)
-    pres = pres.merge(keys, on=["kind", "unit"], how="left")
-    pres = pres.merge(inp.docs[["_doc", "dataset", "error"]], on="_doc", how="left")
-    # unit flags
-    tag = t.groupby(["token", "pos"], sort=False).size().rename("n").reset_index()
-    tag = tag.sort_values(["token", "n", "pos"], ascending=[True, False, True], kind="mergesort")
-    tag = tag.drop_duplicates("token").set_index("token")["pos"]
-    wflags = t.drop_duplicates("token").set_index("token")[["stop", "punct"]]
-    is_word = keys["kind"] == "word"
-    keys["pos"] = ""
-    keys.loc[is_word, "pos"] = keys.loc[is_word, "unit"].map(tag).fillna("").astype(str)
-    keys["is_stopword"] = False
-    keys["is_punct"] = False
-    keys.loc[is_word, "is_stopword"] = keys.loc[is_word, "unit"].map(wflags["stop"]).fillna(False).astype(bool)
-    keys.loc[is_word, "is_punct"] = keys.loc[is_word, "unit"].map(wflags["punct"]).fillna(False).astype(bool)
-    if (~is_word).any():
-        sp = inp.spans[inp.spans["level"] == "phrase"].drop_duplicates("unit").set_index("unit")
-        keys.loc[~is_word, "is_stopword"] = keys.loc[~is_word, "unit"].map(sp["all_stop"]).astype(bool)
-        keys.loc[~is_word, "is_punct"] = keys.loc[~is_word, "unit"].map(sp["all_punct"]).astype(bool)
-    return pres, keys.astype({"is_stopword": bool, "is_punct": bool})
+    return pd.concat(frames, ignore_index=True)
 
 
-def _scopes(inp: Inputs) -> list[str]:
-    names = [str(d) for d in pd.unique(inp.docs["dataset"])]
+class WholeRun:
+    """The whole-run part of ``driver_stats``, accumulated text block by text block (:meth:`add`).
+
+    Everything the support, lift and attribution-contrast tests read: per text its dataset and whether
+    it is an error; per (text, unit) the unit's largest score and whether it is a top contributor; per
+    unit its kind, text and flags (most frequent POS tag, stopword / punctuation).  Units are numbered
+    as one pass over the whole table would number them: words in order of first occurrence, then
+    phrases, so a run added block by block gives the same tables as one added whole.  Memory: the unit
+    registry (one entry per distinct word and phrase) plus 17 bytes per (text, distinct unit) and 3
+    bytes per text -- no token, span or text string is kept.
+    """
+
+    def __init__(self, *, phrases: bool) -> None:
+        self.phrases = phrases
+        self._ids: dict[str, dict[str, int]] = {"word": {}, "phrase": {}}
+        self._word_flags: dict[str, tuple[bool, bool]] = {}
+        self._phrase_flags: dict[str, tuple[bool, bool]] = {}
+        self.tags = TagCounts()
+        self._datasets: dict[str, int] = {}
+        self._parts: list[dict[str, np.ndarray]] = []
+        self._docs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._presence: pd.DataFrame | None = None
+
+    @property
+    def datasets(self) -> list[str]:
+        """Dataset names in order of first appearance."""
+        return list(self._datasets)
+
+    def _codes(self, names: pd.Series) -> np.ndarray:
+        for name in pd.unique(names.astype(str)):
+            self._datasets.setdefault(str(name), len(self._datasets))
+        return names.astype(str).map(self._datasets).to_numpy(dtype=np.int16)
+
+    def add(self, inp: Inputs) -> None:
+        """Count one block of texts (any split of the run into whole texts, in table order)."""
+        if self._presence is not None:
+            raise RuntimeError("WholeRun.add after presence(): every block must be added first")
+        rows = _unit_rows(inp, self.phrases)
+        t = inp.tokens
+        self.tags.add(t["token"], t["pos"])
+        first = t.drop_duplicates("token")
+        for tok, stop, punct in zip(first["token"], first["stop"], first["punct"], strict=True):
+            self._word_flags.setdefault(str(tok), (bool(stop), bool(punct)))
+        is_phrase = (rows["kind"] == "phrase").to_numpy()
+        local = np.empty(len(rows), dtype=np.int32)
+        for kind, mask in (("word", ~is_phrase), ("phrase", is_phrase)):
+            ids = self._ids[kind]
+            units = rows.loc[mask, "unit"].astype(str)
+            for u in pd.unique(units):
+                ids.setdefault(u, len(ids))
+            local[mask] = units.map(ids).to_numpy(dtype=np.int32)
+        if is_phrase.any():
+            sp = inp.spans[inp.spans["level"] == "phrase"].drop_duplicates("unit")
+            phrase_ids = self._ids["phrase"]
+            for u, stop, punct in zip(sp["unit"], sp["all_stop"], sp["all_punct"], strict=True):
+                if str(u) in phrase_ids:
+                    self._phrase_flags.setdefault(str(u), (bool(stop), bool(punct)))
+        docs = inp.docs
+        codes = self._codes(docs["dataset"])
+        error = docs["error"].to_numpy(dtype=bool)
+        doc = rows["_doc"].to_numpy(dtype=np.int64)
+        self._docs.append((codes, error))
+        self._parts.append({"phrase": is_phrase, "id": local, "score": rows["score"].to_numpy(dtype=np.float64),
+                            "top": rows["top"].to_numpy(dtype=bool), "error": error[doc], "dataset": codes[doc]})
+
+    def _categorical(self, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes.astype(np.int64), categories=self.datasets)
+
+    def docs(self) -> pd.DataFrame:
+        """dataset, error: one row per text."""
+        codes = np.concatenate([c for c, _ in self._docs]) if self._docs else np.zeros(0, dtype=np.int16)
+        error = np.concatenate([e for _, e in self._docs]) if self._docs else np.zeros(0, dtype=bool)
+        return pd.DataFrame({"dataset": self._categorical(codes), "error": error})
+
+    def presence(self) -> pd.DataFrame:
+        """uid, score, top, error, dataset: one row per (text, distinct unit).  Built once, when every block
+        is in (the blocks' arrays are then released: one copy is held, not two)."""
+        if self._presence is not None:
+            return self._presence
+        n_words = len(self._ids["word"])
+        parts, self._parts = self._parts, []
+
+        def column(key: str, dtype: Any) -> np.ndarray:  # one column at a time, each block's array freed
+            arrays = [p.pop(key) for p in parts]
+            return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
+
+        phrase = column("phrase", bool)
+        uid = column("id", np.int64)
+        uid[phrase] += n_words
+        del phrase
+        frame = {"uid": uid, "score": column("score", np.float64), "top": column("top", bool),
+                 "error": column("error", bool), "dataset": self._categorical(column("dataset", np.int64))}
+        self._presence = pd.DataFrame(frame, copy=False)
+        return self._presence
+
+    def units(self) -> pd.DataFrame:
+        """uid -> kind, unit, pos, is_stopword, is_punct."""
+        words, phrases = list(self._ids["word"]), list(self._ids["phrase"])
+        keys = pd.DataFrame({"kind": ["word"] * len(words) + ["phrase"] * len(phrases), "unit": words + phrases})
+        keys["uid"] = np.arange(len(keys), dtype=np.int64)
+        tag = self.tags.most_frequent()
+        wflags = [self._word_flags.get(w, (False, False)) for w in words]
+        pflags = [self._phrase_flags[u] for u in phrases]
+        keys["pos"] = [str(tag.get(w, "")) for w in words] + [""] * len(phrases)
+        keys["is_stopword"] = [f[0] for f in wflags] + [f[0] for f in pflags]
+        keys["is_punct"] = [f[1] for f in wflags] + [f[1] for f in pflags]
+        return keys.astype({"is_stopword": bool, "is_punct": bool})
+
+    def uids_of(self, kinds: pd.Series, units: pd.Series) -> np.ndarray:
+        """:meth:`uid_of` of each row (vectorised)."""
+        out = np.full(len(units), -1, dtype=np.int64)
+        is_phrase = (kinds == "phrase").to_numpy()
+        for kind, mask, offset in (("word", ~is_phrase, 0), ("phrase", is_phrase, len(self._ids["word"]))):
+            if mask.any():
+                ids = units[mask].astype(str).map(self._ids[kind]).to_numpy(dtype=np.float64)
+                out[mask] = np.where(np.isnan(ids), -1, ids + offset).astype(np.int64)
+        return out
+
+    def uid_of(self, kind: str, unit: str) -> int:
+        """The unit's number (as in :meth:`units`), -1 when the run never saw it."""
+        ids = self._ids[kind]
+        uid = ids.get(unit, -1)
+        return uid + len(self._ids["word"]) if kind == "phrase" and uid >= 0 else uid
+
+
+def _presence(inp: Inputs, whole: WholeRun) -> pd.DataFrame:
+    """``inp``'s (text, unit) rows with the run-wide ``uid`` of each unit and its text's dataset and error."""
+    pres = _unit_rows(inp, whole.phrases)
+    pres["uid"] = whole.uids_of(pres["kind"], pres["unit"])
+    return pres.merge(inp.docs[["_doc", "dataset", "error"]], on="_doc", how="left")
+
+
+def _scopes(whole: WholeRun) -> list[str]:
+    names = whole.datasets
     return [ALL] + names if len(names) > 1 else [ALL]
 
 
@@ -187,12 +300,22 @@ def _controls(inp: Inputs, pairs: pd.DataFrame, suspects: frozenset[str]) -> pd.
     return out
 
 
-def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatch) -> DriverPlan:
-    """Candidate presence per text, and the counterfactual variants of the pairs to test (added to ``batch``)."""
-    pres, units = _presence(inp, config.phrases)
-    scopes = _scopes(inp)
-    association = {scope: _association(_in_scope(pres, scope), _in_scope(inp.docs, scope), config)
+def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatch, *,
+                         whole: WholeRun | None = None) -> DriverPlan:
+    """Candidate presence per text, and the counterfactual variants of the pairs to test (added to ``batch``).
+
+    ``whole`` holds the run-wide counts (default: ``inp`` alone); ``inp`` then holds only the texts whose
+    counterfactuals are tested (every error, or the sample :func:`~audit.findings.analyze.analyze` drew)."""
+    if whole is None:
+        whole = WholeRun(phrases=config.phrases)
+        whole.add(inp)
+    units = whole.units()
+    scopes = _scopes(whole)
+    all_pres, all_docs = whole.presence(), whole.docs()
+    association = {scope: _association(_in_scope(all_pres, scope), _in_scope(all_docs, scope), config)
                    for scope in scopes}
+    del all_pres
+    pres = _presence(inp, whole)
     supported_any = pd.Series(False, index=units["uid"])
     for scope in scopes:
         ok = association[scope]
@@ -244,10 +367,16 @@ def _fixed(probs: np.ndarray, rows: np.ndarray, gold: np.ndarray) -> np.ndarray:
 def _association(pres: pd.DataFrame, docs: pd.DataFrame, cfg: FindingsConfig) -> pd.DataFrame:
     """Support, lift and attribution contrast of every kept unit of one scope (no model needed)."""
     n_all, e_all = len(docs), int(docs["error"].sum())
-    g = pres.groupby("uid")
-    n_texts = g.size()
-    n_errors = g["error"].sum().astype(np.int64)
-    n_top = pres[pres["error"] & pres["top"]].groupby("uid").size().reindex(n_texts.index, fill_value=0)
+    # counts per unit by bincount over the (dense) unit numbers: no frame-sized temporaries
+    uid_all = pres["uid"].to_numpy(dtype=np.int64)
+    err_all, top_all = pres["error"].to_numpy(dtype=bool), pres["top"].to_numpy(dtype=bool)
+    size = int(uid_all.max()) + 1 if len(uid_all) else 0
+    counts = np.bincount(uid_all, minlength=size)
+    present = np.flatnonzero(counts)
+    index = pd.Index(present.astype(np.int64), name="uid")
+    n_texts = pd.Series(counts[present].astype(np.int64), index=index)
+    n_errors = pd.Series(np.bincount(uid_all[err_all], minlength=size)[present].astype(np.int64), index=index)
+    n_top = pd.Series(np.bincount(uid_all[err_all & top_all], minlength=size)[present].astype(np.int64), index=index)
     supported = (n_texts >= cfg.min_texts) & (n_errors >= cfg.min_errors)
     keep = supported | (n_top > 0)
     uids = n_texts.index[keep.to_numpy()]
@@ -266,14 +395,41 @@ def _association(pres: pd.DataFrame, docs: pd.DataFrame, cfg: FindingsConfig) ->
     if sup.any():
         p_lift[sup] = fisher_greater(a[sup], b[sup], c[sup], d[sup])
     out["p_lift"] = p_lift
-    # attribution contrast on supported units
-    rows = pres[pres["uid"].isin(set(uids[sup].tolist()))]
-    mw = mann_whitney_greater(rows["score"].to_numpy(), rows["error"].to_numpy(), rows["uid"].to_numpy())
+    mw = _contrast(pres, uids[sup], nt[sup])
     out["contrast_effect"] = out["uid"].map(mw["effect"]).astype(np.float64)
     out["p_contrast"] = out["uid"].map(mw["p"]).astype(np.float64)
     out["q_lift"] = bh_qvalues(out["p_lift"].to_numpy())
     out["q_contrast"] = bh_qvalues(out["p_contrast"].to_numpy())
     return out
+
+
+CONTRAST_ROWS = 250_000
+"""Presence rows per Mann-Whitney call: the supported units are tested in runs of consecutive units
+holding at most this many rows (one unit's rows are never split), so the test's temporary frames
+(~125 bytes a row) stay ~30 MB however many texts the run has; the results do not depend on the split."""
+
+
+def _contrast(pres: pd.DataFrame, sup_uids: np.ndarray, sup_rows: np.ndarray) -> pd.DataFrame:
+    """:func:`mann_whitney_greater` of every supported unit's scores (errors vs correct), in unit runs."""
+    order = np.argsort(sup_uids, kind="mergesort")
+    sup_uids, sup_rows = sup_uids[order], sup_rows[order]
+    uid = pres["uid"].to_numpy()
+    score, error = pres["score"].to_numpy(), pres["error"].to_numpy()
+    supported = np.zeros(int(uid.max()) + 1 if len(uid) else 0, dtype=bool)
+    supported[sup_uids] = True
+    parts, start = [], 0
+    cum = np.cumsum(sup_rows)
+    while start < len(sup_uids):
+        base = cum[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(cum, base + CONTRAST_ROWS, side="right")))
+        lo, hi = sup_uids[start], sup_uids[stop - 1]
+        mask = (uid >= lo) & (uid <= hi)
+        mask &= supported[uid]
+        parts.append(mann_whitney_greater(score[mask], error[mask], uid[mask]))
+        start = stop
+    if not parts:
+        return mann_whitney_greater(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64))
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def _suspects(assoc: pd.DataFrame, units: pd.DataFrame, alpha: float) -> frozenset[str]:

@@ -115,6 +115,16 @@ class _Report(ProvenanceSections):
         rows = toks[(toks["dataset"] == dataset) & (toks["example_id"] == example_id)].sort_values("position")
         return [str(t) for t in rows["token"]], [float(s) for s in rows["score_pred"]]
 
+    def sample_note(self) -> str:
+        """A sentence when ``findings.max_error_texts`` bound (the manifest's ``findings_sample``), else ''."""
+        sample = self.m.get("findings_sample")
+        if not isinstance(sample, Mapping) or not sample.get("capped"):
+            return ""
+        return (f"Counterfactual tests, failure reasons and minimal fixes use a seeded sample of "
+                f"{sample.get('n_errors_tested')} of the {sample.get('n_errors')} errors (findings.max_error_texts = "
+                f"{sample.get('max_error_texts')}, seed {sample.get('seed')}); support, lift and contrast count "
+                "every text.")
+
     def gate(self) -> tuple[str, list[str]]:
         gate = self.m.get("gate") or {}
         passed = gate.get("passed") if isinstance(gate, Mapping) else None
@@ -145,6 +155,7 @@ class _Report(ProvenanceSections):
                     f"- new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}",
                     "- new confirmed driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
         out += _drivers.markdown(self.t.get("driver_stats"), self.m, top=self.top_words())
+        out += ["", _md(self.sample_note())] if self.sample_note() else []
         drivers = self.drivers()
         out += ["", "## Raw REAT top contributors (untested counts)", ""]
         if drivers.empty:
@@ -213,6 +224,8 @@ class _Report(ProvenanceSections):
                         f"<li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
                         f"<li>new confirmed driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
         body += _drivers.html_sections(self.t.get("driver_stats"), self.m, top=self.top_words())
+        if self.sample_note():
+            body.append(f"<p>{e(self.sample_note())}</p>")
         body.append("<h2>Raw REAT top contributors (untested counts)</h2>")
         drivers = self.drivers()
         if drivers.empty:
@@ -273,6 +286,19 @@ class _Report(ProvenanceSections):
                 + "\n".join(body) + "</body></html>\n")
 
 
+def _tokens_of_rows(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the ``token_attributions`` file at ``path`` that belong to the texts of ``rows``
+    (read row group by row group with a filter: memory holds those texts' tokens, not the table)."""
+    import pyarrow.parquet as pq
+
+    if rows.empty or not {"dataset", "example_id"} <= set(rows.columns):
+        return pd.DataFrame()
+    ids = sorted({int(x) for x in rows["example_id"]})
+    table = pq.read_table(path, filters=[("example_id", "in", ids)]).to_pandas()
+    keys = pd.MultiIndex.from_frame(rows[["dataset", "example_id"]].astype({"example_id": "int64"}))
+    return table[pd.MultiIndex.from_frame(table[["dataset", "example_id"]]).isin(keys)].reset_index(drop=True)
+
+
 def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Mapping[str, Any] | None = None,
                      tables: Mapping[str, pd.DataFrame] | None = None, diff: RunDiff | None = None,
                      out_dir: Path | str | None = None, max_samples: int = MAX_SAMPLES) -> tuple[Path, Path]:
@@ -290,15 +316,22 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
                          hint="pass out_dir= to write its report elsewhere")
     if manifest is None:
         manifest = record.manifest if record is not None else {}
+    lazy_tokens: Path | None = None
     if tables is None:
+        # the per-token tables are the run's big ones: only the sampled failures' tokens are read
+        paths = {p.stem: p for p in sorted((record.path if record is not None else folder).glob("*.parquet"))}
+        lazy_tokens = paths.pop("token_attributions", None)
+        paths.pop("segments", None)
         if record is not None:
-            tables = {name: record.table(name) for name in record.tables()}
+            tables = {name: record.table(name) for name in paths}
         else:
-            tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+            tables = {name: pd.read_parquet(p) for name, p in paths.items()}
     labels = record.label_names() if record is not None else [str(x) for x in (manifest.get("labels") or [])]
     if not labels and "driver_words" in tables:
         labels = labels_from_columns(tables["driver_words"].columns)
     report = _Report(manifest, tables, diff, labels, max_samples)
+    if lazy_tokens is not None:
+        report.t = {**tables, "token_attributions": _tokens_of_rows(lazy_tokens, report.failures())}
     md, page = report.markdown().translate(_CONTROLS), report.html().translate(_CONTROLS)  # no control char, ever
     if writer is not None and out_dir is None:
         writer.write_text("report.md", md)

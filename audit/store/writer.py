@@ -11,12 +11,14 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import pandas as pd
 
 from audit.errors import StoreError
 from audit.store._atomic import (
+    TMP_MARK,
     fsync_dir,
     fsync_tree,
     json_bytes,
@@ -110,12 +112,66 @@ class RunWriter:
             raise StoreError(f"chunk {stage}/{index} of run {self.run_id} is not a Parquet file ({len(data)} bytes)")
         self._write(self._chunk_path(stage, index), data, f"chunk {stage}/{index}")
 
-    def read_chunks(self, stage: str) -> pd.DataFrame:
+    def chunk_files(self, stage: str) -> list[Path]:
+        """The chunk files of ``stage`` in chunk order (the order every assembled table has)."""
         folder = self.staging_dir / CHUNKS / _check_name(stage, "stage")
-        files = sorted(folder.glob("[0-9]*.parquet"), key=lambda p: int(p.stem)) if folder.is_dir() else []
-        frames = [pd.read_parquet(p) for p in files]
-        frames = [f for f in frames if len(f.columns)]
+        return sorted(folder.glob("[0-9]*.parquet"), key=lambda p: int(p.stem)) if folder.is_dir() else []
+
+    def iter_chunks(self, stage: str, *, columns: list[str] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+        """``(index, table)`` of each chunk of ``stage`` in order, one at a time (bounded memory); chunks
+        without columns are skipped, as :meth:`read_chunks` does."""
+        for path in self.chunk_files(stage):
+            df = pd.read_parquet(path, columns=columns)
+            if len(df.columns):
+                yield int(path.stem), df
+
+    def read_chunk(self, stage: str, index: int, *, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """Chunk ``index`` of ``stage`` (None when it was never written)."""
+        path = self._chunk_path(stage, index)
+        return pd.read_parquet(path, columns=columns) if path.is_file() else None
+
+    def read_chunks(self, stage: str, *, columns: list[str] | None = None) -> pd.DataFrame:
+        """Every chunk of ``stage`` assembled into one table (O(rows) memory; see :meth:`iter_chunks`)."""
+        frames = [df for _, df in self.iter_chunks(stage, columns=columns)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def write_table_from_chunks(self, name: str, stage: str) -> int:
+        """Write table ``name`` as :meth:`write_table` would write ``read_chunks(stage)``, without assembling
+        it: the chunk files are copied into one Parquet file a chunk (one row group) at a time, under their
+        unified schema, so memory holds one chunk.  Same rows, order, columns and types as the assembled
+        table (the file's row groups differ, its bytes too).  Written to a temporary file renamed into
+        place, like every table: nothing half-written on failure.  Returns the number of rows."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._check_open()
+        files = self.chunk_files(stage)
+        schemas = [s for s in (pq.read_schema(p) for p in files) if len(s.names)]
+        if not schemas:
+            self.write_table(name, pd.DataFrame())
+            return 0
+        schema = pa.unify_schemas(schemas, promote_options="default")
+        path = self.staging_dir / f"{_check_name(name, 'table')}.parquet"
+        tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+        rows = 0
+        try:
+            with pq.ParquetWriter(tmp, schema) as out:
+                for p in files:
+                    table = pq.read_table(p)
+                    if not table.num_columns:
+                        continue
+                    out.write_table(table.select(schema.names).cast(schema))
+                    rows += table.num_rows
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise store_error(exc, action=f"writing table {name} of run {self.run_id}", path=path,
+                                  staging=self.staging_dir) from exc
+            raise
+        return rows
 
     def write_table(self, name: str, df: pd.DataFrame) -> None:
         self._write(self.staging_dir / f"{_check_name(name, 'table')}.parquet", parquet_bytes(df), f"table {name}")

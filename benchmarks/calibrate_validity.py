@@ -628,6 +628,7 @@ def evaluate(recs: list[dict[str, Any]], *, min_precision: float = MIN_PRECISION
         origins[origin] = scores(full[m], hcols["valid"][m])
     out["by_origin_heldout"] = origins
     rnd = np.array([r["origin"] == "loose_random" for r in held_recs])
+    out["recall_loose_random_heldout"] = scores(full[rnd], hcols["valid"][rnd])
     out["loose_heldout"] = scores(np.ones(int(rnd.sum()), dtype=bool), hcols["valid"][rnd])
     out["loose_heldout_note"] = ("the loose recipe lets every candidate through: its validity rate is the valid share of "
                                  "the held-out loose_random pairs (uniformly drawn loose candidates)")
@@ -679,8 +680,13 @@ def write_validity_report(res: dict[str, Any]) -> None:
         "# Validity of single-word swaps: labelled set, calibration of the strict recipe",
         "",
         (f"{res['n_pairs']} (original, variant) pairs from SST-2 train and dev (never test), each judged by reading "
-        "(`benchmarks/data/validity_guideline.md`, `benchmarks/data/validity_pairs.jsonl`). "
-        f"Split by source sentence (seeded hash): {res['n_calibration']} calibration, {res['n_heldout']} held-out. "
+        "(`benchmarks/data/validity_guideline.md`, `benchmarks/data/validity_pairs.jsonl`), one pair per source sentence. "
+        f"Calibration: the {res['n_calibration']} pairs of round 1 (both of its halves: its held-out half's errors were read "
+        "when this round's checks were designed, so it is no longer held out). "
+        f"Held-out: {res['n_heldout']} pairs of round 2 (`split: heldout2`), drawn after the thresholds below were fixed, "
+        "from sentences no earlier pair used, and judged in a shuffled order without seeing the stratum or any filter "
+        "verdict: `strict_accepted` = a uniformly drawn candidate the calibrated strict checks accept (what the recipe "
+        "lets through), `loose_random` = a uniformly drawn loose candidate (for recall and the loose recipe). "
         f"Valid: {_fmt(res['valid_rate']['calibration'])} of calibration pairs, {_fmt(res['valid_rate']['heldout'])} of held-out pairs."),
         "",
         "## Procedure",
@@ -692,7 +698,7 @@ def write_validity_report(res: dict[str, Any]) -> None:
         lines += [(f"No setting of the grid reaches calibration precision >= {res['precision_target']} and keeps the "
                    "conformance cases, so the highest target (in steps of 0.01) that one reaches was used: "
                    f"**{res['precision_target_used']}**."), ""]
-    lines += ["| threshold | before | calibrated |", "| --- | --- | --- |"]
+    lines += ["| threshold | before (round 1) | calibrated (round 2) |", "| --- | --- | --- |"]
     lines += [f"| {k} | {before[k]} | {ch[k]} |" for k in before]
     lines += ["", "## Held-out half: is what the strict filter lets through valid?", "",
               ("precision = valid share of accepted pairs (the validity rate of what it lets through); "
@@ -702,6 +708,12 @@ def write_validity_report(res: dict[str, Any]) -> None:
     for name, sc in res["heldout"].items():
         lines.append(f"| {name} | {sc['accepted']} / {sc['n']} | {_fmt(sc['precision'])} | {_ci(sc['precision_ci'])} "
                      f"| {_fmt(sc['recall'])} | {_ci(sc['recall_ci'])} | {_fmt(sc['specificity'])} |")
+    rr = res.get("recall_loose_random_heldout")
+    if rr is not None:
+        lines += ["", (f"Recall (share of valid candidates the strict filter accepts), on the held-out `loose_random` pairs "
+                       f"only (uniform candidates; the `strict_accepted` stratum is accepted by construction): "
+                       f"{_fmt(rr['recall'])} {_ci(rr['recall_ci'])} ({rr['accepted_valid']} of {rr['n_valid']} valid pairs). "
+                       "The recall column above pools both strata and is not a recall estimate.")]
     lz = res["loose_heldout"]
     lines += ["", (f"Loose recipe (nothing blocked): {_fmt(lz['precision'])} (95% CI {_ci(lz['precision_ci'])}) of the "
               f"{lz['n']} held-out `loose_random` pairs (uniformly drawn loose candidates) are valid.")]
@@ -712,6 +724,15 @@ def write_validity_report(res: dict[str, Any]) -> None:
     goal = hc["precision"] is not None and hc["precision"] >= 0.9
     lines += [(f"Goal (>= 90% of what strict lets through valid, held-out): **{'met' if goal else 'not met'}** "
               f"({_fmt(hc['precision'])}, 95% CI {_ci(hc['precision_ci'])})."), ""]
+    if res.get("cross_validation"):
+        lines += ["## How optimistic is the calibration? 5-fold cross-validation on the calibration pairs", "",
+                  ("Folds by source sentence; for each precision target, thresholds chosen on four folds by the rule above "
+                   "(grid, conformance cases kept, best recall), scored on the fifth; left-out scores pooled."), "",
+                  "| precision target | accepted (left-out) | precision | 95% CI | recall |", "| --- | --- | --- | --- | --- |"]
+        for row in res["cross_validation"]:
+            lines.append(f"| {row['target']} | {row['accepted']} | {_fmt(row['precision'])} | {_ci(row['precision_ci'])} "
+                         f"| {_fmt(row['recall'])} |")
+        lines.append("")
     lines += ["## Per-check ablation (held-out, calibrated thresholds)", "",
               ("'without': the filter with that one check removed; 'rejects alone': pairs the check fails by itself "
               "(invalid / valid); 'only blocker': pairs rejected by this check and no other."), "",
@@ -770,6 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--stratum", choices=["mixed", "proxy"], default="mixed")
     f = sub.add_parser("features")
     f.add_argument("--encoder", action="store_true", help="also the sentence-encoder cosine ([meaning] extra)")
+    f.add_argument("--all", action="store_true", help="recompute every pair's features (after a check changed)")
     c = sub.add_parser("calibrate")
     c.add_argument("--min-precision", type=float, default=MIN_PRECISION)
     args = ap.parse_args(argv)
@@ -780,9 +802,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "features":
         recs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
-        feats = pair_features(recs, with_encoder=args.encoder)
-        FEATURES.write_text("".join(json.dumps(x) + "\n" for x in feats), encoding="utf-8")
-        print(f"wrote features of {len(feats)} pairs to {FEATURES}", file=sys.stderr)
+        have: dict[str, dict[str, Any]] = {}
+        if not args.all and FEATURES.is_file():  # the features depend only on the pair and the code's checks
+            have = {f["id"]: f for f in map(json.loads, FEATURES.read_text(encoding="utf-8").splitlines()) if f}
+        todo = [r for r in recs if r["id"] not in have]
+        have.update({f["id"]: f for f in pair_features(todo, with_encoder=args.encoder)})
+        FEATURES.write_text("".join(json.dumps(have[r["id"]]) + "\n" for r in recs), encoding="utf-8")
+        print(f"wrote features of {len(recs)} pairs ({len(todo)} computed now) to {FEATURES}", file=sys.stderr)
     if args.cmd == "generate":
         if args.origin == "fresh":
             recs = generate_fresh(args.n, args.n_loose, args.seed)

@@ -169,7 +169,7 @@ def verdicts(model_rows: list[dict[str, Any]], rates: dict[str, Any]) -> list[st
     if rates.get("strict") is not None:
         met = rates["strict"] >= 0.9
         lo, hi = rates["strict_ci"]
-        out.append(f"validity: {100 * rates['strict']:.1f}% of what strict lets through is valid on the held-out half "
+        out.append(f"validity: {100 * rates['strict']:.1f}% of what strict lets through is valid on the held-out pairs of the labelled set "
                    f"(95% CI {100 * lo:.1f}-{100 * hi:.1f}%, {rates['strict_n']} accepted pairs): goal >= 90% "
                    f"{'met' if met else 'NOT met'}")
     for m in model_rows:
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         f"of the text; ours also has its query budget of {strict.query_budget}"),
         ("queries: ours = initial prediction + REAT passes (one forward+backward per round, counted as one) + candidate "
         "texts; TextAttack = its count of unique texts sent to the model"),
-        ("validity rate: precision of the calibrated strict filter on the held-out half of the labelled set (strict rows), "
+        ("validity rate: precision of the calibrated strict filter on the held-out pairs of the labelled set (strict rows), "
         "and the valid share of the held-out loose candidates (loose rows); estimated valid success = success x that rate. "
         "The labelled pairs are single swaps; a variant with k swaps is valid only if all are, so the estimate is optimistic "
         "for multi-swap variants"),
@@ -301,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
         "counter-fitted vectors and all-MiniLM-L6-v2 (TextAttack SBERT, local path) instead of USE, both offline"),
     ]
     notes += args.note
+    from audit.attack.registry import describe, resolve
+
+    recipes = {r: describe(c.recipe, resolve(c.recipe, c.constraints)) for r, c in (("strict", strict), ("loose", loose))}
     payload = {"range": f"Correctly classified SST-2 test texts {args.offset}-{args.offset + args.n - 1} per model",
-               "peer": peer, "models": models, "validity_rates": rates, "notes": notes,
+               "peer": peer, "models": models, "validity_rates": rates, "notes": notes, "recipes": recipes,
                "machine": f"{platform.machine()} CPU, torch {torch.__version__}, 1 thread (shared 2-core box)"}
     write_report(Path(args.out), payload)
     return 0

@@ -31,7 +31,7 @@ def markdown(results: dict[str, Any]) -> str:
              "adversarial variants (once per model and seed, shared by `adversarial` and `combined`); wall times "
              "are load-bound on this shared machine.",
              f"- Strategies: {_strategy_lines(results['strategies'], a)}", "",
-             "## Scope (CPU budget: one process on a 2-core box shared with the coordinator's training jobs)", "",
+             "## Scope (one benchmark process, one torch thread, on a 2-core box)", "",
              "- Tasks ran in priority order, each (model, strategy) cell for every seed before the next cell "
              f"(`tasks()`); no new task started after the stop time ({a['stop_at_utc'] or 'none'}). Cells not "
              f"reached: {_not_reached(results) or 'none'}.",
@@ -120,5 +120,7 @@ def _strategy_lines(strats: dict[str, Any], a: dict[str, Any]) -> str:
     return (f"`counterfactual` (remove, balance); `adversarial` (keep: best, A2T-style: strict-valid variants of "
             f"{100 * a['adv_fraction']:.0f} % of the training texts (correctly classified ones), flipped or not, "
             f"cap {a['adv_texts']}); `adversarial-flipped` "
-            "(the previous recipe: flipped variants of 20 % of the training texts); `regularise` (weights "
+            "(the previous recipe: flipped variants of 20 % of the training texts); `adversarial-half` (as `adversarial`, "
+            "with harden.yaml's default share of 50 % of the training texts: an exploratory row, added after the 20 % "
+            "results); `regularise` (weights "
             f"{a['reg_weights']}, chosen on dev); `combined`: {' + '.join(a['combined'])}.")

@@ -80,6 +80,8 @@ def strategies(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {name: {**OFF, name: on[name]} for name in on}
     # the previous adversarial recipe (flipped variants of 20 % of the texts), for comparison
     out["adversarial-flipped"] = {**OFF, "adversarial": {"enabled": True, "keep": "successful", "fraction": 0.2}}
+    # harden.yaml's default share (0.5) instead of A2T's 20 %: more variants (an exploratory row, see the report)
+    out["adversarial-half"] = {**OFF, "adversarial": {**on["adversarial"], "fraction": 0.5}}
     out["combined"] = {**OFF, **{name: on[name] for name in args.combined}}
     return out
 
@@ -189,6 +191,8 @@ def run_one(name: str, seed: int, args: argparse.Namespace, tmp: Path, *, only: 
     store = RunStore(WORK / "store" / f"{name}-s{seed}")
     attack_texts = args.attack_texts if spec["plant"] == "clean" else args.planted_attack_texts
     before = _first_runs(store).get(spec["model"])
+    if before is not None:
+        _restore_inputs(store.get(before.run_id), spec)
     before_id = before.run_id if before is not None else \
         run_job(_nightly(spec, store.root, attack_texts), progress=False).run_id
     cache = {} if cache is None else cache
@@ -225,6 +229,25 @@ def run_one(name: str, seed: int, args: argparse.Namespace, tmp: Path, *, only: 
         log.info("%s s%d %s: %s (%.0f s)", name, seed, strat, res.after, summary["bench_wall_seconds"])
     if spec["datasets"]:
         _reference(spec, seed)
+
+
+def _restore_inputs(before: Any, spec: dict[str, Any]) -> None:
+    """A resumed benchmark: the recorded "before" run read its planted test set from an earlier process's
+    temporary folder, and harden re-audits the hardened model on the run's own datasets.  Re-create the file
+    at the recorded path from this process's copy (the same seeded rule) when it is gone, and refuse unless
+    its sha256 is the one the run recorded."""
+    recorded = {d["name"]: d["path"] for d in before.manifest["config"]["datasets"]}
+    for ds in spec["datasets"]:
+        path = Path(recorded.get(ds["name"], ""))
+        if not recorded.get(ds["name"]) or path.is_file():
+            continue
+        data = Path(ds["path"]).read_bytes()
+        want = before.manifest["data"][ds["name"]]
+        if hashlib.sha256(data).hexdigest() != want:
+            raise SystemExit(f"{ds['name']}: re-created file does not match run {before.run_id}'s sha256 {want}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        log.info("%s: re-created %s for the recorded run %s (sha256 verified)", ds["name"], path, before.run_id)
 
 
 def _grid_weight(name: str, args: argparse.Namespace) -> float | None:
@@ -322,8 +345,8 @@ def collect(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """The report, from the runs in each model's store (the first run of the original model is "before";
     the run of ``models/<name>-s<seed>-<strategy>`` is that hardening's "after")."""
     results: dict[str, Any] = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                           "threads": 1, "host": "2-core dev box shared with the coordinator's "
-                                           "training jobs"}, "args": vars(args),
+                                           "threads": 1, "host": "2-core dev box (what else ran: the notes)"},
+                               "args": vars(args),
                                "strategies": strategies(args), "models": {}}
     for name in args.models:
         entry: dict[str, Any] = {"seeds": {}, "strategies": {}}

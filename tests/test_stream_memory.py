@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from audit.engine import job as job_module
+from audit.engine import stream_findings
 from audit.engine.config import load_config, parse_config
 from audit.engine.executors.work import STAGE_PRED, STAGE_SEGMENTS, STAGE_TOKENS
 from audit.engine.job import run_job
@@ -32,7 +33,7 @@ def _streamed(config: Path, **overrides: Any) -> Any:
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Findings blocks of 3 chunks of 8 texts (the default joins chunks up to 4096 texts: one block here)."""
-    monkeypatch.setattr(job_module, "BLOCK_TEXTS", 20)
+    monkeypatch.setattr(stream_findings, "BLOCK_TEXTS", 20)
 
 
 def test_a_streamed_run_of_a_few_hundred_texts_equals_the_in_memory_run(tmp_path: Path) -> None:
@@ -172,7 +173,7 @@ def test_stage_names_are_the_attribution_chunks() -> None:
 def test_the_contrast_test_gives_the_same_numbers_in_runs_of_units(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from audit.findings import drivers
+    from audit.findings import association
     from audit.findings.config import FindingsConfig
 
     rng = np.random.default_rng(0)
@@ -181,9 +182,9 @@ def test_the_contrast_test_gives_the_same_numbers_in_runs_of_units(monkeypatch: 
                          "top": rng.random(n) < 0.3, "error": rng.random(n) < 0.25, "dataset": "d"})
     docs = pd.DataFrame({"dataset": ["d"] * 500, "error": rng.random(500) < 0.25})
     cfg = FindingsConfig(min_texts=5, min_errors=2)
-    whole = drivers._association(pres, docs, cfg)
-    monkeypatch.setattr(drivers, "CONTRAST_ROWS", 7)  # one unit per call, or a few
-    split = drivers._association(pres, docs, cfg)
+    whole = association._association(pres, docs, cfg)
+    monkeypatch.setattr(association, "CONTRAST_ROWS", 7)  # one unit per call, or a few
+    split = association._association(pres, docs, cfg)
     assert whole["supported"].sum() > 10
     pd.testing.assert_frame_equal(whole, split, check_exact=True)
 

@@ -8,8 +8,9 @@ Public API (method-agnostic: ``token_scores`` is any attribution method's token 
     driver_statistics(predictions, token_scores, model=model, config=cfg, segments=segments)
     confirmed_drivers(found.driver_stats)   # JSON-ready list in rank order
 
-Modules: stats.py (tests), counterfactual.py (variants, one batch), drivers.py (driver_stats),
-reasons.py (failure_drivers, minimal_fixes), analyze.py (the stage), config.py (FindingsConfig).
+Modules: stats.py (tests), counterfactual.py (variants, one batch), association.py (run-wide support,
+lift, contrast), drivers.py (driver_stats), reasons.py (failure_drivers, minimal_fixes), analyze.py
+(the stage), config.py (FindingsConfig).
 """
 
 from audit.findings.analyze import Findings, analyze, driver_statistics, failure_reasons, token_scores_table

@@ -25,9 +25,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from audit.findings._inputs import KEY, PRED_NEEDS, TOKEN_NEEDS, Inputs, build_inputs
+from audit.findings.association import WholeRun
 from audit.findings.config import FindingsConfig
 from audit.findings.counterfactual import VariantBatch
-from audit.findings.drivers import WholeRun, finish_driver_stats, plan_driver_variants
+from audit.findings.drivers import finish_driver_stats, plan_driver_variants
 from audit.findings.reasons import failure_drivers, finish_reasons, plan_reasons
 from audit.models.base import AuditModel
 
@@ -136,7 +137,7 @@ def analyze_blocks(blocks: Callable[[], Iterable[Block]], *, model: AuditModel, 
     """:func:`analyze` of a run given as blocks of whole texts in table order (e.g. the store chunks of a
     ``stream: true`` run), in two passes over ``blocks()`` and without assembling the run's tables.
 
-    Pass 1 counts what the association tests need (:class:`~audit.findings.drivers.WholeRun`) and calls
+    Pass 1 counts what the association tests need (:class:`~audit.findings.association.WholeRun`) and calls
     ``on_block`` with each block (other per-block aggregates: driver words, POS statistics); pass 2 keeps
     only the rows of the errors whose counterfactuals are tested (all of them, or the seeded sample of
     ``max_error_texts``).  Same tables as :func:`analyze` of the assembled run, whatever the split."""

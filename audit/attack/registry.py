@@ -108,7 +108,7 @@ BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
 STRICT: tuple[str, ...] = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
                            "context_meaning")
 """The strict recipe's checks.  ``context_meaning`` needs the ``[meaning]`` extra: without it the recipe runs
-without that check and the manifest says so (its calibrated precision is lower: reports/benchmarks/validity.md).
+without that check and the manifest says so (what the check adds: reports/benchmarks/validity.md, ablation).
 ``sentence_meaning`` is opt-in: add it to ``attack.constraints``."""
 ENCODER_CHECKS: tuple[str, ...] = ("context_meaning", "sentence_meaning")
 """Checks that need the sentence encoder (extra ``[meaning]``)."""

@@ -141,9 +141,10 @@ class SentenceMeaningCheck(Check):
 class ContextMeaningCheck(SentenceMeaningCheck):
     """Encoder cosine between the ``window`` tokens on each side of the swap, original vs variant, at least
     ``min_cosine`` (a lazy check).  A whole-sentence cosine barely moves when one word of twenty changes; the
-    short window around it is what tells "a huge box-office hit" from a substitute that does not fit its
-    neighbours ("the christ parable", "ca n't aid but").  Calibrated on the labelled validity set
-    (``benchmarks/calibrate_validity.py``)."""
+    short window around it separates valid from invalid swaps better on the labelled pairs (AUC 0.76 vs 0.67
+    among those the other checks accept): "the christ allegory" -> "parable" scores 0.71, "ca n't help but" ->
+    "aid" 0.86, "movie" -> "film" 0.91-0.99.  It does not see collocations ("a huge box-office hit" -> "vast": 0.94).
+    Calibrated on the labelled validity set (``benchmarks/calibrate_validity.py``)."""
 
     name = "context_meaning"
     declared_exempt = True  # a declared pair (terribly/extremely) is the user's statement of same meaning

@@ -25,6 +25,20 @@ from tests.test_engine_job import assert_same_tables, make_setup, tables_of
 NO_FLIPS = {"flip_top_words": 0, "flip_words": []}
 
 
+def _count_tokenized(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Per call of the job's ``attack_tokens``: how many texts of dataset ``tiny`` it tokenized."""
+    tokenized: list[int] = []
+    real_attack_tokens = job_module.attack_tokens
+
+    def attack_tokens(*args: Any, **kw: Any) -> dict[str, list[list[str]]]:
+        out = real_attack_tokens(*args, **kw)
+        tokenized.append(sum(1 for toks in out["tiny"] if toks))
+        return out
+
+    monkeypatch.setattr(job_module, "attack_tokens", attack_tokens)
+    return tokenized
+
+
 def _streamed(config: Path, **overrides: Any) -> Any:
     data = yaml.safe_load(config.read_text())
     return parse_config({**data, "stream": True, **overrides})
@@ -72,17 +86,9 @@ def test_the_streamed_job_never_assembles_a_per_token_table(tmp_path: Path, monk
             raise AssertionError(f"read the whole {name} table")
         return real_table(self, name)
 
-    tokenized: list[int] = []
-    real_attack_tokens = job_module.attack_tokens
-
-    def attack_tokens(*args: Any, **kw: Any) -> dict[str, list[list[str]]]:
-        out = real_attack_tokens(*args, **kw)
-        tokenized.append(sum(1 for toks in out["tiny"] if toks))
-        return out
-
     monkeypatch.setattr(RunWriter, "read_chunks", read_chunks)
     monkeypatch.setattr(RunRecord, "table", table)
-    monkeypatch.setattr(job_module, "attack_tokens", attack_tokens)
+    tokenized = _count_tokenized(monkeypatch)
     streamed = run_job(_streamed(config), store_root=tmp_path / "b", progress=False)
     for target in (RunWriter, RunRecord):
         monkeypatch.setattr(target, "read_chunks" if target is RunWriter else "table",
@@ -193,15 +199,7 @@ def test_the_flip_probes_hold_only_the_texts_under_their_cap(tmp_path: Path, mon
     config = make_setup(tmp_path, n_test=48, batch_size=8, attack={"max_texts": 3, "flip_top_words": 3,
                                                                    "flip_max_texts": 10})
     whole = run_job(load_config(config), store_root=tmp_path / "a", progress=False)
-    tokenized: list[int] = []
-    real_attack_tokens = job_module.attack_tokens
-
-    def attack_tokens(*args: Any, **kw: Any) -> dict[str, list[list[str]]]:
-        out = real_attack_tokens(*args, **kw)
-        tokenized.append(sum(1 for toks in out["tiny"] if toks))
-        return out
-
-    monkeypatch.setattr(job_module, "attack_tokens", attack_tokens)
+    tokenized = _count_tokenized(monkeypatch)
     streamed = run_job(_streamed(config), store_root=tmp_path / "b", progress=False)
     assert_same_tables(tables_of(whole.record), tables_of(streamed.record))
     assert 10 <= tokenized[0] <= 13  # the probed texts (example ids 0-9) and the attacked ones, not all 48

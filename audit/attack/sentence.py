@@ -127,11 +127,14 @@ class SentenceMeaningCheck(Check):
         model = load_encoder(self.cache_dir)
         return np.asarray(model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False))
 
+    def _texts(self, ctx: SwapContext, candidate: str) -> tuple[str, str]:
+        """The two texts the encoder compares: the whole original and the whole variant."""
+        return " ".join(ctx.original_tokens), " ".join(apply_swap(ctx.tokens, ctx.position, candidate))
+
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
         if candidate is None:
             return CheckResult(self.name, True, None, self.min_cosine)
-        original = " ".join(ctx.original_tokens)
-        variant = " ".join(apply_swap(ctx.tokens, ctx.position, candidate))
+        original, variant = self._texts(ctx, candidate)
         base = self._memo.get(("o", original), lambda: self._embed([original])[0])
         vec = self._memo.get(("v", variant), lambda: self._embed([variant])[0])
         cos = float(np.dot(base, vec))
@@ -156,15 +159,9 @@ class ContextMeaningCheck(SentenceMeaningCheck):
     def thresholds(self) -> dict[str, Any]:
         return {"min_cosine": self.min_cosine, "window": self.window}
 
-    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
-        if candidate is None:
-            return CheckResult(self.name, True, None, self.min_cosine)
-        original, variant = context_windows(ctx.original_tokens, apply_swap(ctx.tokens, ctx.position, candidate),
-                                            ctx.position, self.window)
-        base = self._memo.get(("o", original), lambda: self._embed([original])[0])
-        vec = self._memo.get(("v", variant), lambda: self._embed([variant])[0])
-        cos = float(np.dot(base, vec))
-        return CheckResult(self.name, cos >= self.min_cosine, round(cos, 4), self.min_cosine)
+    def _texts(self, ctx: SwapContext, candidate: str) -> tuple[str, str]:
+        return context_windows(ctx.original_tokens, apply_swap(ctx.tokens, ctx.position, candidate),
+                               ctx.position, self.window)
 
 
 def context_windows(original: Sequence[str], variant: Sequence[str], position: int, window: int) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from audit.attack.registry import ClosenessParams
 from audit.attack.sentence import encoder_status
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
-EXPECTED_CHECKS = ["mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"] + (
+EXPECTED_CHECKS = ["mwe", "names", "scope", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"] + (
     ["context_meaning"] if encoder_status() == "available" else [])
 
 
@@ -42,6 +42,11 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("the movies are great .", "movies", "film", "morphology"),
         ("personally , i 'd rather watch them on tv .", "rather", "instead", "mwe"),  # "would rather"
         ("in the end you ca n't help but feel stoked .", "help", "aid", "mwe"),  # "can't help (but)"
+        ("if you 're not nearly moved to tears , check your pulse .", "nearly", "almost", "scope"),
+        ("elvira fans could hardly ask for more .", "hardly", "barely", "scope"),
+        ("could n't someone take rob schneider ?", "someone", "person", "scope"),
+        ("able to creep the living hell out of you .", "living", "life", "mwe"),
+        ("what made old-time b movies good-bad .", "movies", "films", "mwe"),
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
@@ -165,3 +170,16 @@ def test_min_substitute_share_blocks_a_rare_sense_of_the_substitute(text: str, w
     v = strict_validator(constraints=[{"name": "sense", "min_substitute_share": 0.1}])
     ev = judge(v, text, word, substitute)
     assert not ev.checks["sense"].passed and "rare sense of" in ev.checks["sense"].detail, ev.to_dict()
+
+
+def test_scope_lets_an_adverb_out_of_negation_through(validator: Validator) -> None:
+    ev = judge(validator, "the plot moves quickly .", "quickly", "rapidly")
+    assert ev.checks["scope"].passed, ev.to_dict()
+    assert not judge(validator, "the plot is not quickly resolved .", "quickly", "rapidly").checks["scope"].passed
+
+
+def test_a_bare_verb_after_a_negated_auxiliary_is_tagged_a_verb() -> None:
+    from audit.nlp.pos import tag
+
+    assert tag("i did n't laugh .".split())[3] == "VB"
+    assert tag("could n't someone take it ?".split())[2] != "VB"  # "someone" is no verb

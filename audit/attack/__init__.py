@@ -2,7 +2,7 @@
 
     transformation  WordNetSwap             where a word may go
     constraints     Stopword/Entity/PosMatch/MaxWordsChanged/NoRepeat
-    checks, strict  the strict recipe's blocking checks (mwe, names, sense, morphology, naturalness,
+    checks, strict  the strict recipe's blocking checks (mwe, names, scope, sense, morphology, naturalness,
                     closeness, sentiment, pos_kept), each giving evidence (passed, value, threshold)
     sentence        ContextMeaningCheck     all-MiniLM-L6-v2 cosine of the words around the swap (strict
                                             recipe, extra [meaning]); SentenceMeaningCheck (opt-in)

@@ -33,6 +33,7 @@ from audit.attack.strict import (
     MweCheck,
     NameCheck,
     NaturalnessCheck,
+    ScopeCheck,
     PosKeptCheck,
     SenseCheck,
     SentimentCheck,
@@ -94,6 +95,7 @@ class ContextMeaningParams(_Params):
 BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
     "mwe": (MweCheck, _NoParams),
     "names": (NameCheck, _NoParams),
+    "scope": (ScopeCheck, _NoParams),
     "sense": (SenseCheck, SenseParams),
     "morphology": (MorphologyCheck, MorphologyParams),
     "naturalness": (NaturalnessCheck, NaturalnessParams),
@@ -105,7 +107,7 @@ BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
 }
 """Built-in checks: name -> (class, parameter model).  Cheap position checks first."""
 
-STRICT: tuple[str, ...] = ("mwe", "names", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
+STRICT: tuple[str, ...] = ("mwe", "names", "scope", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
                            "context_meaning")
 """The strict recipe's checks.  ``context_meaning`` needs the ``[meaning]`` extra: without it the recipe runs
 without that check and the manifest says so (what the check adds: reports/benchmarks/validity.md, ablation).

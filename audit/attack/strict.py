@@ -5,6 +5,8 @@ name           scope     passes when
 =============  ========  ============================================================
 ``mwe``        position  the token is not inside a multi-word expression
 ``names``      position  the token is not a name (:mod:`audit.nlp.names`)
+``scope``      position  the token is not an adverb right after a negation or modal ("not nearly",
+                         "could hardly"), nor an indefinite pronoun ("someone")
 ``sense``      candidate the substitute is a lemma of the sense chosen in context
 ``morphology`` candidate same inflection as the original; a/an before it fits (or is adjusted)
 ``naturalness``candidate Zipf(substitute) >= ``min_zipf`` and Zipf drop <= ``max_zipf_drop``;
@@ -87,6 +89,34 @@ class NameCheck(Check):
         reason = self._memo.get(key, lambda: names.name_reason(ctx.original_tokens, ctx.position,
                                                                  tagger=self.resources.tag))
         return CheckResult(self.name, reason is None, reason, None)
+
+
+NEGATORS = frozenset({"not", "n't", "never", "no", "hardly", "barely", "scarcely"})
+MODALS = frozenset({"ca", "can", "could", "wo", "will", "would", "should", "shall", "may", "might", "must"})
+INDEFINITE_PRONOUNS = frozenset({"someone", "somebody", "something", "anyone", "anybody", "anything", "everyone",
+                                 "everybody", "everything", "nobody", "nothing", "noone", "one"})
+"""Function words the tagger calls nouns; WordNet's noun senses of them ("someone" -> "person") do not fit."""
+
+
+class ScopeCheck(Check):
+    """Never swap an adverb in the scope of a negation or modal, nor an indefinite pronoun.
+
+    After "not", "n't", "never", "hardly" or a modal, a degree or frequency adverb is part of a fixed
+    reading: "not nearly moved" is not "not almost moved", "could hardly ask" is not "could barely ask",
+    "not always" is not "not ever".  WordNet lists the adverbs as synonyms out of that scope.
+    """
+
+    name = "scope"
+    scope = "position"
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        word = ctx.original_tokens[ctx.position].lower()
+        if word in INDEFINITE_PRONOUNS:
+            return CheckResult(self.name, False, "indefinite pronoun", None)
+        prev = ctx.original_tokens[ctx.position - 1].lower() if ctx.position > 0 else ""
+        if ctx.tags[ctx.position].startswith("RB") and (prev in NEGATORS or prev in MODALS):
+            return CheckResult(self.name, False, f"adverb after {prev!r}", None)
+        return CheckResult(self.name, True, None, None)
 
 
 class SenseCheck(Check):

@@ -26,7 +26,7 @@ FIXED_EXPRESSIONS: tuple[str, ...] = (
     "on screen", "the real deal", "the whole thing", "for once", "by far", "in the end", "at times",
     "in the middle", "sad to say", "needless to say", "to say the least", "truth be told",
     "would rather", "'d rather", "had rather", "ca n't help", "can not help", "cannot help", "could n't help",
-    "can't help", "couldn't help",
+    "can't help", "couldn't help", "b movie", "b picture", "living hell", "keep time", "small favor",
 )
 """Fixed phrases never broken by a swap (lemma sequences, space-separated)."""
 

@@ -95,6 +95,11 @@ def _synsets(lemma: str, pos: str) -> list[Any]:
     return list(wn.synsets(lemma, pos=pos))
 
 
+def is_verb(word: str) -> bool:
+    """Whether ``word`` (a base form: "laugh", "care") is a WordNet verb lemma."""
+    return bool(_synsets(word.lower(), "v"))
+
+
 def _is_intensifier(synset: Any) -> bool:
     gloss = synset.definition().lower()
     return any(m in gloss for m in INTENSIFIER_GLOSS_MARKERS)

@@ -33,6 +33,7 @@ from audit.attack.edit import apply_swap
 from audit.nlp import inflection, names, wordnet
 from audit.nlp.frequency import zipf
 from audit.nlp.mwe import mwe_spans
+from audit.nlp.pos import MODALS
 from audit.nlp.polarity import MIXED, polarity, strength
 from audit.nlp.senses import SenseChoice, choose_sense, substitute_share
 
@@ -92,7 +93,6 @@ class NameCheck(Check):
 
 
 NEGATORS = frozenset({"not", "n't", "never", "no", "hardly", "barely", "scarcely"})
-MODALS = frozenset({"ca", "can", "could", "wo", "will", "would", "should", "shall", "may", "might", "must"})
 INDEFINITE_PRONOUNS = frozenset({"someone", "somebody", "something", "anyone", "anybody", "anything", "everyone",
                                  "everybody", "everything", "nobody", "nothing", "noone", "one"})
 """Function words the tagger calls nouns; WordNet's noun senses of them ("someone" -> "person") do not fit."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from audit.nlp.resources import ensure
+from audit.nlp.wordnet import is_verb
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ def _universal_map() -> dict[str, str]:
     return dict(tagset_mapping("en-ptb", "universal"))
 
 
-DO_SUPPORT = frozenset({"do", "does", "did", "ca", "can", "could", "wo", "will", "would", "should", "shall",
-                        "may", "might", "must"})
+MODALS = frozenset({"ca", "can", "could", "wo", "will", "would", "should", "shall", "may", "might", "must"})
+"""Modal auxiliaries (SST-2 splits "can't" into "ca n't", "won't" into "wo n't")."""
+DO_SUPPORT = MODALS | {"do", "does", "did"}
 """Auxiliaries after which, with a negation, a bare verb follows ("did n't laugh", "ca n't stand")."""
 NEGATIONS = frozenset({"n't", "not"})
 
@@ -38,8 +40,6 @@ NEGATIONS = frozenset({"n't", "not"})
 def _after_negated_aux(tokens: Sequence[str], tags: list[str]) -> list[str]:
     """Re-tag ``VB`` a word after auxiliary + negation that the tagger called a noun or adjective but is a
     WordNet verb: on SST-2's split contractions the perceptron tags "did n't laugh" as ``NN``."""
-    from audit.nlp.wordnet import is_verb
-
     out = list(tags)
     for i in range(2, len(tokens)):
         if (tokens[i - 1].lower() in NEGATIONS and tokens[i - 2].lower() in DO_SUPPORT

@@ -95,6 +95,7 @@ def _synsets(lemma: str, pos: str) -> list[Any]:
     return list(wn.synsets(lemma, pos=pos))
 
 
+@lru_cache(maxsize=65536)
 def is_verb(word: str) -> bool:
     """Whether ``word`` (a base form: "laugh", "care") is a WordNet verb lemma."""
     return bool(_synsets(word.lower(), "v"))

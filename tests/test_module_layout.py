@@ -15,7 +15,7 @@ MOVED = {  # old module -> (new module, names that moved)
                                                "control_character", "record_problem", "row_problem"]),
     "audit.store.runs": ("audit.store.writer", ["RunWriter", "MANIFEST", "CHUNKS"]),
     "audit.reports.run_report": ("audit.reports._format", ["_METRICS", "_fmt", "_html_escape", "_md", "_heatmap"]),
-    "audit.findings.drivers": ("audit.findings.association", ["WholeRun", "_association", "_in_scope", "_presence",
+    "audit.findings.drivers": ("audit.findings.association", ["WholeRun", "_in_scope", "_presence",
                                                               "_scopes"]),
     "audit.engine.job": ("audit.engine.stream_findings", ["FindingsTables", "attribution_blocks", "findings_of_blocks",
                                                           "_reat_word_drivers"]),

@@ -176,25 +176,6 @@ def test_stage_names_are_the_attribution_chunks() -> None:
                                              "segments": STAGE_SEGMENTS}
 
 
-def test_the_contrast_test_gives_the_same_numbers_in_runs_of_units(monkeypatch: pytest.MonkeyPatch) -> None:
-    import numpy as np
-
-    from audit.findings import association
-    from audit.findings.config import FindingsConfig
-
-    rng = np.random.default_rng(0)
-    n = 3000
-    pres = pd.DataFrame({"uid": rng.integers(0, 60, n), "score": rng.normal(size=n).round(2),
-                         "top": rng.random(n) < 0.3, "error": rng.random(n) < 0.25, "dataset": "d"})
-    docs = pd.DataFrame({"dataset": ["d"] * 500, "error": rng.random(500) < 0.25})
-    cfg = FindingsConfig(min_texts=5, min_errors=2)
-    whole = association._association(pres, docs, cfg)
-    monkeypatch.setattr(association, "CONTRAST_ROWS", 7)  # one unit per call, or a few
-    split = association._association(pres, docs, cfg)
-    assert whole["supported"].sum() > 10
-    pd.testing.assert_frame_equal(whole, split, check_exact=True)
-
-
 def test_the_flip_probes_hold_only_the_texts_under_their_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_setup(tmp_path, n_test=48, batch_size=8, attack={"max_texts": 3, "flip_top_words": 3,
                                                                    "flip_max_texts": 10})

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from audit._spill import Spill
 from audit.data.tokenize import is_punct
 from audit.findings._inputs import TagCounts
 from audit.findings.reasons import REASON_COLUMNS, failure_drivers
@@ -26,6 +28,8 @@ from audit.store.schemas import driver_words_schema, train_count_column
 
 FAILURE_DRIVER_COLUMNS = REASON_COLUMNS
 _KEY = ["dataset", "example_id"]
+_OCCURRENCE = np.dtype([("code", "<i4"), ("score", "<f8")])
+_BUCKETS = 64
 
 __all__ = ["FAILURE_DRIVER_COLUMNS", "DriverWordCounts", "driver_word_columns", "driver_words", "failure_drivers", "train_count_column",
            "train_label_counts"]
@@ -60,15 +64,18 @@ class DriverWordCounts:
     one entry per distinct token), then :meth:`add_scores` every block (the scores of the driver words
     only, a float64 and an int32 code per occurrence, kept in table order so ``mean_score`` / ``std_score``
     are computed exactly as :func:`driver_words` computes them on the assembled table), then
-    :meth:`finish`.  Any split of the run into whole texts gives the identical table."""
+    :meth:`finish`.  Any split of the run into whole texts gives the identical table.  The occurrences
+    go to a :class:`~audit._spill.Spill` bucketed by word (on disk past ``memory_rows`` rows), and
+    :meth:`finish` reads one bucket of words at a time."""
 
-    def __init__(self, *, words_only: bool = False) -> None:
+    def __init__(self, *, words_only: bool = False, memory_rows: int | None = None,
+                 spill_dir: Path | None = None) -> None:
         self.words_only = words_only
         self.tags = TagCounts()
         self._drivers: dict[str, int] = {}  # driver word -> errors where it is the top contributor
         self._in_errors: Counter[str] = Counter()
-        self._codes: list[np.ndarray] = []
-        self._scores: list[np.ndarray] = []
+        self._occurrences = Spill(_OCCURRENCE, memory_rows=memory_rows, directory=spill_dir,
+                                  name="driver-word-scores")
         self._code_of: dict[str, int] | None = None
 
     def add(self, predictions: pd.DataFrame, token_attributions: pd.DataFrame, drivers: pd.DataFrame) -> None:
@@ -94,13 +101,29 @@ class DriverWordCounts:
             return
         codes = token_attributions["token"].astype(str).map(self._word_codes()).to_numpy(dtype=np.float64)
         keep = ~np.isnan(codes)
-        self._codes.append(codes[keep].astype(np.int32))
-        self._scores.append(token_attributions["score_pred"].to_numpy(dtype=np.float64)[keep])
+        rows = np.empty(int(keep.sum()), dtype=_OCCURRENCE)
+        rows["code"] = codes[keep].astype(np.int32)
+        rows["score"] = token_attributions["score_pred"].to_numpy(dtype=np.float64)[keep]
+        self._occurrences.append(rows["code"] % _BUCKETS, rows)
 
     def _word_codes(self) -> dict[str, int]:
         if self._code_of is None or len(self._code_of) != len(self._drivers):
             self._code_of = {w: i for i, w in enumerate(self._drivers)}
         return self._code_of
+
+    def _score_stats(self) -> pd.DataFrame:
+        """n, mean, std of each driver word's scores (index: its code), one bucket of words at a time: a
+        word's scores are all in one bucket, in table order, so each is the whole table's statistic."""
+        parts = []
+        for _, rows in self._occurrences.buckets():
+            occ = pd.DataFrame({"code": rows["code"].astype(np.int64), "score_pred": rows["score"]})
+            parts.append(occ.groupby("code")["score_pred"].agg(
+                n="size", mean="mean", std=lambda s: float(np.std(s.to_numpy(dtype=np.float64)))))
+        self._occurrences.close()
+        if not parts:
+            return pd.DataFrame({"n": pd.Series(dtype="int64"), "mean": pd.Series(dtype="float64"),
+                                 "std": pd.Series(dtype="float64")})
+        return pd.concat(parts).sort_index()
 
     def finish(self, *, label_names: Sequence[str], train_counts: pd.DataFrame | None = None) -> pd.DataFrame:
         """The ``driver_words`` table (see :func:`driver_words`)."""
@@ -111,11 +134,7 @@ class DriverWordCounts:
                                  "n_in_errors": "int64", "n_occurrences": "int64",
                                  **{train_count_column(lab): "int64" for lab in label_names}})
         words = pd.Index(list(self._drivers), name="word")
-        occ = pd.DataFrame({"code": np.concatenate(self._codes) if self._codes else np.zeros(0, dtype=np.int64),
-                            "score_pred": np.concatenate(self._scores) if self._scores else np.zeros(0)})
-        stats = occ.groupby("code")["score_pred"].agg(
-            n="size", mean="mean", std=lambda s: float(np.std(s.to_numpy(dtype=np.float64)))
-        ).reindex(np.arange(len(words)))
+        stats = self._score_stats().reindex(np.arange(len(words)))
         tag = self.tags.most_frequent()
         out = pd.DataFrame(
             {

@@ -232,7 +232,8 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
 
         t0 = time.perf_counter()
         if streamed:  # two passes over the chunks; driver words and POS statistics counted in the first
-            tables_f = findings_of_blocks(prep, lambda: attribution_blocks(writer), config)
+            tables_f = findings_of_blocks(prep, lambda: attribution_blocks(writer), config,
+                                          spill_dir=writer.scratch_dir)
             found, words, pos_table = tables_f.found, tables_f.driver_words, tables_f.pos_stats
             timings["driver_statistics"] = time.perf_counter() - t0  # fused: the statistics, driver words, POS
             timings["findings"] = timings["driver_statistics"]  # ... in the same passes (both keys: the whole)

@@ -9,14 +9,18 @@ the box.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from audit._spill import Spill
 from audit.store.schemas import columns
 
 VERB_TAGS = frozenset({"VB", "VBD", "VBG", "VBN", "VBP", "VBZ"})
 
 POS_STATS_COLUMNS = columns("pos_stats")  # the schema in audit/store/schemas.py
+_SCORE = np.dtype([("score", "<f8")])
 
 
 def merge_verbs(tag: str) -> str:
@@ -43,26 +47,34 @@ def box_stats(values: np.ndarray) -> dict[str, float]:
 
 class PosScores:
     """:func:`pos_stats` accumulated block by block (:meth:`add`, then :meth:`finish`).  Quartiles and
-    whiskers are order statistics, not sums, so every score is kept -- as one float64 per token (8 bytes,
-    no string), grouped by tag; the table is identical to :func:`pos_stats` of the assembled tokens."""
+    whiskers are order statistics, not sums, so every score is kept -- one float64 per token (8 bytes, no
+    string) in a :class:`~audit._spill.Spill` bucketed by tag (on disk past ``memory_rows`` scores);
+    :meth:`finish` reads one tag at a time, so the peak is the most frequent tag's scores, not the run's.
+    The table is identical to :func:`pos_stats` of the assembled tokens."""
 
-    def __init__(self, *, score_column: str = "score_pred") -> None:
+    def __init__(self, *, score_column: str = "score_pred", memory_rows: int | None = None,
+                 spill_dir: Path | None = None) -> None:
         self.score_column = score_column
-        self._scores: dict[str, list[np.ndarray]] = {}
+        self._tags: dict[str, int] = {}
+        self._scores = Spill(_SCORE, memory_rows=memory_rows, directory=spill_dir, name="pos-scores")
 
     def add(self, token_attributions: pd.DataFrame) -> None:
         if token_attributions.empty:
             return
-        tags = token_attributions["pos"].astype(str).map(merge_verbs).to_numpy()
-        scores = token_attributions[self.score_column].to_numpy(dtype=np.float64)
-        for tag, idx in pd.Series(np.arange(len(tags))).groupby(tags).groups.items():
-            self._scores.setdefault(str(tag), []).append(scores[np.asarray(idx)])
+        tags = token_attributions["pos"].astype(str).map(merge_verbs)
+        for tag in pd.unique(tags):
+            self._tags.setdefault(str(tag), len(self._tags))
+        rows = np.empty(len(tags), dtype=_SCORE)
+        rows["score"] = token_attributions[self.score_column].to_numpy(dtype=np.float64)
+        self._scores.append(tags.map(self._tags).to_numpy(dtype=np.int64), rows)
 
     def finish(self) -> pd.DataFrame:
-        if not self._scores:
+        if not self._tags:
             return pd.DataFrame({c: pd.Series(dtype="object" if c == "pos" else "float64")
                                  for c in POS_STATS_COLUMNS}).astype({"n": "int64"})
-        rows = [{"pos": tag, **box_stats(np.concatenate(parts))} for tag, parts in sorted(self._scores.items())]
+        rows = [{"pos": tag, **box_stats(self._scores.bucket(self._tags[tag])["score"])}
+                for tag in sorted(self._tags)]
+        self._scores.close()
         out = pd.DataFrame(rows, columns=POS_STATS_COLUMNS)
         out = out.sort_values(["median", "pos"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
         return out.astype({"n": "int64"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -74,20 +75,22 @@ def _reat_word_drivers(pred: pd.DataFrame, toks: pd.DataFrame, config: NightlyCo
                            top_k=config.findings.top_k, levels=("word",))
 
 
-def findings_of_blocks(prep: Prepared, blocks: Callable[[], Iterable[Block]], config: NightlyConfig
-                       ) -> FindingsTables:
+def findings_of_blocks(prep: Prepared, blocks: Callable[[], Iterable[Block]], config: NightlyConfig, *,
+                       spill_dir: Path | None = None) -> FindingsTables:
     """Every findings table from the run given block by block (two passes, no table assembled): see
     :func:`~audit.findings.analyze.analyze_blocks`; driver words and POS statistics are accumulated in
-    its first pass."""
-    words = DriverWordCounts(words_only=config.findings.words_only)
-    pos = PosScores()
+    its first pass.  Rows kept for ranks and quantiles go to disk under ``spill_dir`` past
+    :data:`audit._spill.SPILL_ROWS` (the job passes its run's scratch folder)."""
+    words = DriverWordCounts(words_only=config.findings.words_only, spill_dir=spill_dir)
+    pos = PosScores(spill_dir=spill_dir)
 
     def count(block: Block) -> None:
         pred, toks, _ = block
         words.add(pred, toks, _reat_word_drivers(pred, toks, config))
         pos.add(toks)
 
-    found = analyze_blocks(blocks, model=prep.model, config=config.findings, seed=config.seed, on_block=count)
+    found = analyze_blocks(blocks, model=prep.model, config=config.findings, seed=config.seed, on_block=count,
+                           spill_dir=spill_dir)
     for _, toks, _ in blocks():  # the driver words are known now: their scores, for mean and std
         words.add_scores(toks)
     return FindingsTables(found=found, pos_stats=pos.finish(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,23 +134,25 @@ def analyze(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.
 
 def analyze_blocks(blocks: Callable[[], Iterable[Block]], *, model: AuditModel, config: FindingsConfig | None = None,
                    stopwords: Collection[str] | None = None, seed: int = 0,
-                   on_block: Callable[[Block], None] | None = None) -> Findings:
+                   on_block: Callable[[Block], None] | None = None, spill_dir: Path | None = None) -> Findings:
     """:func:`analyze` of a run given as blocks of whole texts in table order (e.g. the store chunks of a
     ``stream: true`` run), in two passes over ``blocks()`` and without assembling the run's tables.
 
     Pass 1 counts what the association tests need (:class:`~audit.findings.association.WholeRun`) and calls
     ``on_block`` with each block (other per-block aggregates: driver words, POS statistics); pass 2 keeps
     only the rows of the errors whose counterfactuals are tested (all of them, or the seeded sample of
-    ``max_error_texts``).  Same tables as :func:`analyze` of the assembled run, whatever the split."""
+    ``max_error_texts``).  Same tables as :func:`analyze` of the assembled run, whatever the split.
+    The rows the contrast test ranks go to disk under ``spill_dir`` (default ``TMPDIR``) past
+    :data:`audit._spill.SPILL_ROWS` (see :class:`~audit.findings.association.WholeRun`)."""
     cfg = _config(config)
     stops = default_stopwords() if stopwords is None else frozenset(stopwords)
-    whole = WholeRun(phrases=cfg.phrases)
+    whole = WholeRun(phrases=cfg.phrases, spill_dir=spill_dir)
     for block in blocks():
         pred, toks, segs = block
         whole.add(build_inputs(pred, toks, segs, top_k=cfg.top_k, stopwords=stops))
         if on_block is not None:
             on_block(block)
-    n_errors = int(whole.docs()["error"].sum())
+    n_errors = whole.n_errors()
     chosen = sample_errors(n_errors, cap=cfg.max_error_texts, seed=seed)
     parts: list[Block] = []
     first = 0
@@ -180,7 +183,10 @@ def _analyze(inp: Inputs, predictions: pd.DataFrame, token_scores: pd.DataFrame,
 
     cfg = config
     batch = VariantBatch()
-    dplan = plan_driver_variants(inp, cfg, batch, whole=whole) if drivers else None
+    try:
+        dplan = plan_driver_variants(inp, cfg, batch, whole=whole) if drivers else None
+    finally:
+        whole.close()  # its presence rows (on disk when spilled) are read once, by the association tests
     rplan = None
     if reasons:
         segs = segments if segments is not None and not segments.empty else pd.DataFrame(

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from audit.findings._inputs import Inputs
-from audit.findings.association import WholeRun, _association, _in_scope, _presence, _scopes
+from audit.findings.association import WholeRun, _in_scope, _presence, _scopes
 from audit.findings.config import FindingsConfig
 from audit.findings.counterfactual import VariantBatch
 from audit.findings.stats import bh_qvalues, sign_test_greater, wilson_interval
@@ -149,15 +149,15 @@ def plan_driver_variants(inp: Inputs, config: FindingsConfig, batch: VariantBatc
 
     ``whole`` holds the run-wide counts (default: ``inp`` alone); ``inp`` then holds only the texts whose
     counterfactuals are tested (every error, or the sample :func:`~audit.findings.analyze.analyze` drew)."""
+    own = whole is None
     if whole is None:
         whole = WholeRun(phrases=config.phrases)
         whole.add(inp)
     units = whole.units()
     scopes = _scopes(whole)
-    all_pres, all_docs = whole.presence(), whole.docs()
-    association = {scope: _association(_in_scope(all_pres, scope), _in_scope(all_docs, scope), config)
-                   for scope in scopes}
-    del all_pres
+    association = whole.association(config)
+    if own:
+        whole.close()
     pres = _presence(inp, whole)
     supported_any = pd.Series(False, index=units["uid"])
     for scope in scopes:

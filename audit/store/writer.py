@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 CHUNKS = "chunks"
+SCRATCH = "_scratch"
+"""Under :data:`CHUNKS`: the stages' temporary files (rows spilled to disk); dropped with the chunks."""
 
 
 class _Store(Protocol):
@@ -98,6 +100,14 @@ class RunWriter:
         if index < 0:
             raise StoreError(f"chunk index must be >= 0, got {index}")
         return self.staging_dir / CHUNKS / _check_name(stage, "stage") / f"{index:06d}.parquet"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """A folder for this run's temporary files (e.g. the findings' spilled rows), on the store's disk:
+        inside the chunks folder, so sealing the published run removes whatever a killed job left."""
+        path = self.staging_dir / CHUNKS / SCRATCH
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def has_chunk(self, stage: str, index: int) -> bool:
         return self._chunk_path(stage, index).is_file()

@@ -98,6 +98,10 @@ def summarize(records: list[dict[str, Any]], seconds: float, validity_rate: floa
     }
 
 
+RECIPE_ROUND = "round-3 strict recipe, shipped thresholds"
+"""Which strict recipe the report describes (round 3: scope check, POS-tagger fix, more fixed expressions; the
+round-2 thresholds kept).  Update it with the recipe; the thresholds themselves are read from the code."""
+
 WARM_UP = ["a", "warm", ",", "funny", ",", "engaging", "film", "."]
 """Attacked once, untimed, before each method's timed run (one-time loads: WordNet, vectors, tagger)."""
 
@@ -148,14 +152,58 @@ def run_peer(model: AuditModel, chosen: list[tuple[int, list[str], int]], config
     return out, time.perf_counter() - t0
 
 
+THRESHOLD_PARAMS: dict[str, tuple[str, str]] = {
+    "prior_weight": ("sense", "prior_weight"),
+    "min_substitute_share": ("sense", "min_substitute_share"),
+    "min_sense_prior": ("sense", "min_sense_prior"),
+    "max_zipf_drop": ("naturalness", "max_zipf_drop"),
+    "min_zipf": ("naturalness", "min_zipf"),
+    "min_cosine": ("closeness", "min_cosine"),
+    "max_shift": ("sentiment", "max_shift"),
+    "context_min_cosine": ("context_meaning", "min_cosine"),
+}
+"""``calibrate_validity.py``'s threshold keys -> (built-in check, parameter) in ``audit/attack/registry.py``."""
+
+
+def shipped_thresholds() -> dict[str, float]:
+    """The strict recipe's thresholds as the code ships them: the parameter defaults of the built-in checks."""
+    from audit.attack.registry import BUILTINS
+
+    return {key: BUILTINS[check][1].model_fields[param].default for key, (check, param) in THRESHOLD_PARAMS.items()}
+
+
+def shipped_row(res: dict[str, Any]) -> str:
+    """Which thresholds row of ``validity.json`` (``chosen`` or ``defaults_before``) equals the code's defaults.
+
+    The grid's choice is not necessarily what ships (round 3 kept the round-2 thresholds): the row whose
+    thresholds equal the shipped defaults is the one whose held-out precision describes the recipe.
+    Raises ``ValueError`` if neither does (the report would describe a recipe that does not ship)."""
+    shipped = shipped_thresholds()
+
+    def same(th: Any) -> bool:
+        return (isinstance(th, dict) and set(th) == set(shipped)
+                and all(math.isclose(float(th[k]), float(shipped[k]), abs_tol=1e-9) for k in shipped))
+
+    for key in ("defaults_before", "chosen"):
+        if same(res.get(key)) and key in res.get("heldout", {}):
+            return key
+    raise ValueError(f"validity.json: neither 'chosen' ({res.get('chosen')}) nor 'defaults_before' "
+                     f"({res.get('defaults_before')}) equals the shipped strict thresholds {shipped}; "
+                     "rerun benchmarks/calibrate_validity.py calibrate")
+
+
 def validity_rates(path: Path) -> dict[str, Any]:
-    """Validity of what each recipe lets through, from the held-out half (``calibrate_validity.py``)."""
+    """Validity of what each recipe lets through, from the held-out pairs (``calibrate_validity.py``).
+
+    Strict: the held-out row of the thresholds that ship (:func:`shipped_row`), not the grid's choice."""
     if not path.is_file():
         return {}
     res = json.loads(path.read_text(encoding="utf-8"))
-    strict = res["heldout"]["chosen"]
+    row = shipped_row(res)
+    strict = res["heldout"][row]
     loose = res.get("loose_heldout") or res["heldout"]["loose (accept all)"]
     return {"strict": strict["precision"], "strict_ci": strict["precision_ci"], "strict_n": strict["accepted"],
+            "strict_row": row, "strict_thresholds": res[row],
             "loose": loose["precision"], "loose_ci": loose["precision_ci"], "loose_n": loose["accepted"]}
 
 
@@ -169,7 +217,9 @@ def verdicts(model_rows: list[dict[str, Any]], rates: dict[str, Any]) -> list[st
     if rates.get("strict") is not None:
         met = rates["strict"] >= 0.9
         lo, hi = rates["strict_ci"]
-        out.append(f"validity: {100 * rates['strict']:.1f}% of what strict lets through is valid on the held-out pairs of the labelled set "
+        row = rates.get("strict_row", "?")
+        out.append(f"validity: {100 * rates['strict']:.1f}% of what strict ({RECIPE_ROUND}; validity.json row `{row}`) lets through "
+                   "is valid on the held-out pairs of the labelled set "
                    f"(95% CI {100 * lo:.1f}-{100 * hi:.1f}%, {rates['strict_n']} accepted pairs): goal >= 90% "
                    f"{'met' if met else 'NOT met'}")
     for m in model_rows:
@@ -292,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         f"of the text; ours also has its query budget of {strict.query_budget}"),
         ("queries: ours = initial prediction + REAT passes (one forward+backward per round, counted as one) + candidate "
         "texts; TextAttack = its count of unique texts sent to the model"),
-        ("validity rate: precision of the calibrated strict filter on the held-out pairs of the labelled set (strict rows), "
+        (f"strict recipe: {RECIPE_ROUND} (the code's defaults in audit/attack/registry.py: "
+         f"{json.dumps(rates.get('strict_thresholds'))}); validity rate: precision of the strict filter with these "
+         f"thresholds (validity.json row `{rates.get('strict_row')}`) on the held-out pairs of the labelled set (strict rows), "
         "and the valid share of the held-out loose candidates (loose rows); estimated valid success = success x that rate. "
         "The labelled pairs are single swaps; a variant with k swaps is valid only if all are, so the estimate is optimistic "
         "for multi-swap variants"),

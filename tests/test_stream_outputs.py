@@ -169,6 +169,11 @@ def test_the_kept_rows_are_the_attack_targets_whatever_the_chunking(tmp_path: Pa
         pd.testing.assert_frame_equal(adversarial.attack_targets(kept, max_texts=4).reset_index(drop=True),
                                       adversarial.attack_targets(df, max_texts=4).reset_index(drop=True),
                                       check_exact=True)
+    off = cfg.model_copy(update={"attack": cfg.attack.model_copy(update={"enabled": False})})
+    counts, kept = job_module.streamed_predictions(writer, off, probes=True)  # attack off: counts only
+    assert kept.empty and _same(counts.metrics(), prediction_metrics(df))
+    assert _same(per_dataset_metrics(counts, df.iloc[:0], truncated={}, skipped_rows=[]),
+                 per_dataset_metrics(df, df.iloc[:0], truncated={}, skipped_rows=[]))
     writer.fail("test over")
 
 

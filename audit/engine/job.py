@@ -339,7 +339,8 @@ def streamed_predictions(writer: RunWriter, config: NightlyConfig, *, probes: bo
     targets = pd.DataFrame()
     parts: list[pd.DataFrame] = []  # rows kept for good (an uncapped selection, the probed texts)
     offset = 0
-    for _, chunk in writer.iter_chunks(STAGE_PRED, columns=_STREAM_PRED):
+    columns = _STREAM_PRED if keep_targets else ["dataset", "correct", "completeness_delta"]  # no text: counts only
+    for _, chunk in writer.iter_chunks(STAGE_PRED, columns=columns):
         counts.add(chunk)
         chunk = chunk.set_axis(pd.RangeIndex(offset, offset + len(chunk)))  # the row's place in the table
         offset += len(chunk)

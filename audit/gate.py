@@ -101,7 +101,7 @@ def evaluate_gate(config: GateConfig, metrics: dict[str, Any], diff: RunDiff | N
         if diff is None:
             check("max_new_failures", config.max_new_failures, None, None, "no previous run to compare with")
         else:
-            n_new = len(diff.new_failures)
+            n_new = diff.new_failure_count  # exact: the listed rows are capped (MAX_LISTED_FAILURES)
             check("max_new_failures", config.max_new_failures, float(n_new), n_new <= config.max_new_failures,
                   "new failures vs previous run")
     if config.max_new_confirmed_drivers is not None:

@@ -186,6 +186,20 @@ def diff_frames(diff: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     return {"fixed": fixed, "broken": broken, "drivers": pd.DataFrame(words, columns=["word", "change"])}
 
 
+def diff_failure_counts(diff: Mapping[str, Any]) -> dict[str, int]:
+    """``{"fixed": n, "broken": n}``: every fixed / new failure of the diff (exact; the listed rows of
+    :func:`diff_frames` are capped at :data:`audit.store.diff.MAX_LISTED_FAILURES`)."""
+    from audit.store.diff import failure_counts
+
+    broken, fixed = failure_counts(diff)
+    return {"fixed": fixed, "broken": broken}
+
+
+def not_listed_note(total: int, listed: int) -> str:
+    """``"N more not listed"`` when the diff's list of rows is capped, else ''."""
+    return f"{total - listed} more not listed" if total > listed else ""
+
+
 def _count(value: Any) -> int | None:
     if isinstance(value, (list, tuple)):
         return len(value)

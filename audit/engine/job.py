@@ -52,6 +52,7 @@ from audit.engine.stream_findings import (  # noqa: F401 (FindingsTables re-expo
 )
 from audit.findings import Findings, analyze, confirmed_drivers
 from audit.gate import GateResult, evaluate_gate
+from audit.metrics import PredictionCounts
 from audit.store import RunDiff, RunRecord, RunStore, RunWriter, diff_runs
 
 log = logging.getLogger(__name__)
@@ -121,20 +122,23 @@ def write_attribution_chunks(writer: RunWriter, prep: Prepared, config: NightlyC
                         progress=progress, on_chunk=on_chunk)
 
 
-def compute_metrics(predictions: pd.DataFrame, variants: pd.DataFrame, *, n_truncated: int,
+def compute_metrics(predictions: pd.DataFrame | PredictionCounts, variants: pd.DataFrame, *, n_truncated: int,
                     max_len: int | None, truncated: dict[str, int] | None = None,
                     skipped_rows: list[dict[str, Any]] | None = None,
                     driver_stats: pd.DataFrame | None = None) -> dict[str, Any]:
-    """The manifest's metrics; each headline metric is defined once, in :mod:`audit.metrics`."""
+    """The manifest's metrics; each headline metric is defined once, in :mod:`audit.metrics`.
+
+    ``predictions`` is the whole table, or (streamed job) the counts accumulated chunk by chunk."""
     from audit import metrics as headline
 
+    counts = predictions if isinstance(predictions, PredictionCounts) else PredictionCounts.of(predictions)
     # max_completeness_delta keeps NaN (skipna=False): one NaN delta is a gate breach
-    metrics: dict[str, Any] = headline.prediction_metrics(predictions)
+    metrics: dict[str, Any] = counts.metrics()
     metrics.update({"n_truncated": int(n_truncated), "max_len": max_len})
     metrics.update(headline.attack_metrics(variants))
     metrics.update(headline.findings_metrics(driver_stats))
     metrics["n_skipped_rows"] = len(skipped_rows or [])
-    metrics["per_dataset"] = headline.per_dataset_metrics(predictions, variants, truncated=truncated or {},
+    metrics["per_dataset"] = headline.per_dataset_metrics(counts, variants, truncated=truncated or {},
                                                           skipped_rows=skipped_rows or [])
     return metrics
 
@@ -222,8 +226,7 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
             write_attribution_chunks(writer, prep, config, progress=progress, on_chunk=on_chunk, executor=executor)
             for name, stage in FINAL_CHUNK_TABLES.items():
                 writer.write_table_from_chunks(name, stage)
-            # one row per text, without the probability lists (in the final table; no stage here reads them)
-            predictions = writer.read_chunks(STAGE_PRED, columns=_STREAM_PRED)
+            predictions = pd.DataFrame()  # never all of them: counted and picked in one pass below
             tokens = segments = pd.DataFrame()
         else:
             predictions, tokens, segments = run_attribution(writer, prep, config, progress=progress,
@@ -250,6 +253,9 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
 
         t0 = time.perf_counter()
         flips = _flip_probes_run(config, words)
+        counts: pd.DataFrame | PredictionCounts = predictions
+        if streamed:  # the metrics' counts, and only the prediction rows the attack stage reads
+            counts, predictions = streamed_predictions(writer, config, probes=flips)
         if streamed and flips and config.attack.enabled:  # the probed texts' POS tags (attack.flip_max_texts)
             tokens = _probed_tags(writer, config.attack.flip_max_texts)
         variants, flip_rates = adversarial.run_attacks(
@@ -271,7 +277,7 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
             if not (streamed and name in FINAL_CHUNK_TABLES):
                 writer.write_table(name, df)
         del tokens, segments
-        metrics = compute_metrics(predictions, variants, n_truncated=prep.n_truncated, max_len=config.max_len,
+        metrics = compute_metrics(counts, variants, n_truncated=prep.n_truncated, max_len=config.max_len,
                                   truncated=prep.truncated, skipped_rows=prep.skipped_rows,
                                   driver_stats=found.driver_stats)
 
@@ -316,6 +322,45 @@ def _attack_texts(predictions: pd.DataFrame, config: NightlyConfig, *, probes: b
     probed = predictions[["dataset", "example_id"]] if cap is None else predictions.loc[
         predictions["example_id"].to_numpy() < cap, ["dataset", "example_id"]]
     return pd.concat([targets, probed], ignore_index=True)
+
+
+def streamed_predictions(writer: RunWriter, config: NightlyConfig, *, probes: bool,
+                         ) -> tuple[PredictionCounts, pd.DataFrame]:
+    """One pass over the prediction chunks (one chunk in memory at a time): the counts of the prediction
+    metrics (:class:`~audit.metrics.PredictionCounts`), and only the prediction rows the attack stage reads,
+    in table order: its targets (:func:`~audit.engine.adversarial.attack_targets`, kept as a running
+    selection: the first ``attack.max_texts`` candidates of each dataset) plus, with ``probes``, the texts
+    the driver-word flip probes visit (example_id < ``attack.flip_max_texts``).  Both are capped by the
+    config; with ``attack.max_texts`` None every correctly classified text is a target (every text with
+    ``attack.attack_misclassified``), and with ``attack.flip_max_texts`` None every text is probed: then
+    the rows kept are O(N) by nature.  With the attack disabled no row is kept."""
+    counts = PredictionCounts()
+    cfg = config.attack
+    keep_targets, keep_probed = cfg.enabled, cfg.enabled and probes
+    targets = pd.DataFrame()
+    parts: list[pd.DataFrame] = []  # rows kept for good (an uncapped selection, the probed texts)
+    offset = 0
+    columns = _STREAM_PRED if keep_targets else ["dataset", "correct", "completeness_delta"]  # no text: counts only
+    for _, chunk in writer.iter_chunks(STAGE_PRED, columns=columns):
+        counts.add(chunk)
+        chunk = chunk.set_axis(pd.RangeIndex(offset, offset + len(chunk)))  # the row's place in the table
+        offset += len(chunk)
+        if keep_targets:
+            if cfg.max_texts is None:
+                parts.append(adversarial.attack_targets(chunk, max_texts=None, include_errors=cfg.attack_misclassified))
+            else:  # the first max_texts of each dataset so far: bounded whatever the number of chunks
+                both = chunk if targets.empty else pd.concat([targets, chunk])
+                targets = adversarial.attack_targets(both, max_texts=cfg.max_texts,
+                                                     include_errors=cfg.attack_misclassified)
+        if keep_probed:
+            cap = cfg.flip_max_texts
+            parts.append(chunk if cap is None else chunk[chunk["example_id"].to_numpy() < cap])
+    frames = [f for f in (targets, *parts) if len(f)]
+    if not frames:
+        return counts, pd.DataFrame(columns=_STREAM_PRED)
+    kept = pd.concat(frames)
+    kept = kept[~kept.index.duplicated()].sort_index(kind="stable")
+    return counts, kept.reset_index(drop=True)
 
 
 def _probed_tags(writer: RunWriter, cap: int | None) -> pd.DataFrame:

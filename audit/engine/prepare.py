@@ -143,20 +143,22 @@ def attack_tokens(prep: Prepared, predictions: pd.DataFrame, *, max_len: int | N
     """Per-dataset tokens for the attack stage: ``prep.tokens``, or re-tokenized from the predictions'
     texts when the datasets were streamed.  With ``only`` (rows with dataset and example_id: the texts
     to attack) a streamed run tokenizes just those; every other text gets an empty (shared) list, so the
-    stage holds the attacked texts' tokens plus one pointer per text (see docs/scale-out.md)."""
+    stage holds the attacked texts' tokens plus one pointer per text (see docs/scale-out.md).
+
+    The lists are indexed by example_id: ``predictions`` may hold only some rows of each dataset (the
+    streamed job keeps just the ones the attack reads); a list runs up to its largest example_id."""
     if not prep.scanned:
         return prep.tokens
     wanted = None if only is None else set(zip(only["dataset"].astype(str), only["example_id"].astype(int)))
     none: list[str] = []
     out: dict[str, list[list[str]]] = {}
     for name, group in predictions.groupby("dataset", sort=False):
-        group = group.sort_values("example_id", kind="mergesort")
-        toks: list[list[str]] = []
-        for ex, text in zip(group["example_id"], group["text"], strict=True):
-            if wanted is not None and (str(name), int(ex)) not in wanted:
-                toks.append(none)
+        ids = [int(ex) for ex in group["example_id"]]
+        toks: list[list[str]] = [none] * (max(ids) + 1)
+        for ex, text in zip(ids, group["text"], strict=True):
+            if wanted is not None and (str(name), ex) not in wanted:
                 continue
             t = prep.model.tokenize(str(text))
-            toks.append(t[:max_len] if max_len else t)
+            toks[ex] = t[:max_len] if max_len else t
         out[str(name)] = toks
     return out

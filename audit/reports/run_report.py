@@ -14,7 +14,8 @@ the data-provenance sections in :mod:`audit.reports._provenance`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +28,60 @@ from audit.reports._format import _CONTROLS, _METRICS, _fmt, _heatmap, _html_esc
 from audit.reports._provenance import ProvenanceSections
 from audit.store._atomic import store_error, write_bytes_atomic
 from audit.store.diff import RunDiff
+from audit.store.records import iter_parquet
 from audit.store.runs import RunRecord, RunWriter
 from audit.store.schemas import labels_from_columns
 
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 10
+PREDICTION_BATCH_ROWS = 65_536
+"""Rows per record batch when the report reads ``predictions`` for its top errors."""
 TOP_WORDS = 20
+
+
+def top_failures(batches: Iterable[pd.DataFrame], n: int) -> pd.DataFrame:
+    """The ``n`` errors (``correct`` False) with the highest ``prob_pred`` (the first ``n`` errors without
+    that column), ties in table order: a running top-``n`` over ``batches`` (the table whole, or in
+    record batches in table order), so memory holds ``n`` rows plus one batch.  The sort is stable: the
+    top of the running top plus the next batch is the top of the whole table, ties included."""
+    top: pd.DataFrame | None = None
+    for batch in batches:
+        wrong = batch[~batch["correct"].astype(bool)]
+        both = wrong if top is None else pd.concat([top, wrong])
+        if "prob_pred" in both:
+            both = both.sort_values("prob_pred", ascending=False, kind="stable")
+        top = both.head(n)
+    return top if top is not None else pd.DataFrame()
+
+
+def _streamed_failures(batches: Iterator[pd.DataFrame], n: int) -> pd.DataFrame:
+    """:meth:`_Report.failures` of a ``predictions`` table read in batches (same rows, same order)."""
+    first = next(batches, None)
+    if first is None or "correct" not in first:  # empty, or no outcomes: failures() shows the rows (here the first batch)
+        return first if first is not None else pd.DataFrame()
+    return top_failures(itertools.chain([first], batches), n)
 
 
 class _Report(ProvenanceSections):
     def __init__(self, manifest: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], diff: RunDiff | None,
                  labels: list[str], max_samples: int) -> None:
         self.m, self.t, self.diff, self.labels, self.n = manifest, tables, diff, labels, max_samples
+        self._failures: pd.DataFrame | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         df = self.t.get(name)
         return df if df is not None else pd.DataFrame()
 
     def failures(self) -> pd.DataFrame:
+        """The top ``max_samples`` errors by ``prob_pred`` (see :func:`top_failures`); precomputed when the
+        report read ``predictions`` in batches (:func:`write_run_report`)."""
+        if self._failures is not None:
+            return self._failures
         preds = self.table("predictions")
         if preds.empty or "correct" not in preds:
             return preds
-        wrong = preds[~preds["correct"].astype(bool)]
-        return wrong.sort_values("prob_pred", ascending=False).head(self.n) if "prob_pred" in wrong else wrong.head(self.n)
+        return top_failures([preds], self.n)
 
     def flips(self) -> pd.DataFrame:
         var = self.table("variants")
@@ -152,7 +183,7 @@ class _Report(ProvenanceSections):
             d = self.diff
             out += ["", f"## Compared with {_md(d.old_run_id)}", "",
                     f"- accuracy change on the {d.n_matched} shared examples: {_fmt(d.accuracy_delta, True)}",
-                    f"- new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}",
+                    f"- new failures: {d.new_failure_count}, fixed failures: {d.fixed_failure_count}",
                     "- new confirmed driver words: " + (", ".join(_md(w) for w in d.new_driver_words) or "none")]
         out += _drivers.markdown(self.t.get("driver_stats"), self.m, top=self.top_words())
         out += ["", _md(self.sample_note())] if self.sample_note() else []
@@ -221,7 +252,7 @@ class _Report(ProvenanceSections):
             d = self.diff
             body.append(f"<h2>Compared with {e(d.old_run_id)}</h2><ul><li>accuracy change on the {d.n_matched} "
                         f"shared examples: {e(_fmt(d.accuracy_delta, True))}</li>"
-                        f"<li>new failures: {len(d.new_failures)}, fixed failures: {len(d.fixed_failures)}</li>"
+                        f"<li>new failures: {d.new_failure_count}, fixed failures: {d.fixed_failure_count}</li>"
                         f"<li>new confirmed driver words: {e(', '.join(d.new_driver_words) or 'none')}</li></ul>")
         body += _drivers.html_sections(self.t.get("driver_stats"), self.m, top=self.top_words())
         if self.sample_note():
@@ -317,11 +348,13 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
     if manifest is None:
         manifest = record.manifest if record is not None else {}
     lazy_tokens: Path | None = None
+    lazy_predictions: Path | None = None
     if tables is None:
         # the per-token tables are the run's big ones: only the sampled failures' tokens are read
         paths = {p.stem: p for p in sorted((record.path if record is not None else folder).glob("*.parquet"))}
         lazy_tokens = paths.pop("token_attributions", None)
         paths.pop("segments", None)
+        lazy_predictions = paths.pop("predictions", None)  # one row per text: only the top errors are kept
         if record is not None:
             tables = {name: record.table(name) for name in paths}
         else:
@@ -330,6 +363,10 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
     if not labels and "driver_words" in tables:
         labels = labels_from_columns(tables["driver_words"].columns)
     report = _Report(manifest, tables, diff, labels, max_samples)
+    if lazy_predictions is not None:
+        batches = (record.iter_table("predictions", batch_size=PREDICTION_BATCH_ROWS) if record is not None
+                   else iter_parquet(lazy_predictions, batch_size=PREDICTION_BATCH_ROWS))
+        report._failures = _streamed_failures(iter(batches), max_samples)
     if lazy_tokens is not None:
         report.t = {**tables, "token_attributions": _tokens_of_rows(lazy_tokens, report.failures())}
     md, page = report.markdown().translate(_CONTROLS), report.html().translate(_CONTROLS)  # no control char, ever

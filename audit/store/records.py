@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,25 @@ from audit.errors import StoreError
 from audit.store.schemas import labels_from_columns
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+TABLE_BATCH_ROWS = 65_536
+"""Rows per record batch when a run table is read in batches (:meth:`RunRecord.iter_table`)."""
+
+
+def iter_parquet(path: Path, *, columns: list[str] | None = None,
+                 batch_size: int = TABLE_BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """The Parquet file at ``path`` in record batches (``pyarrow.parquet.ParquetFile.iter_batches``) as
+    DataFrames indexed by their rows' places in the file; ``columns`` missing from the file are left out."""
+    with pq.ParquetFile(path) as pf:
+        names = pf.schema_arrow.names
+        wanted = None if columns is None else [c for c in columns if c in names]
+        offset = 0
+        for batch in pf.iter_batches(batch_size=batch_size, columns=wanted):
+            df = batch.to_pandas()
+            df.index = pd.RangeIndex(offset, offset + len(df))
+            offset += len(df)
+            yield df
 
 
 def _check_name(name: str, what: str) -> str:
@@ -62,6 +82,20 @@ class RunRecord:
                              path=self.path)
         try:
             return pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read table {name!r} of run {self.run_id} ({exc})", path=path) from exc
+
+    def iter_table(self, name: str, *, columns: list[str] | None = None,
+                   batch_size: int = TABLE_BATCH_ROWS) -> Iterator[pd.DataFrame]:
+        """Table ``name`` in record batches of at most ``batch_size`` rows, in table order (bounded memory;
+        :meth:`table` reads it whole).  Each batch keeps its rows' places in the table as its index, so the
+        batches put end to end are :meth:`table` (``columns`` missing from the file are left out)."""
+        path = self.path / f"{_check_name(name, 'table')}.parquet"
+        if not path.is_file():
+            raise StoreError(f"run {self.run_id} has no table {name!r} (has: {', '.join(self.tables()) or 'none'})",
+                             path=self.path)
+        try:
+            yield from iter_parquet(path, columns=columns, batch_size=batch_size)
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read table {name!r} of run {self.run_id} ({exc})", path=path) from exc
 

@@ -85,16 +85,20 @@ better, worse = changes[changes["verdict"] == "better"], changes[changes["verdic
 st.markdown(f"**{len(better)}** metric(s) got better, **{len(worse)}** got worse.")
 _shared.show_table(changes, key="r_changes")
 
-frames = vm.diff_frames(_shared.run_diff(root, old_id, new_id))
+run_diff = _shared.run_diff(root, old_id, new_id)
+frames, counts = vm.diff_frames(run_diff), vm.diff_failure_counts(run_diff)
 labels = _shared.labels(root, new_id)
 tab_fixed, tab_broken, tab_words = st.tabs([
-    f"Better: fixed failures ({len(frames['fixed'])})",
-    f"Worse: new failures ({len(frames['broken'])})",
+    f"Better: fixed failures ({counts['fixed']})",
+    f"Worse: new failures ({counts['broken']})",
     f"Driver words ({len(frames['drivers'])})",
 ])
-with tab_fixed:
-    _shared.show_table(_shared.named(frames["fixed"].head(500), labels), key="r_fixed")
-with tab_broken:
-    _shared.show_table(_shared.named(frames["broken"].head(500), labels), key="r_broken")
+for tab, name in ((tab_fixed, "fixed"), (tab_broken, "broken")):
+    with tab:
+        shown = frames[name].head(500)
+        _shared.show_table(_shared.named(shown, labels), key=f"r_{name}")
+        note = vm.not_listed_note(counts[name], len(shown))
+        if note:
+            st.caption(note)
 with tab_words:
     _shared.show_table(frames["drivers"], key="r_words")

@@ -32,8 +32,9 @@ every 5 s.  The whole-file reader's RSS on the same file is measured beside it.
 ``--nightly-stream --rows N [--stream-executor local|ray] [--attack-texts K]`` runs only the FULL nightly
 job with ``stream: true`` on an N-row Parquet file built by the same rule (attribution, findings, driver
 words, POS statistics, attack on K texts or off at 0, report, publish; driver-word flips off), and writes
-``scale_out_nightly.{json,md}``: wall time, the driver's peak RSS, its RSS every ``--rss-every`` seconds
-and at the end of each stage.
+``scale_out_nightly.{json,md}`` (``--name`` another name): wall time, the driver's peak RSS, its RSS
+every ``--rss-every`` seconds and at the end of each stage.  With ``--reuse DIR`` the Parquet file and
+the run store stay in DIR, so a second job there is diffed against the first (a 1M-row run diff).
 """
 
 from __future__ import annotations
@@ -413,6 +414,8 @@ def worker_nightly(args: dict[str, Any]) -> dict[str, Any]:
             "ray_rss_max_sampled_mb": max(x[2] for x in samples), "stages": marks, "timings": res.timings,
             "findings_sample": res.record.manifest.get("findings_sample"), "attack_texts": args["attack_texts"],
             "n_confirmed_drivers": res.metrics.get("n_confirmed_drivers"), "accuracy": res.metrics.get("accuracy"),
+            "n_errors": res.metrics.get("n_errors"), "previous_run_id": res.previous_run_id,
+            "diff_matched": res.diff.n_matched if res.diff is not None else None,
             "table_bytes": {p.name: p.stat().st_size for p in Path(res.record.path).glob("*.parquet")},
             "rss_over_time": [(round(a, 1), round(b, 1), round(c, 1)) for a, b, c in samples[::step]]}
 
@@ -425,7 +428,9 @@ def _nightly_md(r: dict[str, Any]) -> str:
            "", f"`stream: true`, executor `{r['executor']}`, {n:,} rows, attack "
            f"{attack}, driver-word flips off, "
            f"findings cap `max_error_texts` = {(r.get('findings_sample') or {}).get('max_error_texts')} "
-           f"(bound: {(r.get('findings_sample') or {}).get('capped')}).", "",
+           f"(bound: {(r.get('findings_sample') or {}).get('capped')}); {r.get('n_errors')} errors. "
+           + (f"The run diff compared it with the previous run in the store ({r['diff_matched']:,} matched texts)."
+              if r.get("diff_matched") is not None else "No previous run in the store: no run diff."), "",
            "| measure | value |", "|---|---|",
            f"| wall time of the job | {r['wall_s'] / 60:.1f} min |",
            f"| driver peak RSS (ru_maxrss) | {r['peak_rss_mb']:.0f} MB |",
@@ -735,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-driver-flips", action="store_true",
                     help="turn off the driver-word flip probes (a serial stage on the driver that neither executor "
                          "distributes; say so in --note)")
+    ap.add_argument("--name", default="scale_out_nightly", help="--nightly-stream: the report's file name (no suffix)")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="work in this folder and reuse the results (<run>.json) already there (a resumed benchmark)")
     ap.add_argument("--_worker", default=None)
@@ -872,8 +878,8 @@ def _main_nightly(a: argparse.Namespace) -> int:
                          f"Python {platform.python_version()}",
               "load_start": load_start, "load_end": _load(), "build_s": build_s, "note": a.note, **result}
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "scale_out_nightly.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (a.out / "scale_out_nightly.md").write_text(_nightly_md(report))
+    (a.out / f"{a.name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (a.out / f"{a.name}.md").write_text(_nightly_md(report))
     print(_nightly_md(report))
     return 0
 

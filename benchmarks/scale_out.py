@@ -185,7 +185,7 @@ def _config(args: dict[str, Any], *, executor: str, threads: int, attack_texts: 
                 datasets=[{"name": "sst2-recombined", "path": args["data"], "label_map": {"0": 0, "1": 1}}],
                 gate={"min_accuracy": 0.0})
     data["attack"] = {**data["attack"], "max_texts": attack_texts, "enabled": attack_texts > 0}
-    if args.get("no_driver_flips"):  # the driver-word flip probes: one serial stage on the driver (not distributed)
+    if args.get("no_driver_flips"):  # the driver-word flip probes (chunked on the executor since 2026-12-02)
         data["attack"].update(flip_top_words=0, flip_words=[])
     data["ray"] = {"num_actors": 2, "cpus_per_actor": 1, "batch_size": 1, "max_retries": 3}
     return parse_config(data)
@@ -738,8 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--local-2t-note", default="", help="why local-2t is missing (for the report)")
     ap.add_argument("--note", default="", help="a sentence about how this session ran, printed in the report")
     ap.add_argument("--no-driver-flips", action="store_true",
-                    help="turn off the driver-word flip probes (a serial stage on the driver that neither executor "
-                         "distributes; say so in --note)")
+                    help="turn off the driver-word flip probes (say so in --note)")
     ap.add_argument("--name", default="scale_out_nightly", help="--nightly-stream: the report's file name (no suffix)")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="work in this folder and reuse the results (<run>.json) already there (a resumed benchmark)")

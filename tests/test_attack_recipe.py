@@ -13,7 +13,7 @@ from audit.attack.estimate import RankerGuide
 from audit.attack.goal import UntargetedClassification
 from audit.attack.registry import ConstraintSpec, NaturalnessParams, build, describe, resolve
 from audit.attack.search import GreedyReatSearch, QueryCounter
-from audit.engine.adversarial import _driver_variant_rows
+from audit.engine.flips import _variant_rows
 from audit.engine.config import parse_config
 from audit.errors import ConfigError
 from tests.test_attack import FixedSwap, position_ranker, sentiment_gru
@@ -155,10 +155,10 @@ def test_driver_variant_rows_have_no_duplicates_and_no_unchanged_variant() -> No
     results = driver_flip_rates(model, texts, ["movie", "movie"], config=cfg, golds=[0])
     from audit.attack.meaning import MeaningFlagger
 
-    rows = _driver_variant_rows(results, [("d", 0)], {("d", 0): 0}, MeaningFlagger(), recipe="strict")
+    rows = _variant_rows(results, [("d", 0)], [0], MeaningFlagger(), recipe="strict")
     keys = [(r["dataset"], r["example_id"], r["variant"]) for r in rows]
     assert len(keys) == len(set(keys)) and all(r["variant"] != r["original"] for r in rows)
-    assert {r["direction"] for r in rows} == {"break"}
+    assert {r["direction"] for r in rows} == {"break"} and {r["gold"] for r in rows} == {0}
 
 
 def test_attack_metrics_report_raw_and_strict_valid_success() -> None:

@@ -80,6 +80,7 @@ class DriverFlipRate:
     n_fixes: int = 0
     n_texts_raw: int = 0
     n_flipped_raw: int = 0
+    key: int = -1  # 2 * plan index + direction (0 "from", 1 "to"): the rate's place in the run's table
 
     @property
     def rate(self) -> float:
@@ -92,22 +93,36 @@ class DriverFlipRate:
                 "n_texts_raw": self.n_texts_raw, "n_flipped_raw": self.n_flipped_raw}
 
 
-def driver_synonyms(model: AuditModel, token_lists: Sequence[Sequence[str]], word: str, *, config: AttackConfig) -> list[str]:
-    """Synonyms of ``word`` used for flip rates: declared pairs, then WordNet (by its tags in the texts, then base tags)."""
-    w = word.lower()
-    swap = WordNetSwap(
+def synonym_swap(model: AuditModel, config: AttackConfig) -> WordNetSwap:
+    """The transformation whose candidates :func:`driver_synonyms` collects (no candidate cap)."""
+    return WordNetSwap(
         vocab=model.vocab if config.require_in_vocab else None,
         max_candidates=None,
         expand_intensifiers=config.expand_intensifiers,
         extra_synonyms=config.extra_synonyms,
     )
-    found: list[str] = list(swap.extra.get(w, ()))
-    for toks in token_lists:
-        if w in toks:
-            tags = _nlp.tag(toks)
-            for i, t in enumerate(toks):
-                if t == w:
-                    found += swap.candidates(toks, tags, i)
+
+
+def text_candidates(swap: WordNetSwap, tokens: Sequence[str], word: str) -> list[str]:
+    """``swap``'s candidates for every occurrence of ``word`` in ``tokens`` (tagged here), in order, each
+    once: a text's share of :func:`driver_synonyms` (texts can be scanned in chunks and joined in order)."""
+    if word not in tokens:
+        return []
+    toks = list(tokens)
+    tags = _nlp.tag(toks)
+    found: list[str] = []
+    for i, t in enumerate(toks):
+        if t == word:
+            found += swap.candidates(toks, tags, i)
+    return list(dict.fromkeys(found))
+
+
+def finish_synonyms(model: AuditModel, swap: WordNetSwap, word: str, from_texts: Sequence[str], *,
+                    config: AttackConfig) -> list[str]:
+    """:func:`driver_synonyms` from the texts' candidates (:func:`text_candidates` of every text, in text
+    order): declared pairs first, then the texts' candidates, then WordNet's by base tag; capped."""
+    w = word.lower()
+    found: list[str] = list(swap.extra.get(w, ())) + list(from_texts)
     for tag in _BASE_TAGS:
         found += [s for s in wordnet.synonyms(w, tag, expand_intensifiers=config.expand_intensifiers)
                   if not config.require_in_vocab or s in model.vocab]
@@ -116,6 +131,23 @@ def driver_synonyms(model: AuditModel, token_lists: Sequence[Sequence[str]], wor
         if s != w and s not in out:
             out.append(s)
     return out[: config.max_candidates] if config.max_candidates is not None else out
+
+
+def driver_synonyms(model: AuditModel, token_lists: Sequence[Sequence[str]], word: str, *, config: AttackConfig) -> list[str]:
+    """Synonyms of ``word`` used for flip rates: declared pairs, then WordNet (by its tags in the texts, then base tags)."""
+    w = word.lower()
+    swap = synonym_swap(model, config)
+    return finish_synonyms(model, swap, w, [c for toks in token_lists for c in text_candidates(swap, toks, w)],
+                           config=config)
+
+
+def flip_plan(model: AuditModel, words: Sequence[str], synonyms: Sequence[Sequence[str]], *,
+              config: AttackConfig) -> list[tuple[str, str, bool]]:
+    """``(word, synonym, declared)`` of every probe, in order (``synonyms[i]``: :func:`driver_synonyms` of
+    ``words[i]``)."""
+    declared_pairs = {k: set(v) for k, v in WordNetSwap(extra_synonyms=config.extra_synonyms).extra.items()}
+    return [(w.lower(), syn, syn in declared_pairs.get(w.lower(), set()))
+            for w, syns in zip(words, synonyms, strict=True) for syn in syns]
 
 
 def _predict(model: AuditModel, batch: list[list[str]], chunk: int = 256) -> list[list[float]]:
@@ -153,7 +185,28 @@ def driver_flip_rates(
     """Flip rates for every (driver word, synonym, direction) with at least one text.
 
     ``tags``: PTB tags per text (tagged here when None); ``validator``: the strict checks
-    (default: those of ``ReatWordNetAttack(config)``)."""
+    (default: those of ``ReatWordNetAttack(config)``).  The same as :func:`flip_probes` of the
+    :func:`flip_plan` (what the nightly job runs chunk by chunk of texts)."""
+    cfg = config or AttackConfig()
+    texts = [list(t) for t in token_lists]
+    plan = flip_plan(model, words, [driver_synonyms(model, texts, w.lower(), config=cfg) for w in words], config=cfg)
+    return flip_probes(model, texts, plan, config=cfg, golds=golds, tags=tags, validator=validator)
+
+
+def flip_probes(
+    model: AuditModel,
+    token_lists: Sequence[Sequence[str]],
+    plan: Sequence[tuple[str, str, bool]],
+    *,
+    config: AttackConfig | None = None,
+    golds: Sequence[int | None] | None = None,
+    tags: Sequence[Sequence[str]] | None = None,
+    validator: Validator | None = None,
+) -> list[DriverFlipRate]:
+    """The probes of ``plan`` (``(word, synonym, declared)``, :func:`flip_plan`) on these texts: for each
+    and each direction with at least one text here, a :class:`DriverFlipRate` whose ``key`` is
+    ``2 * plan index + (0 for "from", 1 for "to")``.  Texts are independent: the probes of a run split
+    into chunks of texts add up (counts summed by key, variants joined) to the probes of the whole run."""
     cfg = config or AttackConfig()
     judge = validator if validator is not None else ReatWordNetAttack(cfg).validator
     texts = [list(t) for t in token_lists]
@@ -166,35 +219,31 @@ def driver_flip_rates(
             tag_cache[i] = list(given) if given is not None and len(given) == len(texts[i]) else _nlp.tag(texts[i])
         return tag_cache[i]
 
-    declared_pairs = {k: set(v) for k, v in WordNetSwap(extra_synonyms=cfg.extra_synonyms).extra.items()}
     base_probs: list[list[float]] | None = None
     results: list[DriverFlipRate] = []
-    for word in words:
-        w = word.lower()
-        for syn in driver_synonyms(model, texts, w, config=cfg):
-            declared = syn in declared_pairs.get(w, set())
-            for direction, old, new in (("from", w, syn), ("to", syn, w)):
-                idx = [i for i, t in enumerate(texts) if old in t]
-                if not idx:
-                    continue
-                if base_probs is None:
-                    base_probs = _predict(model, texts)
-                built = [_variant(texts[i], old, new) for i in idx]
-                after = _predict(model, [v for v, _ in built])
-                rows = []
-                for i, (v, swaps), p in zip(idx, built, after):
-                    for s in swaps:
-                        if s["pos"] == "":
-                            s["pos"] = tags_of(i)[int(str(s["position"]))]
-                    evidence = judge.variant(texts[i], swaps, tags=tags_of(i))
-                    rows.append(DriverVariant(w, syn, direction, i, texts[i], v, argmax(base_probs[i]), base_probs[i],
-                                              argmax(p), p, gold=gold_list[i], swaps=swaps, evidence=evidence,
-                                              declared=declared))
-                valid = [r for r in rows if r.valid]
-                results.append(DriverFlipRate(
-                    w, syn, direction, len(valid), sum(r.flipped for r in valid), rows, declared=declared,
-                    n_breaks=sum(r.flipped and r.probe == "break" for r in valid),
-                    n_fixes=sum(r.flipped and r.probe == "fix" for r in valid),
-                    n_texts_raw=len(rows), n_flipped_raw=sum(r.flipped for r in rows),
-                ))
+    for p, (w, syn, declared) in enumerate(plan):
+        for d, (direction, old, new) in enumerate((("from", w, syn), ("to", syn, w))):
+            idx = [i for i, t in enumerate(texts) if old in t]
+            if not idx:
+                continue
+            if base_probs is None:
+                base_probs = _predict(model, texts)
+            built = [_variant(texts[i], old, new) for i in idx]
+            after = _predict(model, [v for v, _ in built])
+            rows = []
+            for i, (v, swaps), prob in zip(idx, built, after, strict=True):
+                for s in swaps:
+                    if s["pos"] == "":
+                        s["pos"] = tags_of(i)[int(str(s["position"]))]
+                evidence = judge.variant(texts[i], swaps, tags=tags_of(i))
+                rows.append(DriverVariant(w, syn, direction, i, texts[i], v, argmax(base_probs[i]), base_probs[i],
+                                          argmax(prob), prob, gold=gold_list[i], swaps=swaps, evidence=evidence,
+                                          declared=declared))
+            valid = [r for r in rows if r.valid]
+            results.append(DriverFlipRate(
+                w, syn, direction, len(valid), sum(r.flipped for r in valid), rows, declared=declared,
+                n_breaks=sum(r.flipped and r.probe == "break" for r in valid),
+                n_fixes=sum(r.flipped and r.probe == "fix" for r in valid),
+                n_texts_raw=len(rows), n_flipped_raw=sum(r.flipped for r in rows), key=2 * p + d,
+            ))
     return results

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from audit.attack import MeaningFlagger, ReatWordNetAttack, driver_flip_rates
-from audit.engine.meta import seed_everything
+from audit.attack import ReatWordNetAttack
+from audit.engine.flips import FLIP_COLUMNS, empty_flip_rates, run_driver_flips  # noqa: F401 (re-exported)
 from audit.models.base import AuditModel
 from audit.store.schemas import columns
 
@@ -27,23 +27,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STAGE_ATTACK, STAGE_FLIPS, STAGE_DRIVER_VARIANTS = "attack", "driver_flips", "driver_variants"
+STAGE_ATTACK = "attack"
 
 VARIANT_COLUMNS = columns("variants")
-FLIP_COLUMNS = columns("driver_flip_rates")
 _BOOL_COLS = ["flipped", "verified", "constrained", "valid", "declared"]
-_FLIP_TYPES = {"n_texts": "int64", "n_flipped": "int64", "rate": "float64", "declared": "bool", "n_breaks": "int64",
-               "n_fixes": "int64", "n_texts_raw": "int64", "n_flipped_raw": "int64"}
 _INT_COLS = ["variant_id", "example_id", "gold", "pred_before", "pred_after", "queries", "words_changed"]
 
 
 def empty_variants() -> pd.DataFrame:
     df = pd.DataFrame({c: pd.Series(dtype="object") for c in VARIANT_COLUMNS})
     return df.astype({c: "int64" for c in _INT_COLS} | {c: "bool" for c in _BOOL_COLS})
-
-
-def empty_flip_rates() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in FLIP_COLUMNS}).astype(_FLIP_TYPES)
 
 
 def describe_attack(config: NightlyConfig) -> dict[str, Any]:
@@ -121,91 +114,18 @@ def run_attacks(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(variants, driver_flip_rates)`` tables; empty (with columns) when the attack is disabled.
 
-    The per-text attacks run on ``executor`` (default: this process); the driver-word flip rates are
-    one chunk and run here."""
+    The per-text attacks and the driver-word flip probes (:mod:`audit.engine.flips`) run chunk by chunk
+    on ``executor`` (default: this process)."""
     if not config.attack.enabled:
         log.info("attack stage disabled by the config")
         return empty_variants(), empty_flip_rates()
     variants = run_text_attacks(writer, model, predictions, tokens, config, progress=progress, on_chunk=on_chunk,
                                 executor=executor)
     driver_variants, flips = run_driver_flips(writer, model, predictions, token_table, tokens, words, config,
-                                              on_chunk=on_chunk)
+                                              on_chunk=on_chunk, executor=executor, progress=progress)
     frames = [f for f in (variants, driver_variants) if len(f)]
     all_variants = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return normalize_variants(all_variants), flips
-
-
-def _driver_variant_rows(
-    results: list[Any], keys: list[tuple[str, int]], golds: dict[tuple[str, int], int], flagger: MeaningFlagger,
-    *, recipe: str,
-) -> list[dict[str, Any]]:
-    """One row per distinct driver variant (the same variant of a text reached twice is kept once)."""
-    flag_cache: dict[tuple[str, str, str], list[str]] = {}
-    seen: set[tuple[str, int, tuple[str, ...]]] = set()
-    rows = []
-    for rate in results:
-        for v in rate.variants:
-            ds, ex = keys[v.text_index]
-            key = (ds, ex, tuple(v.variant))
-            if key in seen or v.variant == v.original:
-                continue
-            seen.add(key)
-            flags: set[str] = set()
-            for s in v.swaps:
-                if s["pos"] == "DT":
-                    continue
-                fkey = (str(s["original"]), str(s["replacement"]), str(s["pos"]))
-                if fkey not in flag_cache:
-                    flag_cache[fkey] = flagger.flags(*fkey)
-                flags.update(flag_cache[fkey])
-            evidence = v.evidence.to_dict() if v.evidence is not None else {}
-            rows.append({
-                "variant_id": -1, "kind": "driver", "example_id": ex, "dataset": ds,
-                "original": " ".join(v.original), "variant": " ".join(v.variant),
-                "swaps": json.dumps(v.swaps, ensure_ascii=False, sort_keys=True), "gold": golds[(ds, ex)],
-                "pred_before": int(v.pred_before), "probs_before": list(v.probs_before),
-                "pred_after": int(v.pred_after), "probs_after": list(v.probs_after), "flipped": bool(v.flipped),
-                "verified": True, "queries": 1, "words_changed": sum(a != b for a, b in zip(v.original, v.variant)),
-                "meaning_flags": sorted(flags), "constrained": not flags, "recipe": recipe, "valid": v.valid,
-                "direction": v.probe, "declared": bool(v.declared),
-                "evidence": json.dumps(evidence, ensure_ascii=False, sort_keys=True),
-            })
-    return rows
-
-
-def run_driver_flips(
-    writer: RunWriter, model: AuditModel, predictions: pd.DataFrame, token_table: pd.DataFrame,
-    tokens: dict[str, list[list[str]]], words: pd.DataFrame, config: NightlyConfig, *,
-    on_chunk: Callable[[str, int], None] | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Flip rates of swapping the top driver words with their synonyms, and every such variant (one chunk each)."""
-    top = words.sort_values("rank")["word"].head(config.attack.flip_top_words).astype(str).tolist() if len(words) else []
-    top = list(dict.fromkeys(top + [w.lower() for w in config.attack.flip_words]))
-    if not top:
-        return pd.DataFrame(), empty_flip_rates()
-    if not writer.has_chunk(STAGE_FLIPS, 0):
-        seed_everything(config.seed + 2_000_003)
-        lib = config.attack.library_config()
-        names = list(dict.fromkeys(predictions["dataset"].astype(str)))
-        cap = config.attack.flip_max_texts
-        keys = [(name, ex) for name in names for ex in range(len(tokens[name]) if cap is None
-                                                              else min(len(tokens[name]), cap))]
-        token_lists = [tokens[name][ex] for name, ex in keys]
-        golds = {(str(d), int(e)): int(g) for d, e, g in zip(predictions["dataset"], predictions["example_id"],
-                                                              predictions["gold"], strict=True)}
-        tags = {(str(d), int(e)): list(g["pos"]) for (d, e), g in token_table.groupby(["dataset", "example_id"], sort=False)}
-        results = driver_flip_rates(model, token_lists, top, config=lib, golds=[golds.get(k) for k in keys],
-                                    tags=[tags.get(k, []) for k in keys])
-        flagger = MeaningFlagger(top_k=lib.sense_top_k, expand_intensifiers=lib.expand_intensifiers,
-                                 extra_synonyms=lib.extra_synonyms)
-        rows = _driver_variant_rows(results, keys, golds, flagger, recipe=lib.recipe)
-        writer.write_chunk(STAGE_DRIVER_VARIANTS, 0, pd.DataFrame(rows, columns=VARIANT_COLUMNS))
-        writer.write_chunk(STAGE_FLIPS, 0, pd.DataFrame([r.to_row() for r in results], columns=FLIP_COLUMNS))
-        if on_chunk is not None:
-            on_chunk(STAGE_FLIPS, 0)
-    flips = writer.read_chunks(STAGE_FLIPS)
-    flips = empty_flip_rates() if flips.empty else flips[FLIP_COLUMNS].astype(_FLIP_TYPES)
-    return writer.read_chunks(STAGE_DRIVER_VARIANTS), flips
 
 
 def attack_metrics(variants: pd.DataFrame) -> dict[str, Any]:

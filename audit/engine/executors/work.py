@@ -2,7 +2,9 @@
 
 * attribution: predict + REAT (word, phrase, clause) one batch of texts ->
   chunks ``predict_attr_tokens``, ``predict_attr_segments``, ``predict_attr`` (marker);
-* attack: the REAT-guided WordNet attack of one chunk of target texts -> chunk ``attack``.
+* attack: the REAT-guided WordNet attack of one chunk of target texts -> chunk ``attack``;
+* flip_candidates / flip_probes: the driver-word flip probes of one chunk of probed texts
+  (:mod:`audit.engine.flips`) -> chunks ``flip_candidates``, then ``flip_variants`` + ``flip_counts``.
 
 A payload carries either the batch itself (``batch``: texts, tokens, golds...)
 or, for a streamed dataset, only where the block is (``block``: a
@@ -135,6 +137,10 @@ def build_work(spec: WorkSpec, *, model: AuditModel) -> ChunkWork:
         return _AttributionWork(spec, model)
     if spec.kind == "attack":
         return _AttackWork(spec, model)
+    if spec.kind == "flip_candidates":
+        return _FlipCandidatesWork(spec, model)
+    if spec.kind == "flip_probes":
+        return _FlipProbesWork(spec, model)
     raise ValueError(f"unknown work kind {spec.kind!r}")
 
 
@@ -176,3 +182,41 @@ class _AttackWork:
         seed_everything(self.spec.seed + index)
         items = [(str(d), int(e), int(g), list(t)) for d, e, g, t in payload["items"]]
         return {STAGE_ATTACK: attack_chunk(self.attack, self.model, items)}
+
+
+class _FlipCandidatesWork:
+    """Stage 1 of the driver-word flip probes (:mod:`audit.engine.flips`): synonym candidates per chunk."""
+
+    def __init__(self, spec: WorkSpec, model: AuditModel) -> None:
+        from audit.attack import AttackConfig
+
+        self.spec, self.model = spec, model
+        self.config = AttackConfig.model_validate(spec.options["attack"])
+        self.words = [str(w) for w in spec.options["words"]]
+
+    def __call__(self, index: int, payload: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+        from audit.engine.flips import STAGE_FLIP_CANDIDATES, candidates_chunk
+
+        seed_everything(self.spec.seed + index)
+        return {STAGE_FLIP_CANDIDATES: candidates_chunk(self.model, self.config, self.words, payload["items"])}
+
+
+class _FlipProbesWork:
+    """Stage 2 of the driver-word flip probes: every probe of the plan on one chunk of texts."""
+
+    def __init__(self, spec: WorkSpec, model: AuditModel) -> None:
+        from audit.attack import AttackConfig, MeaningFlagger, ReatWordNetAttack
+
+        self.spec, self.model = spec, model
+        self.config = AttackConfig.model_validate(spec.options["attack"])
+        self.plan = [tuple(p) for p in spec.options["plan"]]
+        self.validator = ReatWordNetAttack(self.config).validator
+        self.flagger = MeaningFlagger(top_k=self.config.sense_top_k, expand_intensifiers=self.config.expand_intensifiers,
+                                      extra_synonyms=self.config.extra_synonyms)
+
+    def __call__(self, index: int, payload: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+        from audit.engine.flips import probes_chunk
+
+        seed_everything(self.spec.seed + index)
+        return probes_chunk(self.model, self.config, self.plan, payload["items"], validator=self.validator,
+                            flagger=self.flagger)

@@ -719,6 +719,7 @@ def _load() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global BATCH
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="artifacts/models/gru")
     ap.add_argument("--texts", type=int, default=100_000)
@@ -739,7 +740,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--note", default="", help="a sentence about how this session ran, printed in the report")
     ap.add_argument("--no-driver-flips", action="store_true",
                     help="turn off the driver-word flip probes (say so in --note)")
-    ap.add_argument("--name", default="scale_out_nightly", help="--nightly-stream: the report's file name (no suffix)")
+    ap.add_argument("--name", default=None,
+                    help="the report's file name, no suffix (default scale_out, or scale_out_nightly)")
+    ap.add_argument("--batch", type=int, default=BATCH,
+                    help=f"texts per chunk (the job's batch_size, the unit Ray schedules; default {BATCH})")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="work in this folder and reuse the results (<run>.json) already there (a resumed benchmark)")
     ap.add_argument("--_worker", default=None)
@@ -751,10 +755,13 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
-        result = WORKERS[a._worker](json.loads(a._args))
+        worker_args = json.loads(a._args)
+        BATCH = int(worker_args.get("batch", BATCH))
+        result = WORKERS[a._worker](worker_args)
         Path(a._out).write_text(json.dumps(result, default=str))
         return 0
 
+    BATCH = a.batch
     if a.nightly_stream:
         return _main_nightly(a)
     a.attr_texts = a.texts if a.attr_texts is None else min(a.attr_texts, a.texts)
@@ -782,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = write_parquet(Path(tmp) / "subset.parquet", texts[: a.attr_texts], labels[: a.attr_texts])
         warm = write_parquet(Path(tmp) / "warm.parquet", texts[:BATCH], labels[:BATCH])
         common = {"model": model, "data": str(sub), "warmup_data": str(warm), "attack_texts": a.attack_texts,
-                  "no_driver_flips": a.no_driver_flips}
+                  "no_driver_flips": a.no_driver_flips, "batch": BATCH}
         runs = {}
         for name, executor, threads in (("local-1t", "local", 1), ("ray-2x1", "ray", 1), ("local-2t", "local", 2)):
             if name == "local-2t" and a.no_local_2t:
@@ -849,8 +856,9 @@ def main(argv: list[str] | None = None) -> int:
         "projection": proj, "speedup_16": s16, "local_2t_note": a.local_2t_note, "note": a.note,
     }
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "scale_out.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (a.out / "scale_out.md").write_text(_md(report))
+    name = a.name or "scale_out"
+    (a.out / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (a.out / f"{name}.md").write_text(_md(report))
     print(_md(report))
     return 0
 
@@ -871,14 +879,15 @@ def _main_nightly(a: argparse.Namespace) -> int:
         build_s = time.perf_counter() - t0
         print(f"nightly stream job, {a.stream_rows} rows (load {_load()})", file=sys.stderr, flush=True)
         result = _spawn("nightly", {"model": model, "data": str(big), "store": str(Path(tmp) / "nightly"),
-                                    "attack_texts": a.attack_texts, "no_driver_flips": True,
+                                    "attack_texts": a.attack_texts, "no_driver_flips": True, "batch": BATCH,
                                     "stream_executor": a.stream_executor, "rss_every_s": a.rss_every})
     report = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
                          f"Python {platform.python_version()}",
               "load_start": load_start, "load_end": _load(), "build_s": build_s, "note": a.note, **result}
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"{a.name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (a.out / f"{a.name}.md").write_text(_nightly_md(report))
+    name = a.name or "scale_out_nightly"
+    (a.out / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (a.out / f"{name}.md").write_text(_nightly_md(report))
     print(_nightly_md(report))
     return 0
 

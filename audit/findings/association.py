@@ -72,10 +72,11 @@ class _Grown:
 class WholeRun:
     """The whole-run part of ``driver_stats``, accumulated text block by text block (:meth:`add`).
 
-    Everything the support, lift and attribution-contrast tests read, in memory that does not grow with
-    the texts: per dataset the number of texts and errors, and per (dataset, unit) the texts containing
-    the unit, the errors among them and the errors where it is a top contributor (exact counts); per unit
-    its kind, text and flags (most frequent POS tag, stopword / punctuation).  The contrast test ranks
+    Everything the support, lift and attribution-contrast tests read, in memory that grows with the
+    distinct units, not with the texts: per dataset the number of texts and errors, and per (dataset,
+    unit) the texts containing the unit, the errors among them and the errors where it is a top
+    contributor (exact counts); per unit its kind, text and flags (most frequent POS tag, stopword /
+    punctuation).  The contrast test ranks
     every score of a unit, so the (text, unit) rows it needs -- 19 bytes each, :data:`PRESENCE_ROW` --
     are kept in a :class:`~audit._spill.Spill` bucketed by unit: in memory up to ``memory_rows`` rows
     (default :data:`~audit._spill.SPILL_ROWS`), then on disk (under ``spill_dir``, default ``TMPDIR``),

@@ -59,6 +59,7 @@ from typing_extensions import Self
 REPO = Path(__file__).resolve().parent.parent
 SEED = 20261201
 BATCH = 64
+FLIP_MAX_TEXTS = 100_000  # attack.flip_max_texts's default: the texts the driver-word flip probes visit
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -476,7 +477,7 @@ def _same_tables(a: str, b: str) -> dict[str, bool]:
     return out
 
 
-def projection(base: dict[str, Any], ray_run: dict[str, Any], n_texts: int) -> dict[str, Any]:
+def projection(base: dict[str, Any], ray_run: dict[str, Any], n_texts: int, *, flips: bool = False) -> dict[str, Any]:
     """Wall time on W = nodes x cores one-core workers, from the measured per-chunk CPU costs.
 
     CPU seconds, not wall seconds, are the basis: the machine is shared, so a process's wall time
@@ -488,9 +489,12 @@ def projection(base: dict[str, Any], ray_run: dict[str, Any], n_texts: int) -> d
     c_attack_text = parts.get("attack_chunk", {}).get("cpu_s", 0.0) / n_att if n_att else 0.0
     # Ray's extra CPU per chunk: everything the Ray run used (driver + Ray processes) minus the local run's,
     # minus the actor starts (measured by the 1-actor warm-up job), spread over the chunks
-    n_stage_chunks = n_chunks + -(-n_att // BATCH)
+    n_flip_chunks = _n_flip_chunks(n_texts, flips)
+    n_stage_chunks = n_chunks + -(-n_att // BATCH) + n_flip_chunks
+    n_probed = min(n_texts, FLIP_MAX_TEXTS) if flips else 0
+    c_flip_text = _flip_cpu_local(parts) / n_probed if n_probed else 0.0
     actor_start_cpu = max(ray_run.get("warmup_workers_cpu_s", 0.0) - c_attr, 0.0)
-    n_actor_starts = 2 * (2 if n_att else 1)
+    n_actor_starts = 2 * (1 + (1 if n_att else 0) + (2 if flips else 0))
     ray_cpu = ray_run["driver_cpu_s"] + ray_run["workers_cpu_s"]
     local_cpu = base["driver_cpu_s"]
     overhead_chunk = max(ray_cpu - local_cpu - n_actor_starts * actor_start_cpu, 0.0) / n_stage_chunks
@@ -508,9 +512,11 @@ def projection(base: dict[str, Any], ray_run: dict[str, Any], n_texts: int) -> d
             driver = chunks * driver_chunk  # the driver writes every chunk, one at a time
             stage = max(compute, driver)
             attack = (c_attack_text * n_target * 0.8) / w  # ~80% of texts are correct and attacked
+            probed = min(n_target, FLIP_MAX_TEXTS) if flips else 0
+            flip_s = (c_flip_text * probed + _n_flip_chunks(n_target, flips) * overhead_chunk) / w
             rows.append({"texts": n_target, "nodes": nodes, "cores_per_node": cores, "workers": w,
                          "chunk_stage_s": round(stage, 1), "attribution_and_findings_s": round(stage + serial, 1),
-                         "attack_all_correct_s": round(attack, 1),
+                         "attack_all_correct_s": round(attack, 1), "flip_probes_s": round(flip_s, 1),
                          "speedup_attribution_vs_1_core": round(one_core / (stage + serial), 2),
                          "speedup_chunk_stage_vs_1_core": round(chunks * c_attr / stage, 2),
                          "driver_bound": driver > compute})
@@ -530,6 +536,9 @@ def projection(base: dict[str, Any], ray_run: dict[str, Any], n_texts: int) -> d
                 ("actor start (imports, model load) happens once per stage on every worker in parallel: a constant "
                  "added to each stage, left out of the table (measured wall here under load: see above)"),
                 "the attack: ~80% of the texts are correctly classified and attacked, at the measured CPU per text",
+                (f"the driver-word flip probes (on): the first {FLIP_MAX_TEXTS:,} texts (`attack.flip_max_texts`) "
+                 "probed at the measured CPU per probed text, in two chunked stages on the workers, plus Ray's "
+                 "per-chunk overhead" if flips else "the driver-word flip probes: off in these runs"),
             ]}
 
 
@@ -659,12 +668,13 @@ def _md(report: dict[str, Any]) -> str:
         f"{report['projection']['actor_start_cpu_s']:.1f} s CPU; attack {report['projection']['attack_per_text_cpu_s'] * 1000:.0f} ms CPU/text; "
         f"findings + assembly on the driver {report['projection']['driver_serial_cpu_per_text_s'] * 1e6:.0f} us CPU/text."),
         "",
-        "| texts | nodes x cores | workers | chunk stage s | + findings s | attack (all correct texts) s | speedup vs 1 core (whole) | speedup of the chunk stage | driver-bound |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| texts | nodes x cores | workers | chunk stage s | + findings s | attack (all correct texts) s | flip probes s | speedup vs 1 core (whole) | speedup of the chunk stage | driver-bound |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["projection"]["rows"]:
         lines.append(f"| {row['texts']} | {row['nodes']} x {row['cores_per_node']} | {row['workers']} | "
-                     f"{row['chunk_stage_s']} | {row['attribution_and_findings_s']} | {row['attack_all_correct_s']} | {row['speedup_attribution_vs_1_core']} | "
+                     f"{row['chunk_stage_s']} | {row['attribution_and_findings_s']} | {row['attack_all_correct_s']} | "
+                     f"{row.get('flip_probes_s', '-')} | {row['speedup_attribution_vs_1_core']} | "
                      f"{row['speedup_chunk_stage_vs_1_core']} | "
                      f"{'yes' if row['driver_bound'] else 'no'} |")
     lines += ["", "Assumptions:", ""] + [f"- {a}" for a in report["projection"]["assumptions"]]
@@ -718,6 +728,74 @@ def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def _n_flip_chunks(n_texts: int, flips: bool) -> int:
+    """Chunks of the two flip-probe stages (the probed texts: the first ``attack.flip_max_texts``, default 100k)."""
+    return 2 * -(-min(n_texts, FLIP_MAX_TEXTS) // BATCH) if flips else 0
+
+
+def _flip_cpu_local(parts: dict[str, Any]) -> float:
+    """CPU of the flip probes in the one-core local run: ``run_driver_flips`` runs its chunks in the driver
+    thread there (on Ray they run in the actors, inside ``ray_actor_work``)."""
+    return float(parts.get("driver_flips", {}).get("cpu_s", 0.0))
+
+
+def _derive(runs: dict[str, Any], *, attr_texts: int, flips: bool) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """Overheads, projection and the 16-worker speedup from the runs' raw measurements (also ``--render``)."""
+    l1, rr = runs["local-1t"]["timings"], runs["ray-2x1"]["timings"]
+    l2 = runs["local-2t"]["timings"] if "local-2t" in runs else None
+    n_stages = 1 + (1 if runs["ray-2x1"]["metrics"].get("n_attacked") else 0) + (2 if flips else 0)
+    n_starts = 2 * n_stages
+    ray_cpu = runs["ray-2x1"]["driver_cpu_s"] + runs["ray-2x1"]["workers_cpu_s"]
+    overhead = {
+        "ray_over_local2t_total": rr["total"] / l2["total"] if l2 else None,
+        "ray_over_local2t_attribution": rr["attribution"] / l2["attribution"] if l2 else None,
+        "ray_over_local2t_attack": rr["attack"] / l2["attack"] if l2 and l2["attack"] else None,
+        "n_actor_starts": n_starts,
+        "ray_cpu_over_local1t_cpu_excl_starts": (ray_cpu - n_starts * runs["ray-2x1"].get("warmup_workers_cpu_s", 0.0))
+        / runs["local-1t"]["driver_cpu_s"],
+        "ray_core_seconds_over_local1t_attribution": 2 * rr["attribution"] / l1["attribution"],
+        "ray_core_seconds_over_local1t_attack": 2 * rr["attack"] / l1["attack"] if l1["attack"] else None,
+        "ray_cpu_over_local1t_cpu": (runs["ray-2x1"]["driver_cpu_s"] + runs["ray-2x1"]["workers_cpu_s"])
+        / runs["local-1t"]["driver_cpu_s"],
+    }
+    # Ray's overhead from the actors' own measure of their work (ray_actor_work): everything else the Ray run
+    # spent (driver, Ray's processes, actor starts) against everything else the local run spent
+    lp, rp = runs["local-1t"]["parts"], runs["ray-2x1"]["parts"]
+    work_local = lp["attribution_chunk"]["cpu_s"] + lp.get("attack_chunk", {}).get("cpu_s", 0.0) + _flip_cpu_local(lp)
+    work_ray = rp.get("ray_actor_work", {}).get("cpu_s", 0.0)
+    n_chunks = max(rp.get("ray_actor_work", {}).get("n", 0.0), 1.0)
+    overhead.update(
+        actor_work_cpu_local_s=work_local, actor_work_cpu_ray_s=work_ray,
+        non_work_cpu_local_s=runs["local-1t"]["driver_cpu_s"] - work_local, non_work_cpu_ray_s=ray_cpu - work_ray,
+        ray_extra_cpu_per_chunk_s=(ray_cpu - work_ray - (runs["local-1t"]["driver_cpu_s"] - work_local)) / n_chunks,
+    )
+    acc = runs["local-1t"]["metrics"].get("accuracy")
+    n_att = runs["local-1t"]["metrics"].get("n_attacked") or 0
+    if n_att and acc is not None:
+        per_text = lp["attack_chunk"]["cpu_s"] / n_att
+        overhead["attack_full_projection"] = {
+            "per_text_cpu_s": per_text, "correct_texts": round(acc * attr_texts),
+            "one_core_h": per_text * acc * attr_texts / 3600, "two_cores_h": per_text * acc * attr_texts / 7200}
+    proj = projection(runs["local-1t"], runs["ray-2x1"], attr_texts, flips=flips)
+    s16 = next(r["speedup_chunk_stage_vs_1_core"] for r in proj["rows"] if r["texts"] == 100_000 and r["workers"] == 16)
+    return overhead, proj, s16
+
+
+def _render(path: Path) -> int:
+    """``--render``: the derived figures (overheads, projection) of a saved report, recomputed from its runs'
+    raw measurements with this code (e.g. after an accounting fix); the measurements are not touched."""
+    global BATCH
+    report = json.loads(path.read_text())
+    BATCH = int(report.get("batch", BATCH))
+    overhead, proj, s16 = _derive(report["runs"], attr_texts=report["data"]["texts_measured"],
+                                  flips=bool(report["data"].get("driver_flips")))
+    report.update(overhead=overhead, projection=proj, speedup_16=s16)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    path.with_suffix(".md").write_text(_md(report))
+    print(_md(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     global BATCH
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -746,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"texts per chunk (the job's batch_size, the unit Ray schedules; default {BATCH})")
     ap.add_argument("--reuse", type=Path, default=None,
                     help="work in this folder and reuse the results (<run>.json) already there (a resumed benchmark)")
+    ap.add_argument("--render", type=Path, default=None,
+                    help="recompute the derived figures of a saved report (its .json) and rewrite its .json and .md")
     ap.add_argument("--_worker", default=None)
     ap.add_argument("--_args", default=None)
     ap.add_argument("--_out", default=None)
@@ -762,6 +842,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     BATCH = a.batch
+    if a.render is not None:
+        return _render(a.render)
     if a.nightly_stream:
         return _main_nightly(a)
     a.attr_texts = a.texts if a.attr_texts is None else min(a.attr_texts, a.texts)
@@ -807,42 +889,8 @@ def main(argv: list[str] | None = None) -> int:
         stream = spawn("stream", {**common, "data": str(big), "store": str(Path(tmp) / "stream"),
                                   "stream_chunks": a.stream_chunks, "stream_executor": a.stream_executor})
         whole = spawn("whole", {**common, "data": str(big), "store": str(Path(tmp) / "whole")})
-    l1, rr = runs["local-1t"]["timings"], runs["ray-2x1"]["timings"]
-    l2 = runs["local-2t"]["timings"] if "local-2t" in runs else None
-    n_starts = 2 * (2 if runs["ray-2x1"]["metrics"].get("n_attacked") else 1)
-    ray_cpu = runs["ray-2x1"]["driver_cpu_s"] + runs["ray-2x1"]["workers_cpu_s"]
-    overhead = {
-        "ray_over_local2t_total": rr["total"] / l2["total"] if l2 else None,
-        "ray_over_local2t_attribution": rr["attribution"] / l2["attribution"] if l2 else None,
-        "ray_over_local2t_attack": rr["attack"] / l2["attack"] if l2 and l2["attack"] else None,
-        "n_actor_starts": n_starts,
-        "ray_cpu_over_local1t_cpu_excl_starts": (ray_cpu - n_starts * runs["ray-2x1"].get("warmup_workers_cpu_s", 0.0))
-        / runs["local-1t"]["driver_cpu_s"],
-        "ray_core_seconds_over_local1t_attribution": 2 * rr["attribution"] / l1["attribution"],
-        "ray_core_seconds_over_local1t_attack": 2 * rr["attack"] / l1["attack"] if l1["attack"] else None,
-        "ray_cpu_over_local1t_cpu": (runs["ray-2x1"]["driver_cpu_s"] + runs["ray-2x1"]["workers_cpu_s"])
-        / runs["local-1t"]["driver_cpu_s"],
-    }
-    # Ray's overhead from the actors' own measure of their work (ray_actor_work): everything else the Ray run
-    # spent (driver, Ray's processes, actor starts) against everything else the local run spent
-    lp, rp = runs["local-1t"]["parts"], runs["ray-2x1"]["parts"]
-    work_local = lp["attribution_chunk"]["cpu_s"] + lp.get("attack_chunk", {}).get("cpu_s", 0.0)
-    work_ray = rp.get("ray_actor_work", {}).get("cpu_s", 0.0)
-    n_chunks = max(rp.get("ray_actor_work", {}).get("n", 0.0), 1.0)
-    overhead.update(
-        actor_work_cpu_local_s=work_local, actor_work_cpu_ray_s=work_ray,
-        non_work_cpu_local_s=runs["local-1t"]["driver_cpu_s"] - work_local, non_work_cpu_ray_s=ray_cpu - work_ray,
-        ray_extra_cpu_per_chunk_s=(ray_cpu - work_ray - (runs["local-1t"]["driver_cpu_s"] - work_local)) / n_chunks,
-    )
-    acc = runs["local-1t"]["metrics"].get("accuracy")
-    n_att = runs["local-1t"]["metrics"].get("n_attacked") or 0
-    if n_att and acc is not None:
-        per_text = lp["attack_chunk"]["cpu_s"] / n_att
-        overhead["attack_full_projection"] = {
-            "per_text_cpu_s": per_text, "correct_texts": round(acc * a.attr_texts),
-            "one_core_h": per_text * acc * a.attr_texts / 3600, "two_cores_h": per_text * acc * a.attr_texts / 7200}
-    proj = projection(runs["local-1t"], runs["ray-2x1"], a.attr_texts)
-    s16 = next(r["speedup_chunk_stage_vs_1_core"] for r in proj["rows"] if r["texts"] == 100_000 and r["workers"] == 16)
+    overhead, proj, s16 = _derive(runs, attr_texts=a.attr_texts, flips=not a.no_driver_flips)
+    l1 = runs["local-1t"]["timings"]
     per_text = l1["attribution"] / a.attr_texts
     report = {
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -853,7 +901,7 @@ def main(argv: list[str] | None = None) -> int:
                  "attack_texts": a.attack_texts, "driver_flips": not a.no_driver_flips, "full_estimate_min": per_text * a.texts / 60},
         "estimate": est, "wall_s": time.perf_counter() - t0,
         "runs": runs, "overhead": overhead, "tables_identical": identical, "stream": stream, "whole_file": whole,
-        "projection": proj, "speedup_16": s16, "local_2t_note": a.local_2t_note, "note": a.note,
+        "projection": proj, "speedup_16": s16, "local_2t_note": a.local_2t_note, "note": a.note, "batch": BATCH,
     }
     a.out.mkdir(parents=True, exist_ok=True)
     name = a.name or "scale_out"

@@ -288,8 +288,11 @@ MIN_PRECISION = 0.93
 it, the one with the best recall.  The goal is 90% on held-out pairs; the margin comes from a 5-fold
 cross-validation on the calibration pairs (:func:`cross_validate`, in the report): choosing at a 0.90 target
 gave 84% on the left-out folds, at 0.93 about 92%."""
-HELDOUT = "heldout3"
-"""The held-out split.  Round 3 (stop 19): round 2's held-out misses were read to design the ``scope`` check,
+HELDOUT = "heldout4"
+"""The held-out split.  Round 4: all 790 judged pairs of rounds 1-3 are calibration data (round 3's were read
+to calibrate the opt-in ``context_token`` check, ``context-token``); round 4's pairs (``split: heldout4``) are
+drawn from unused sentences with the shipped strict recipe (without ``context_token``) and are to be judged
+blind; until they are, ``calibrate`` has no held-out pairs.  Round 3 (stop 19): round 2's held-out misses were read to design the ``scope`` check,
 the negated-auxiliary tagger fix and four fixed expressions, so round 2 is calibration data now; round 3's
 pairs (``split: heldout3``) are drawn from unused sentences with the code's thresholds (round 2's) and judged
 blind.  Round 1 (450 pairs, stops 16-17) was split into halves by a seeded hash; its held-out
@@ -882,6 +885,30 @@ def write_validity_report(res: dict[str, Any]) -> None:
     (REPORTS / "validity.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+PREDICTED = DATA / "validity_heldout4_context_token.jsonl"
+"""Round 4's pre-registered ``context_token`` verdicts (default threshold), computed before the pairs are judged."""
+
+
+def predict_context_token() -> None:
+    """The ``context_token`` value and verdict at the check's default threshold for every unjudged pair of the
+    held-out round, written to :data:`PREDICTED` (no judgment is read or written)."""
+    from audit.attack.registry import ContextTokenParams
+
+    threshold = ContextTokenParams().min_cosine
+    recs = [json.loads(line) for line in UNJUDGED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    recs = [r for r in recs if r["split"] == HELDOUT]
+    rows = []
+    for rec, f in zip(recs, context_token_features(recs)):
+        blocked = f["value"] is not None and float(f["value"]) < threshold
+        rows.append({"id": rec["id"], "origin": rec["origin"], "context_token": f["value"], "min_cosine": threshold,
+                     "blocked": blocked})
+    PREDICTED.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    for origin in sorted({r["origin"] for r in rows}):
+        sel = [r for r in rows if r["origin"] == origin]
+        print(f"{origin}: {len(sel)} pairs, context_token would block {sum(r['blocked'] for r in sel)}", file=sys.stderr)
+    print(f"wrote {len(rows)} predictions to {PREDICTED}", file=sys.stderr)
+
+
 def write_context_token_report(res: dict[str, Any]) -> None:
     """``reports/benchmarks/validity_context_token.{json,md}``."""
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -936,7 +963,12 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("calibrate")
     c.add_argument("--min-precision", type=float, default=MIN_PRECISION)
     sub.add_parser("context-token", help="calibrate the opt-in context_token check on all judged pairs")
+    sub.add_parser("predict-context-token", help=f"the context_token verdict on the unjudged {HELDOUT} pairs "
+                                                  f"(written to {PREDICTED.name} before they are judged)")
     args = ap.parse_args(argv)
+    if args.cmd == "predict-context-token":
+        predict_context_token()
+        return 0
     if args.cmd == "context-token":
         recs = load_judged()
         res = calibrate_context_token(columns(recs), recs)

@@ -80,6 +80,9 @@ class _Memo:
         self.size = size
         self._data: OrderedDict[Any, Any] = OrderedDict()
 
+    def __contains__(self, key: Any) -> bool:
+        return key in self._data
+
     def get(self, key: Any, make: Callable[[], Any]) -> Any:
         if key in self._data:
             return self._data[key]

@@ -8,7 +8,8 @@ are only flagged, today's raw stress test).  ``attack.constraints`` then edits t
       constraints:
         - {name: closeness, min_cosine: 0.6}         # a built-in: set its parameters (adds it if absent)
         - {name: names, enabled: false}              # drop a built-in
-        - {name: sentence_meaning, min_cosine: 0.95} # the optional [meaning] check
+        - {name: sentence_meaning, min_cosine: 0.95} # an optional [meaning] check
+        - {name: context_token, min_cosine: 0.75}    # another: the swapped word's contextual embedding
         - {name: my_pkg.checks:MyConstraint, k: 3}   # a user Constraint subclass, built with the other keys
 
 Parameters of built-ins are validated with pydantic (a wrong key or value is a ConfigError
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from audit.attack.checks import Check, Resources
 from audit.attack.constraints import Constraint
-from audit.attack.sentence import ContextMeaningCheck, SentenceMeaningCheck, encoder_status
+from audit.attack.sentence import ContextMeaningCheck, ContextTokenCheck, SentenceMeaningCheck, encoder_status
 from audit.attack.strict import (
     ClosenessCheck,
     MorphologyCheck,
@@ -92,6 +93,12 @@ class ContextMeaningParams(_Params):
     cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
 
 
+class ContextTokenParams(_Params):
+    min_cosine: float = Field(default=0.75, ge=-1.0, le=1.0,
+                              description="encoder cosine of the word in context: original vs substitute")
+    cache_dir: str | None = Field(default=None, description="where the packaged weights are extracted")
+
+
 BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
     "mwe": (MweCheck, _NoParams),
     "names": (NameCheck, _NoParams),
@@ -104,6 +111,7 @@ BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
     "pos_kept": (PosKeptCheck, _NoParams),
     "sentence_meaning": (SentenceMeaningCheck, SentenceMeaningParams),
     "context_meaning": (ContextMeaningCheck, ContextMeaningParams),
+    "context_token": (ContextTokenCheck, ContextTokenParams),
 }
 """Built-in checks: name -> (class, parameter model).  Cheap position checks first."""
 
@@ -111,8 +119,8 @@ STRICT: tuple[str, ...] = ("mwe", "names", "scope", "sense", "morphology", "natu
                            "context_meaning")
 """The strict recipe's checks.  ``context_meaning`` needs the ``[meaning]`` extra: without it the recipe runs
 without that check and the manifest says so (what the check adds: reports/benchmarks/validity.md, ablation).
-``sentence_meaning`` is opt-in: add it to ``attack.constraints``."""
-ENCODER_CHECKS: tuple[str, ...] = ("context_meaning", "sentence_meaning")
+``sentence_meaning`` and ``context_token`` are opt-in: add them to ``attack.constraints``."""
+ENCODER_CHECKS: tuple[str, ...] = ("context_meaning", "sentence_meaning", "context_token")
 """Checks that need the sentence encoder (extra ``[meaning]``)."""
 RECIPES: dict[str, tuple[str, ...]] = {"strict": STRICT, "loose": ()}
 
@@ -215,4 +223,5 @@ def describe(recipe: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> dic
         return f"not in the recipe (encoder {status})"
 
     return {"recipe": recipe, "blocking": recipe != "loose", "constraints": constraints,
-            "sentence_meaning": state("sentence_meaning"), "context_meaning": state("context_meaning")}
+            "sentence_meaning": state("sentence_meaning"), "context_meaning": state("context_meaning"),
+            "context_token": state("context_token")}

@@ -350,3 +350,30 @@ def test_an_old_manifest_without_counts_falls_back_to_the_lists() -> None:
     gate = evaluate_gate(GateConfig(max_new_failures=3, max_completeness_delta=None), {}, diff)
     assert not gate.passed
 
+
+
+def test_the_report_reads_only_the_row_groups_of_the_failures_it_shows(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from audit.reports import run_report
+
+    path = tmp_path / "token_attributions.parquet"
+    with pq.ParquetWriter(path, pa.schema([("dataset", pa.string()), ("example_id", pa.int64()),
+                                           ("token", pa.string())])) as out:
+        for g in range(10):  # one row group per chunk of 10 texts, 2 tokens each
+            ids = [i for i in range(10 * g, 10 * g + 10) for _ in range(2)]
+            out.write_table(pa.table({"dataset": ["d"] * len(ids), "example_id": ids, "token": ["a", "b"] * 10}))
+    read: list[int] = []
+    real = pq.ParquetFile.read_row_group
+
+    def spy(self: pq.ParquetFile, i: int, *a: Any, **kw: Any) -> Any:
+        read.append(i)
+        return real(self, i, *a, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", spy)
+    rows = pd.DataFrame({"dataset": ["d", "d", "e"], "example_id": [3, 57, 58]})
+    got = run_report._tokens_of_rows(path, rows)
+    assert read == [0, 5]  # the row groups that can hold 3 and 57/58
+    assert got["example_id"].tolist() == [3, 3, 57, 57]  # dataset "e" has no tokens here

@@ -318,14 +318,31 @@ class _Report(ProvenanceSections):
 
 
 def _tokens_of_rows(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the ``token_attributions`` file at ``path`` that belong to the texts of ``rows``
-    (read row group by row group with a filter: memory holds those texts' tokens, not the table)."""
+    """The rows of the ``token_attributions`` file at ``path`` that belong to the texts of ``rows``: only
+    the row groups whose ``example_id`` statistics can hold one of them are read (a streamed run has one
+    row group per chunk), one at a time, so memory holds those texts' tokens, never a column of the table."""
+    import numpy as np
     import pyarrow.parquet as pq
 
     if rows.empty or not {"dataset", "example_id"} <= set(rows.columns):
         return pd.DataFrame()
-    ids = sorted({int(x) for x in rows["example_id"]})
-    table = pq.read_table(path, filters=[("example_id", "in", ids)]).to_pandas()
+    wanted = np.array(sorted({int(x) for x in rows["example_id"]}), dtype=np.int64)
+    pf = pq.ParquetFile(path)
+    meta = pf.metadata
+    if meta.num_row_groups == 0:
+        return pf.read().to_pandas()
+    first = meta.row_group(0)
+    column = next((j for j in range(first.num_columns) if first.column(j).path_in_schema == "example_id"), None)
+    parts = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(column).statistics if column is not None else None
+        if stats is not None and stats.has_min_max:
+            i = int(np.searchsorted(wanted, int(stats.min)))
+            if i == len(wanted) or wanted[i] > int(stats.max):
+                continue  # no wanted text in this row group
+        part = pf.read_row_group(g).to_pandas()
+        parts.append(part[part["example_id"].isin(wanted)])
+    table = pd.concat(parts, ignore_index=True) if parts else pf.schema_arrow.empty_table().to_pandas()
     keys = pd.MultiIndex.from_frame(rows[["dataset", "example_id"]].astype({"example_id": "int64"}))
     return table[pd.MultiIndex.from_frame(table[["dataset", "example_id"]]).isin(keys)].reset_index(drop=True)
 

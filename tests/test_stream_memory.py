@@ -58,10 +58,6 @@ def test_a_streamed_run_of_a_few_hundred_texts_equals_the_in_memory_run(tmp_path
     assert_same_tables(a, b)  # every run table, exactly (check_exact=True)
     assert len(a["predictions"]) == 240 and len(a["driver_stats"]) and len(a["driver_words"])
     assert len(a["minimal_fixes"]) == int((~a["predictions"]["correct"]).sum())
-    for name in ("predictions", "token_attributions", "segments"):  # one row group per chunk: written by chunk
-        import pyarrow.parquet as pq
-
-        assert pq.ParquetFile(streamed.record.path / f"{name}.parquet").num_row_groups == 30, name
     ma, mb = whole.record.manifest, streamed.record.manifest
     assert ma["findings_sample"] == mb["findings_sample"]
     assert ma["findings_sample"]["capped"] is False
@@ -186,3 +182,27 @@ def test_the_flip_probes_hold_only_the_texts_under_their_cap(tmp_path: Path, mon
     assert 10 <= tokenized[0] <= 13  # the probed texts (example ids 0-9) and the attacked ones, not all 48
     rates = tables_of(streamed.record)["driver_flip_rates"]
     assert len(rates) and (rates["n_texts_raw"] <= 10).all()
+
+
+def test_tables_from_chunks_are_written_in_row_groups_of_whole_chunks(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row group per 64-text chunk made a 1M-row table's footer ~30 MB (~200 MB of RSS for every reader):
+    chunks are joined into row groups of up to ROW_GROUP_ROWS rows (here 20), never splitting a chunk,
+    and the table is the chunks end to end."""
+    import pyarrow.parquet as pq
+
+    from audit.store import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 20)
+    store = RunStore(tmp_path / "store")
+    writer = store.begin("key", {"config": {}})
+    chunks = [pd.DataFrame({"example_id": range(8 * i, 8 * i + 8), "text": [f"t{j}" for j in range(8)]})
+              for i in range(7)]
+    for i, df in enumerate(chunks):
+        writer.write_chunk("stage", i, df)
+    assert writer.write_table_from_chunks("table", "stage") == 56
+    pf = pq.ParquetFile(writer.staging_dir / "table.parquet")
+    assert [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)] == [24, 24, 8]
+    pd.testing.assert_frame_equal(pd.read_parquet(writer.staging_dir / "table.parquet"),
+                                  pd.concat(chunks, ignore_index=True))
+    writer.fail("test over")

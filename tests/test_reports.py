@@ -111,6 +111,20 @@ def test_report_from_directory_without_failures(tmp_path):
     assert "| Accuracy | n/a |" in md and "<th>Accuracy</th><td>n/a</td>" in html_path.read_text()
 
 
+def test_report_of_a_directory_into_another_reads_the_source_tables(tmp_path):
+    tables = make_tables(wrong={4}, flipped=set())
+    source = tmp_path / "run"
+    source.mkdir()
+    for name, df in tables.items():
+        df.to_parquet(source / f"{name}.parquet")
+    md_path, _ = write_run_report(source, manifest={"run_id": "r1", "metrics": {}}, out_dir=tmp_path / "out")
+    md = md_path.read_text()
+    assert md_path.parent == tmp_path / "out" and not (source / "report.md").exists()
+    assert "No misclassified texts." not in md  # the failure of the source run, not out_dir's nothing
+    wrong = tables["predictions"][~tables["predictions"]["correct"]]
+    assert str(wrong["text"].iloc[0]).split()[0] in md
+
+
 def test_report_write_fault_is_store_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

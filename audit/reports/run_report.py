@@ -358,7 +358,8 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
     """
     writer = source if isinstance(source, RunWriter) else None
     record = writer.record() if writer is not None else source if isinstance(source, RunRecord) else None
-    folder = Path(out_dir) if out_dir is not None else record.path if record is not None else Path(source)  # type: ignore[arg-type]
+    source_dir = record.path if record is not None else Path(source)  # type: ignore[arg-type]
+    folder = Path(out_dir) if out_dir is not None else source_dir
     if out_dir is None and record is not None and writer is None and record.status == "complete":
         raise StoreError(f"run {record.run_id} is published and immutable", path=record.path,
                          hint="pass out_dir= to write its report elsewhere")
@@ -368,7 +369,7 @@ def write_run_report(source: RunWriter | RunRecord | Path | str, *, manifest: Ma
     lazy_predictions: Path | None = None
     if tables is None:
         # the per-token tables are the run's big ones: only the sampled failures' tokens are read
-        paths = {p.stem: p for p in sorted((record.path if record is not None else folder).glob("*.parquet"))}
+        paths = {p.stem: p for p in sorted(source_dir.glob("*.parquet"))}  # never out_dir's
         lazy_tokens = paths.pop("token_attributions", None)
         paths.pop("segments", None)
         lazy_predictions = paths.pop("predictions", None)  # one row per text: only the top errors are kept

@@ -98,9 +98,9 @@ def summarize(records: list[dict[str, Any]], seconds: float, validity_rate: floa
     }
 
 
-RECIPE_ROUND = "round-3 strict recipe, shipped thresholds"
-"""Which strict recipe the report describes (round 3: scope check, POS-tagger fix, more fixed expressions; the
-round-2 thresholds kept).  Update it with the recipe; the thresholds themselves are read from the code."""
+RECIPE_ROUND = "round-4 strict recipe: round-3 thresholds + context_token 0.75"
+"""Which strict recipe the report describes (round 4: round 3's checks and thresholds plus ``context_token`` at
+0.75; round 3: scope check, POS-tagger fix, more fixed expressions, the round-2 thresholds kept).  Update it with the recipe; the thresholds themselves are read from the code."""
 
 WARM_UP = ["a", "warm", ",", "funny", ",", "engaging", "film", "."]
 """Attacked once, untimed, before each method's timed run (one-time loads: WordNet, vectors, tagger)."""
@@ -161,6 +161,7 @@ THRESHOLD_PARAMS: dict[str, tuple[str, str]] = {
     "min_cosine": ("closeness", "min_cosine"),
     "max_shift": ("sentiment", "max_shift"),
     "context_min_cosine": ("context_meaning", "min_cosine"),
+    "context_token_min_cosine": ("context_token", "min_cosine"),
 }
 """``calibrate_validity.py``'s threshold keys -> (built-in check, parameter) in ``audit/attack/registry.py``."""
 
@@ -173,7 +174,8 @@ def shipped_thresholds() -> dict[str, float]:
 
 
 def shipped_row(res: dict[str, Any]) -> str:
-    """Which thresholds row of ``validity.json`` (``chosen`` or ``defaults_before``) equals the code's defaults.
+    """Which thresholds row of ``validity.json`` (``shipped``, ``defaults_before`` or ``chosen``) equals the code's
+    defaults (every key of :data:`THRESHOLD_PARAMS`, ``context_token``'s included: a row without it does not match).
 
     The grid's choice is not necessarily what ships (round 3 kept the round-2 thresholds): the row whose
     thresholds equal the shipped defaults is the one whose held-out precision describes the recipe.
@@ -184,11 +186,12 @@ def shipped_row(res: dict[str, Any]) -> str:
         return (isinstance(th, dict) and set(th) == set(shipped)
                 and all(math.isclose(float(th[k]), float(shipped[k]), abs_tol=1e-9) for k in shipped))
 
-    for key in ("defaults_before", "chosen"):
+    for key in ("shipped", "defaults_before", "chosen"):
         if same(res.get(key)) and key in res.get("heldout", {}):
             return key
-    raise ValueError(f"validity.json: neither 'chosen' ({res.get('chosen')}) nor 'defaults_before' "
-                     f"({res.get('defaults_before')}) equals the shipped strict thresholds {shipped}; "
+    raise ValueError(f"validity.json: none of 'shipped' ({res.get('shipped')}), 'defaults_before' "
+                     f"({res.get('defaults_before')}) or 'chosen' ({res.get('chosen')}) equals the shipped strict "
+                     f"thresholds {shipped}; "
                      "rerun benchmarks/calibrate_validity.py calibrate")
 
 
@@ -200,7 +203,7 @@ def validity_rates(path: Path) -> dict[str, Any]:
         return {}
     res = json.loads(path.read_text(encoding="utf-8"))
     row = shipped_row(res)
-    strict = res["heldout"][row]
+    strict = res.get("heldout_drawn", res["heldout"])[row]  # round 4: the strict_accepted stratum, verdicts fixed before judging
     loose = res.get("loose_heldout") or res["heldout"]["loose (accept all)"]
     return {"strict": strict["precision"], "strict_ci": strict["precision_ci"], "strict_n": strict["accepted"],
             "strict_row": row, "strict_thresholds": res[row],

@@ -1,7 +1,7 @@
-"""The opt-in ``context_token`` check (extra ``[meaning]``): the encoder's contextual embedding of the swapped
+"""The ``context_token`` check (extra ``[meaning]``; in the strict recipe since round 4): the encoder's contextual embedding of the swapped
 word, original vs substitute.  Conformance cases: judged-invalid pairs of the labelled set
-(benchmarks/data/validity_pairs.jsonl) that the shipped strict recipe lets through are blocked; jump -> leap
-and movie -> film are kept.  Not part of the strict recipe."""
+(benchmarks/data/validity_pairs.jsonl) that the strict recipe without it lets through are blocked; jump -> leap
+and movie -> film are kept."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from audit.errors import ConfigError
 AVAILABLE = sentence.encoder_status() == "available"
 needs_encoder = pytest.mark.skipif(not AVAILABLE, reason="the [meaning] extra is not installed; the check is skipped")
 
-BLOCKED = [  # judged invalid (rounds 1-3), accepted by the shipped strict recipe
+BLOCKED = [  # judged invalid (rounds 1-3), accepted by the round-3 strict recipe (without context_token)
     ("the characters are based on stock clichés , and the attempt to complicate the story only defies credibility .",
      "based", "established"),
     ("perhaps even the slc high command found writer-director mitch davis 's wall of kitsch hard going .",
@@ -39,8 +39,8 @@ def test_config_accepts_the_check_and_refuses_a_bad_field() -> None:
     spec = registry.ConstraintSpec(name="context_token", min_cosine=0.7)
     items = registry.resolve("strict", [spec])
     assert ("context_token", {"min_cosine": 0.7}) in items
-    assert "context_token" not in registry.STRICT  # opt-in
-    assert "context_token" not in dict(registry.resolve("strict", []))
+    assert registry.STRICT[-1] == "context_token"  # in the strict recipe since round 4, last (the most expensive)
+    assert dict(registry.resolve("strict", []))["context_token"] == {}
     with pytest.raises(ValueError, match="min_cosin"):
         registry.ConstraintSpec(name="context_token", min_cosin=0.7)
     with pytest.raises(ValueError, match="min_cosine"):
@@ -73,8 +73,9 @@ def test_attack_config_takes_it_and_names_a_bad_field() -> None:
 @pytest.mark.parametrize(("text", "word", "substitute"), BLOCKED)
 def test_blocks_known_bad_swaps_the_strict_recipe_lets_through(text: str, word: str, substitute: str) -> None:
     toks = text.split()
-    assert strict_validator().swap(toks, toks.index(word), substitute).valid  # the shipped recipe lets it through
-    with_check = strict_validator(constraints=[{"name": "context_token"}])
+    without = strict_validator(constraints=[{"name": "context_token", "enabled": False}])
+    assert without.swap(toks, toks.index(word), substitute).valid  # the recipe without the check lets it through
+    with_check = strict_validator()
     ev = with_check.swap(toks, toks.index(word), substitute)
     assert not ev.valid and ev.failed == ["context_token"]
     res = ev.checks["context_token"]
@@ -88,7 +89,7 @@ def test_keeps_good_swaps(text: str, word: str, substitute: str) -> None:
     res = check.evaluate(_ctx(text, word), substitute)
     assert res.passed and res.value >= 0.75 and res.threshold == 0.75
     toks = text.split()
-    assert strict_validator(constraints=[{"name": "context_token"}]).swap(toks, toks.index(word), substitute).valid
+    assert strict_validator().swap(toks, toks.index(word), substitute).valid
 
 
 @needs_encoder

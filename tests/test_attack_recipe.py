@@ -61,7 +61,7 @@ def test_resolve_edits_the_recipe_list_in_order() -> None:
     items = resolve("strict", specs)
     names = [n for n, _ in items]
     assert names == ["mwe", "scope", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept",
-                     "context_meaning", "tests.test_attack_recipe:BanWord"]
+                     "context_meaning", "context_token", "tests.test_attack_recipe:BanWord"]
     assert dict(items)["closeness"] == {"min_cosine": 0.7}
     built = build(items, resources=Resources())
     assert isinstance(built[-1], BanWord) and built[-1].word == "movie"

@@ -1,7 +1,7 @@
 """The encoder checks (extra ``[meaning]``): all-MiniLM-L6-v2 from the local package only.
 
-``context_meaning`` is part of the strict recipe, ``sentence_meaning`` is opt-in; without the extra the
-recipe runs without both and the manifest says so."""
+``context_meaning`` and ``context_token`` are part of the strict recipe, ``sentence_meaning`` is opt-in; without
+the extra the recipe runs without them and the manifest says so."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ def test_recipe_works_without_the_extra_and_says_so(monkeypatch: pytest.MonkeyPa
     items = registry.resolve("strict", [registry.ConstraintSpec(name="sentence_meaning", min_cosine=0.95)])
     built = registry.build(items, resources=Resources())
     names = [c.name for c in built]
-    assert "sentence_meaning" not in names and "context_meaning" not in names
+    assert "sentence_meaning" not in names and "context_meaning" not in names and "context_token" not in names
     assert names == [n for n in registry.STRICT if n not in registry.ENCODER_CHECKS]
     described = registry.describe("strict", items)
     assert described["sentence_meaning"].startswith("skipped (missing")
     assert described["context_meaning"].startswith("skipped (missing")
+    assert described["context_token"].startswith("skipped (missing")
     assert "not in the recipe" in registry.describe("strict", registry.resolve("strict", []))["sentence_meaning"]
 
 

@@ -15,7 +15,7 @@ from audit.attack.sentence import encoder_status
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
 EXPECTED_CHECKS = ["mwe", "names", "scope", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"] + (
-    ["context_meaning"] if encoder_status() == "available" else [])
+    ["context_meaning", "context_token"] if encoder_status() == "available" else [])
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,18 @@ def _streamed(config: Path, **overrides: Any) -> Any:
     return parse_config({**data, "stream": True, **overrides})
 
 
+def _forbid_whole_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``RunRecord.table("predictions")`` (reading the whole table) fail the test; other tables read as usual."""
+    real_table = RunRecord.table
+
+    def table(self: RunRecord, name: str) -> pd.DataFrame:
+        if name == "predictions":
+            raise AssertionError("read the whole predictions table")
+        return real_table(self, name)
+
+    monkeypatch.setattr(RunRecord, "table", table)
+
+
 # ------------------------------------------------------------------------------- (1) the metrics
 @pytest.mark.parametrize("nan_at", [None, 37, 0, 99])
 def test_counts_chunk_by_chunk_are_the_whole_tables_metrics(nan_at: int | None) -> None:
@@ -206,14 +218,7 @@ def test_the_report_reads_predictions_in_batches(tmp_path: Path, monkeypatch: py
     out.mkdir()
     run_report.write_run_report(record, tables={"predictions": df}, out_dir=out)  # in memory: failures()
     in_memory = (out / "report.md").read_text()
-    real_table = RunRecord.table
-
-    def table(self: RunRecord, name: str) -> pd.DataFrame:
-        if name == "predictions":
-            raise AssertionError("read the whole predictions table")
-        return real_table(self, name)
-
-    monkeypatch.setattr(RunRecord, "table", table)
+    _forbid_whole_predictions(monkeypatch)
     monkeypatch.setattr(run_report, "PREDICTION_BATCH_ROWS", 7)
     run_report.write_run_report(record)
     streamed = (record.path / "report.md").read_text()
@@ -274,14 +279,7 @@ def _records(tmp_path: Path, old: pd.DataFrame, new: pd.DataFrame) -> tuple[RunR
 def test_the_batched_diff_equals_the_whole_table_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = _two_runs(tmp_path)
     a, b = _records(tmp_path, old, new)
-    real_table = RunRecord.table
-
-    def table(self: RunRecord, name: str) -> pd.DataFrame:
-        if name == "predictions":
-            raise AssertionError("read the whole predictions table")
-        return real_table(self, name)
-
-    monkeypatch.setattr(RunRecord, "table", table)
+    _forbid_whole_predictions(monkeypatch)
     monkeypatch.setattr(diff_module, "DIFF_BATCH_ROWS", 5)
     got = diff_runs(a, b)
     want = _reference_diff(old, new)

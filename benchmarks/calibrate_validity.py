@@ -125,7 +125,9 @@ def loose_candidates(tokens: list[str], tags: list[str], vocab: set[str]) -> dic
 
 def record(source: str, line: int, label: int, tokens: list[str], pos: int, sub: str, tag: str, origin: str,
            extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    variant = tokens[:pos] + [sub] + tokens[pos + 1 :]
+    from audit.attack.edit import apply_swap
+
+    variant = apply_swap(tokens, pos, sub)  # as the search sends it: a/an adjusted (from round 5; before, not)
     rec = {
         "id": f"{source}-{line}-{pos}-{sub}", "split": split_of(source, line), "source": source, "line": line,
         "label": label, "tokens": tokens, "position": pos, "original": tokens[pos], "substitute": sub,

@@ -47,6 +47,11 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("could n't someone take rob schneider ?", "someone", "person", "scope"),
         ("able to creep the living hell out of you .", "living", "life", "mwe"),
         ("what made old-time b movies good-bad .", "movies", "films", "mwe"),
+        ("a norwegian offering which is good .", "offering", "offer", "morphology"),  # -ing noun -> bare noun
+        ("the paper-thin supporting characters .", "supporting", "support", "morphology"),
+        ("it was a laugh .", "laugh", "laughter", "morphology"),  # a mass noun after "a"
+        ("a community-college advertisement , dull .", "advertisement", "advertising", "morphology"),
+        ("it is funny , rather than sad .", "rather", "instead", "mwe"),  # a multi-word function word
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
@@ -62,6 +67,7 @@ def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: 
         ("it 's a cookie-cutter movie , a cut-and-paste job .", "movie", "film"),
         ("the movies are great .", "movies", "films"),  # a plural kept plural
         ("the movie started slowly .", "started", "began"),  # a past tense kept past
+        ("a movie with heart .", "movie", "film"),  # a count noun after "a" stays a count noun
     ],
 )
 def test_accepted_swaps(validator: Validator, text: str, word: str, substitute: str) -> None:
@@ -183,3 +189,17 @@ def test_a_bare_verb_after_a_negated_auxiliary_is_tagged_a_verb() -> None:
 
     assert tag("i did n't laugh .".split())[3] == "VB"
     assert tag("could n't someone take it ?".split())[2] != "VB"  # "someone" is no verb
+
+
+def test_noun_kinds_from_lemminflect_and_wordfreq() -> None:
+    from audit.nlp import inflection
+
+    assert inflection.ing_noun("offering", "NN") and inflection.ing_noun("settings", "NNS")
+    assert not inflection.ing_noun("thing", "NN") and not inflection.ing_noun("king", "NN")
+    assert not inflection.ing_noun("offering", "VBG")  # verbs are the inflection check's business
+    assert inflection.mass_noun("laughter") and inflection.mass_noun("music")  # rare plural / uncountable
+    assert not inflection.mass_noun("laugh") and not inflection.mass_noun("television")
+    tokens, tags = "a truly funny laugh".split(), ["DT", "RB", "JJ", "NN"]
+    assert inflection.indefinite_np(tokens, tags, 3)
+    assert not inflection.indefinite_np("the funny laugh".split(), ["DT", "JJ", "NN"], 2)
+    assert not inflection.indefinite_np("a film and laugh".split(), ["DT", "NN", "CC", "NN"], 3)

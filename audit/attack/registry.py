@@ -67,6 +67,9 @@ class SenseParams(_Params):
 
 class MorphologyParams(_Params):
     adjust_articles: bool = Field(default=True, description="fix a/an before the swapped word (else reject)")
+    keep_ing_nouns: bool = Field(default=True, description="an -ing noun (offering) only becomes another -ing word")
+    max_plural_gap: float = Field(default=2.0, ge=0.0,
+                                  description="Zipf(noun) - Zipf(plural) above this: a mass noun, refused after a/an")
 
 
 class NaturalnessParams(_Params):

@@ -8,7 +8,8 @@ name           scope     passes when
 ``scope``      position  the token is not an adverb right after a negation or modal ("not nearly",
                          "could hardly"), nor an indefinite pronoun ("someone")
 ``sense``      candidate the substitute is a lemma of the sense chosen in context
-``morphology`` candidate same inflection as the original; a/an before it fits (or is adjusted)
+``morphology`` candidate same inflection as the original; an -ing noun stays -ing; no mass noun
+                         after a/an; a/an before it fits (or is adjusted)
 ``naturalness``candidate Zipf(substitute) >= ``min_zipf`` and Zipf drop <= ``max_zipf_drop``;
                          no archaic/slang WordNet usage domain
 ``closeness``  candidate GloVe cosine(original, substitute) >= ``min_cosine``
@@ -176,21 +177,30 @@ class SenseCheck(Check):
 
 
 class MorphologyCheck(Check):
-    """Same inflection as the original (lemminflect), and a fitting a/an before it.
+    """Same inflection as the original (lemminflect), the same kind of noun, and a fitting a/an before it.
 
-    With ``adjust_articles`` (default) a mismatching article is allowed: the search adjusts
-    it (:func:`audit.attack.edit.apply_swap`) and the evidence says so.  Without it, a swap
-    that would leave "an scrutiny" is rejected.
+    * inflection: a plural stays plural, a past tense past (:func:`audit.nlp.inflection.keeps_inflection`);
+    * an -ing noun (a gerund or deverbal noun: "offering", "filling", "supporting") is replaced only by
+      another -ing word: "offering" -> "offer" names something else (``keep_ing_nouns``);
+    * in a noun phrase headed by "a"/"an", a count noun is not replaced by a mass noun ("a laugh" ->
+      "a laughter"; :func:`audit.nlp.inflection.mass_noun`, ``max_plural_gap``);
+    * with ``adjust_articles`` (default) a mismatching article is allowed: the search adjusts it
+      (:func:`audit.attack.edit.apply_swap`) and the evidence says so.  Without it, a swap that would
+      leave "an scrutiny" is rejected.
     """
 
     name = "morphology"
 
-    def __init__(self, *, adjust_articles: bool = True, **kw: Any) -> None:
+    def __init__(self, *, adjust_articles: bool = True, keep_ing_nouns: bool = True, max_plural_gap: float = 2.0,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.adjust_articles = adjust_articles
+        self.keep_ing_nouns = keep_ing_nouns
+        self.max_plural_gap = max_plural_gap
 
     def thresholds(self) -> dict[str, Any]:
-        return {"adjust_articles": self.adjust_articles}
+        return {"adjust_articles": self.adjust_articles, "keep_ing_nouns": self.keep_ing_nouns,
+                "max_plural_gap": self.max_plural_gap}
 
     def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
         tag = ctx.tags[ctx.position]
@@ -199,6 +209,13 @@ class MorphologyCheck(Check):
         ok, why = inflection.keeps_inflection(ctx.word, candidate, tag)
         if not ok:
             return CheckResult(self.name, False, why, tag)
+        if (self.keep_ing_nouns and inflection.ing_noun(ctx.word, tag)
+                and not inflection.has_ing_form(candidate)):
+            return CheckResult(self.name, False, f"{ctx.word!r} is an -ing noun, {candidate!r} is not", tag)
+        if (tag == "NN" and inflection.indefinite_np(ctx.tokens, ctx.tags, ctx.position)
+                and inflection.mass_noun(candidate, max_plural_gap=self.max_plural_gap)
+                and not inflection.mass_noun(ctx.word, max_plural_gap=self.max_plural_gap)):
+            return CheckResult(self.name, False, f"{candidate!r} is a mass noun after a/an", tag)
         prev = ctx.tokens[ctx.position - 1].lower() if ctx.position > 0 else ""
         if prev in ARTICLES:
             want = inflection.article(candidate)

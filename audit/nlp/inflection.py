@@ -10,10 +10,12 @@ spelling rule with exception lists is used instead.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from audit.errors import ResourceMissingError
+from audit.nlp.frequency import zipf
 
 _UPOS = {"NN": "NOUN", "VB": "VERB", "JJ": "ADJ", "RB": "ADV"}
 _BASE_TAGS = frozenset({"NN", "JJ", "RB", "VB", "VBP"})
@@ -79,6 +81,59 @@ def keeps_inflection(original: str, substitute: str, ptb_tag: str) -> tuple[bool
                 return False, f"{s!r} is a bare {pos.lower()} but {o!r} is {ptb_tag}"
             return True, f"{lemma}+{ptb_tag}"
     return False, f"{s!r} is not a {ptb_tag} form"
+
+
+@lru_cache(maxsize=65536)
+def ing_noun(word: str, ptb_tag: str) -> bool:
+    """Whether a noun is the -ing form of a verb: a gerund or deverbal noun ("offering", "filling",
+    "settings").  Swapping it for a noun without -ing changes what it names ("offering" -> "offer",
+    "supporting characters" -> "support characters")."""
+    if not ptb_tag.startswith("NN"):
+        return False
+    w = word.lower()
+    single = w[:-1] if w.endswith("ings") else w
+    if not single.endswith("ing") or len(single) < 6:
+        return False
+    verbs = _lemminflect().getAllLemmas(single, upos="VERB").get("VERB", ())
+    return any(inflect(str(v), "VBG") == single for v in verbs)
+
+
+def has_ing_form(word: str) -> bool:
+    """``word`` ends in -ing (or -ings)."""
+    return word.lower().endswith(("ing", "ings"))
+
+
+@lru_cache(maxsize=65536)
+def mass_noun(noun: str, *, max_plural_gap: float = 2.0) -> bool:
+    """Whether ``noun`` is a mass noun, which takes no "a"/"an" ("a laughter", "an advertising").
+
+    lemminflect lists it as uncountable (its plural is the word itself: "music", "fun"), or its
+    plural is rarely written: Zipf(noun) - Zipf(plural) > ``max_plural_gap`` (count nouns are
+    near 0-1, "laugh" 0.6, "television" 1.7; "laughter" 2.8).  Zero-plural count nouns ("sheep")
+    read as mass: a swap to one after "a" is refused, which costs a candidate, never validity."""
+    forms = _lemminflect().getInflection(noun.lower(), tag="NNS", inflect_oov=True)
+    plural = str(forms[0]) if forms else noun.lower() + "s"
+    if plural == noun.lower():
+        return True
+    return zipf(noun) - zipf(plural) > max_plural_gap
+
+
+NP_MODIFIER_TAGS = frozenset({"JJ", "JJR", "JJS", "NN", "RB", "RBR", "RBS", "VBN", "VBG", "CD", "HYPH"})
+
+
+def indefinite_np(tokens: Sequence[str], tags: Sequence[str], position: int, *, reach: int = 4) -> bool:
+    """Whether the singular noun phrase ending at ``position`` starts with "a"/"an": the tokens before it
+    are modifiers (adjectives, adverbs, participles, singular nouns; at most ``reach``) back to the article
+    ("a community-college advertisement", "a truly funny laugh")."""
+    i = position - 1
+    while i >= 0 and position - i <= reach + 1:
+        word = tokens[i].lower()
+        if word in ("a", "an"):
+            return True
+        if tags[i] not in NP_MODIFIER_TAGS:
+            return False
+        i -= 1
+    return False
 
 
 _CONSONANT_SOUND = ("uni", "use", "usu", "uti", "uto", "ura", "ure", "uri", "uro", "uku", "ufo", "ubiq", "eu", "ewe",

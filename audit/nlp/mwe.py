@@ -8,7 +8,8 @@
 * phrasal verbs: a verb followed by a particle (PTB tag ``RP``, or one of
   :data:`PARTICLES` when the pair is a WordNet verb lemma);
 * the fixed expressions of :data:`FIXED_EXPRESSIONS`, a small hand-made list of movie-review
-  phrases WordNet does not have ("romantic comedy", "get in the way"), matched on lemmas.
+  phrases WordNet does not have ("romantic comedy", "get in the way") and of multi-word function
+  words ("rather than", "instead of"), matched on lemmas.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ FIXED_EXPRESSIONS: tuple[str, ...] = (
     "in the middle", "sad to say", "needless to say", "to say the least", "truth be told",
     "would rather", "'d rather", "had rather", "ca n't help", "can not help", "cannot help", "could n't help",
     "can't help", "couldn't help", "b movie", "b picture", "living hell", "keep time", "small favor",
+    # multi-word function words (complex prepositions and conjunctions): "rather than" is not "instead than"
+    "rather than", "instead of", "because of", "due to", "according to", "as though", "as if", "even though",
+    "even if", "so that", "in order to", "as well as", "such as", "apart from", "thanks to", "let alone",
+    "no longer", "any longer",
 )
 """Fixed phrases never broken by a swap (lemma sequences, space-separated)."""
 

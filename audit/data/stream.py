@@ -54,6 +54,7 @@ from audit.data.readers import (
     check_row,
     check_rows,
 )
+from audit._parquet import iter_row_group_batches
 from audit.errors import DataError
 
 if TYPE_CHECKING:
@@ -283,7 +284,7 @@ def _parquet_rows(source: StreamSource, *, start: int = 0, stop: int | None = No
     try:
         if stop is None:
             row = 0
-            for batch in pf.iter_batches(batch_size=_PARQUET_BATCH, columns=cols):
+            for batch in iter_row_group_batches(pf, batch_size=_PARQUET_BATCH, columns=cols):
                 for txt, lab in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
                     if row >= start:
                         yield row + 1, txt, lab

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from audit._parquet import iter_row_group_batches
 from audit.errors import StoreError
 from audit.store.schemas import labels_from_columns
 
@@ -23,13 +24,14 @@ TABLE_BATCH_ROWS = 65_536
 
 def iter_parquet(path: Path, *, columns: list[str] | None = None,
                  batch_size: int = TABLE_BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    """The Parquet file at ``path`` in record batches (``pyarrow.parquet.ParquetFile.iter_batches``) as
-    DataFrames indexed by their rows' places in the file; ``columns`` missing from the file are left out."""
+    """The Parquet file at ``path`` in record batches (one row group at a time:
+    :func:`audit._parquet.iter_row_group_batches`) as DataFrames indexed by their rows' places in the file;
+    ``columns`` missing from the file are left out."""
     with pq.ParquetFile(path) as pf:
         names = pf.schema_arrow.names
         wanted = None if columns is None else [c for c in columns if c in names]
         offset = 0
-        for batch in pf.iter_batches(batch_size=batch_size, columns=wanted):
+        for batch in iter_row_group_batches(pf, batch_size=batch_size, columns=wanted):
             df = batch.to_pandas()
             df.index = pd.RangeIndex(offset, offset + len(df))
             offset += len(df)

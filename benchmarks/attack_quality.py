@@ -98,7 +98,7 @@ def summarize(records: list[dict[str, Any]], seconds: float, validity_rate: floa
     }
 
 
-RECIPE_ROUND = "round-4 strict recipe: round-3 thresholds + context_token 0.75"
+RECIPE_ROUND = "round-5 strict recipe: round-3 thresholds + context_token 0.75 + the round-5 morphology and mwe rules"
 """Which strict recipe the report describes (round 4: round 3's checks and thresholds plus ``context_token`` at
 0.75; round 3: scope check, POS-tagger fix, more fixed expressions, the round-2 thresholds kept).  Update it with the recipe; the thresholds themselves are read from the code."""
 
@@ -210,6 +210,22 @@ def validity_rates(path: Path) -> dict[str, Any]:
             "loose": loose["precision"], "loose_ci": loose["precision_ci"], "loose_n": loose["accepted"]}
 
 
+RECIPE_OF = {"strict": "strict", "loose": "loose", "pwws": "strict", "textfooler": "strict", "pwws_loose": "loose"}
+"""Which recipe's validity rate a method's row carries (its candidate set)."""
+
+
+def refresh_validity(payload: dict[str, Any], rates: dict[str, Any]) -> None:
+    """Put ``rates`` (a newer validity.json) into a saved payload: the rows' validity rate and estimated valid
+    success; the attack's own figures are untouched."""
+    payload["validity_rates"] = rates
+    for m in payload["models"]:
+        for row in m["results"]:
+            rate = rates.get(RECIPE_OF[row["key"]])
+            s = row["summary"]
+            s["validity_rate"] = rate
+            s["estimated_valid_success"] = None if rate is None else s["success_rate"] * rate
+
+
 def fingerprint(model_ref: str) -> str:
     weights = Path(model_ref) / "model.safetensors"
     return hashlib.sha256(weights.read_bytes()).hexdigest()[:12] if weights.is_file() else "?"
@@ -286,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="reports/benchmarks")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("--render-only", action="store_true")
+    ap.add_argument("--refresh-validity", action="store_true",
+                    help="with --render-only / --combine: re-read the validity rates from --validity (after a new "
+                         "validity round was judged) and recompute each row's estimated valid success")
     ap.add_argument("--combine", nargs="*", default=None, help="merge the attack.json of these folders (one model each) into --out")
     args = ap.parse_args(argv)
     if args.combine:
@@ -293,10 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         merged = dict(parts[0])
         merged["models"] = [m for p in parts for m in p["models"]]
         merged["notes"] = list(dict.fromkeys([*(n for p in parts for n in p["notes"]), *args.note]))
+        if args.refresh_validity:
+            refresh_validity(merged, validity_rates(Path(args.validity)))
         write_report(Path(args.out), merged)
         return 0
     if args.render_only:
-        write_report(Path(args.out), json.loads((Path(args.out) / "attack.json").read_text(encoding="utf-8")))
+        payload = json.loads((Path(args.out) / "attack.json").read_text(encoding="utf-8"))
+        if args.refresh_validity:
+            refresh_validity(payload, validity_rates(Path(args.validity)))
+        write_report(Path(args.out), payload)
         return 0
     torch.manual_seed(0)
     torch.set_num_threads(1)

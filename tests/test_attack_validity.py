@@ -14,7 +14,7 @@ from audit.attack.registry import ClosenessParams
 from audit.attack.sentence import encoder_status
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
-EXPECTED_CHECKS = ["mwe", "names", "scope", "sense", "morphology", "naturalness", "closeness", "sentiment", "pos_kept"] + (
+EXPECTED_CHECKS = ["mwe", "names", "scope", "sense", "morphology", "frame", "naturalness", "closeness", "sentiment", "pos_kept"] + (
     ["context_meaning", "context_token"] if encoder_status() == "available" else [])
 
 
@@ -52,6 +52,13 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("it was a laugh .", "laugh", "laughter", "morphology"),  # a mass noun after "a"
         ("a community-college advertisement , dull .", "advertisement", "advertising", "morphology"),
         ("it is funny , rather than sad .", "rather", "instead", "mwe"),  # a multi-word function word
+        ("every laugh is earned .", "laugh", "laughter", "morphology"),  # a mass noun after "every"
+        ("there is little of the charm here .", "little", "small", "scope"),  # a quantifier
+        ("it is much better than the first .", "much", "often", "scope"),
+        ("the story allows the characters to grow .", "allows", "lets", "frame"),  # "lets them to grow"
+        ("the film seems like a rerun .", "seems", "appears", "frame"),  # "appears like"
+        ("the camera jumps around too much .", "jumps", "leaps", "frame"),  # "leaps around"
+        ("the score will keep you awake .", "keep", "hold", "frame"),  # "hold you awake"
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:

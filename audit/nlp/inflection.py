@@ -121,14 +121,19 @@ def mass_noun(noun: str, *, max_plural_gap: float = 2.0) -> bool:
 NP_MODIFIER_TAGS = frozenset({"JJ", "JJR", "JJS", "NN", "RB", "RBR", "RBS", "VBN", "VBG", "CD", "HYPH"})
 
 
+COUNT_DETERMINERS = frozenset({"a", "an", "every", "each", "another", "either", "neither"})
+"""Determiners that take a singular *count* noun: "every laugh", never "every laughter"."""
+
+
 def indefinite_np(tokens: Sequence[str], tags: Sequence[str], position: int, *, reach: int = 4) -> bool:
-    """Whether the singular noun phrase ending at ``position`` starts with "a"/"an": the tokens before it
-    are modifiers (adjectives, adverbs, participles, singular nouns; at most ``reach``) back to the article
-    ("a community-college advertisement", "a truly funny laugh")."""
+    """Whether the singular noun phrase ending at ``position`` starts with a count determiner
+    (:data:`COUNT_DETERMINERS`: "a"/"an", "every", "each", ...): the tokens before it are modifiers
+    (adjectives, adverbs, participles, singular nouns; at most ``reach``) back to the determiner
+    ("a community-college advertisement", "a truly funny laugh", "every potential laugh")."""
     i = position - 1
     while i >= 0 and position - i <= reach + 1:
         word = tokens[i].lower()
-        if word in ("a", "an"):
+        if word in COUNT_DETERMINERS:
             return True
         if tags[i] not in NP_MODIFIER_TAGS:
             return False

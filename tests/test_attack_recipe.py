@@ -60,12 +60,12 @@ def test_resolve_edits_the_recipe_list_in_order() -> None:
              ConstraintSpec(name="tests.test_attack_recipe:BanWord", word="movie")]
     items = resolve("strict", specs)
     names = [n for n, _ in items]
-    assert names == ["mwe", "scope", "sense", "morphology", "frame", "naturalness", "closeness", "sentiment", "pos_kept",
+    assert names == ["mwe", "scope", "sense", "morphology", "frame", "licensing", "naturalness", "closeness", "sentiment", "pos_kept",
                      "context_meaning", "context_token", "tests.test_attack_recipe:BanWord"]
     assert dict(items)["closeness"] == {"min_cosine": 0.7}
     built = build(items, resources=Resources())
     assert isinstance(built[-1], BanWord) and built[-1].word == "movie"
-    assert built[6].thresholds() == {"min_cosine": 0.7}  # type: ignore[attr-defined]
+    assert built[7].thresholds() == {"min_cosine": 0.7}  # type: ignore[attr-defined]
     assert resolve("loose", []) == []
     record = describe("strict", items)
     assert record["recipe"] == "strict" and record["blocking"]

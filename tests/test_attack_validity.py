@@ -14,7 +14,7 @@ from audit.attack.registry import ClosenessParams
 from audit.attack.sentence import encoder_status
 from audit.attack.validity import SwapEvidence, Validator, check_swap, strict_validator
 
-EXPECTED_CHECKS = ["mwe", "names", "scope", "sense", "morphology", "frame", "naturalness", "closeness", "sentiment", "pos_kept"] + (
+EXPECTED_CHECKS = ["mwe", "names", "scope", "sense", "morphology", "frame", "licensing", "naturalness", "closeness", "sentiment", "pos_kept"] + (
     ["context_meaning", "context_token"] if encoder_status() == "available" else [])
 
 
@@ -59,6 +59,9 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("the film seems like a rerun .", "seems", "appears", "frame"),  # "appears like"
         ("the camera jumps around too much .", "jumps", "leaps", "frame"),  # "leaps around"
         ("the score will keep you awake .", "keep", "hold", "frame"),  # "hold you awake"
+        ("a sequel is always welcome .", "always", "ever", "licensing"),  # "ever" needs a negation
+        ("it 's simply , and surprisingly , a nice treat .", "simply", "merely", "scope"),  # a focus particle
+        ("it is hardly an objective documentary .", "hardly", "barely", "scope"),  # a negator
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.attack.constraints import SwapContext
-from audit.attack.grammar import FrameCheck
+from audit.attack.grammar import FrameCheck, LicensingCheck
 from audit.nlp import frames
 
 
@@ -73,3 +73,13 @@ def test_frame_check_blocks_a_verb_that_does_not_take_the_construction() -> None
     assert _check("the/DT camera/NN jumps/VBZ around/RP ./.", "jumps", "leaps")[0] is False
     assert _check("they/PRP jump/VBP through/IN hoops/NNS ./.", "jump", "leap") == (True, None)
     assert _check("a/DT funny/JJ movie/NN ./.", "funny", "comic") == (True, None)  # not a verb: passes
+
+
+def test_licensing_check_keeps_negative_polarity_items_out_of_positive_sentences() -> None:
+    tokens, tags = tagged("a/DT sequel/NN is/VBZ always/RB welcome/JJ ./.")
+    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=3)
+    assert not LicensingCheck().evaluate(ctx, "ever").passed
+    assert LicensingCheck().evaluate(ctx, "forever").passed
+    tokens, tags = tagged("is/VBZ n't/RB ever/RB welcome/JJ ./.")
+    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=2)
+    assert LicensingCheck().evaluate(ctx, "yet").passed  # replaces another negative-polarity item

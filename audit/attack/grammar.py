@@ -1,5 +1,6 @@
-"""The strict recipe's verb-construction check (``frame``): a swapped verb must take the construction the
-original has in the sentence (:mod:`audit.nlp.frames`)."""
+"""The strict recipe's grammar checks beyond inflection: ``frame``, a swapped verb must take the construction
+the original has in the sentence (:mod:`audit.nlp.frames`); ``licensing``, no negative-polarity item brought
+into a sentence that does not license it."""
 
 from __future__ import annotations
 
@@ -32,6 +33,30 @@ class FrameCheck(Check):
             return CheckResult(self.name, True, kind, lemmas[-1])
         what = f"{kind} {particle!r}" if particle else kind
         return CheckResult(self.name, False, kind, lemmas[-1], f"{candidate!r} does not take the {what} construction")
+
+    def thresholds(self) -> dict[str, Any]:
+        return {}
+
+
+NEGATIVE_POLARITY = frozenset({"ever", "yet", "anymore", "any"})
+"""Negative-polarity items: grammatical only under a negation, a question or a comparison ("is n't ever",
+"have you ever"), so "is always welcome" -> "is ever welcome" breaks.  Of the judged swaps to "ever"
+(rounds 1-6), 4 of 4 were invalid."""
+
+
+class LicensingCheck(Check):
+    """A negative-polarity substitute ("ever", "yet", "anymore") only replaces another one: the original's
+    sentence licensed it.  Evidence: ``value`` = the substitute when it is one (since round 7)."""
+
+    name = "licensing"
+
+    def _evaluate(self, ctx: SwapContext, candidate: str | None) -> CheckResult:
+        if candidate is None or candidate.lower() not in NEGATIVE_POLARITY:
+            return CheckResult(self.name, True, None, None)
+        if ctx.word.lower() in NEGATIVE_POLARITY:
+            return CheckResult(self.name, True, candidate.lower(), None)
+        return CheckResult(self.name, False, candidate.lower(), None,
+                           f"{candidate!r} is a negative-polarity item; {ctx.word!r} is not")
 
     def thresholds(self) -> dict[str, Any]:
         return {}

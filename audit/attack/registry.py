@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from audit.attack.checks import Check, Resources
 from audit.attack.constraints import Constraint
-from audit.attack.grammar import FrameCheck
+from audit.attack.grammar import FrameCheck, LicensingCheck
 from audit.attack.sentence import ContextMeaningCheck, ContextTokenCheck, SentenceMeaningCheck, encoder_status
 from audit.attack.strict import (
     ClosenessCheck,
@@ -110,6 +110,7 @@ BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
     "sense": (SenseCheck, SenseParams),
     "morphology": (MorphologyCheck, MorphologyParams),
     "frame": (FrameCheck, _NoParams),
+    "licensing": (LicensingCheck, _NoParams),
     "naturalness": (NaturalnessCheck, NaturalnessParams),
     "closeness": (ClosenessCheck, ClosenessParams),
     "sentiment": (SentimentCheck, SentimentParams),
@@ -120,10 +121,10 @@ BUILTINS: dict[str, tuple[type[Check], type[_Params]]] = {
 }
 """Built-in checks: name -> (class, parameter model).  Cheap position checks first."""
 
-STRICT: tuple[str, ...] = ("mwe", "names", "scope", "sense", "morphology", "frame", "naturalness", "closeness",
+STRICT: tuple[str, ...] = ("mwe", "names", "scope", "sense", "morphology", "frame", "licensing", "naturalness", "closeness",
                            "sentiment", "pos_kept", "context_meaning", "context_token")
 """The strict recipe's checks (``context_token`` last: the most expensive; in the recipe since round 4;
-``frame`` since round 6).
+``frame`` since round 6, ``licensing`` since round 7).
 ``context_meaning`` and ``context_token`` need the ``[meaning]`` extra: without it the recipe runs without
 them and the manifest says so (what each adds: reports/benchmarks/validity.md, ablation).
 ``sentence_meaning`` is opt-in: add it to ``attack.constraints``."""

@@ -6,7 +6,8 @@ name           scope     passes when
 ``mwe``        position  the token is not inside a multi-word expression
 ``names``      position  the token is not a name (:mod:`audit.nlp.names`)
 ``scope``      position  the token is not an adverb right after a negation or modal ("not nearly",
-                         "could hardly"), an indefinite pronoun ("someone") or a quantifier ("little")
+                         "could hardly"), an indefinite pronoun ("someone"), a quantifier ("little"),
+                         a negator ("hardly") or a focus particle ("simply")
 ``sense``      candidate the substitute is a lemma of the sense chosen in context
 ``morphology`` candidate same inflection as the original; an -ing noun stays -ing; no mass noun
                          after a/an; a/an before it fits (or is adjusted)
@@ -101,10 +102,15 @@ QUANTIFIERS = frozenset({"little", "few", "much", "many", "less", "fewer", "more
                          "several", "plenty", "lot", "lots"})
 """Quantifiers the tagger calls adjectives, adverbs or nouns: "with little of" -> "with small of", "much better"
 -> "often better".  Every judged swap of one (10 pairs, rounds 1-5) was invalid."""
+FOCUS_PARTICLES = frozenset({"only", "merely", "just", "simply", "solely", "even", "purely"})
+"""Focus particles: they set what the clause is about and how much it counts ("simply a nice treat" praises,
+"merely a nice treat" belittles).  Of the judged swaps of one (rounds 1-6), "simply" -> "merely" was invalid
+4 times out of 4, "solely" -> "entirely" once; "merely" -> "simply" was valid twice (since round 7)."""
 
 
 class ScopeCheck(Check):
-    """Never swap an adverb in the scope of a negation or modal, an indefinite pronoun or a quantifier.
+    """Never swap an adverb in the scope of a negation or modal, an indefinite pronoun, a quantifier, a negator
+    ("hardly", "barely", "never") or a focus particle ("simply", "merely", "only").
 
     After "not", "n't", "never", "hardly" or a modal, a degree or frequency adverb is part of a fixed
     reading: "not nearly moved" is not "not almost moved", "could hardly ask" is not "could barely ask",
@@ -120,6 +126,10 @@ class ScopeCheck(Check):
             return CheckResult(self.name, False, "indefinite pronoun", None)
         if word in QUANTIFIERS:
             return CheckResult(self.name, False, "quantifier", None)
+        if word in NEGATORS:  # "hardly an objective documentary" (far from) -> "barely" (just)
+            return CheckResult(self.name, False, "negator", None)
+        if word in FOCUS_PARTICLES:
+            return CheckResult(self.name, False, "focus particle", None)
         prev = ctx.original_tokens[ctx.position - 1].lower() if ctx.position > 0 else ""
         if ctx.tags[ctx.position].startswith("RB") and (prev in NEGATORS or prev in MODALS):
             return CheckResult(self.name, False, f"adverb after {prev!r}", None)

@@ -15,7 +15,8 @@ class FrameCheck(Check):
     """A verb keeps its complement construction: no "lets the seeds *to* germinate", no "appear like",
     no "leaps around", no "hold them awake".  Words that are not verbs pass.
 
-    Evidence: ``value`` = the construction found after the original verb (None: none of the judged ones),
+    Evidence: ``value`` = the construction found after the original verb (None: none of those in
+    :mod:`audit.nlp.frames`),
     ``threshold`` = the substitute's base form."""
 
     name = "frame"

@@ -23,10 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data"
-PAIRS = DATA / "validity_pairs.jsonl"
-UNJUDGED = DATA / "validity_pairs_unjudged.jsonl"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibrate_validity import PAIRS, UNJUDGED  # noqa: E402  (one owner of the labelled set's paths)
+
 KINDS = frozenset({"wrong_sense", "idiom", "rare_or_archaic", "grammar_article_inflection", "name",
                    "sentiment_change", "other"})
 """The failure kinds of ``benchmarks/data/validity_guideline.md``."""

@@ -32,6 +32,9 @@ KINDS = frozenset({"wrong_sense", "idiom", "rare_or_archaic", "grammar_article_i
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        fix = "run `calibrate_validity.py generate` first" if path == UNJUDGED else "check the path"
+        raise SystemExit(f"{path}: no such file; {fix}")
     out = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():

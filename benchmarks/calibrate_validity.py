@@ -290,10 +290,15 @@ MIN_PRECISION = 0.93
 it, the one with the best recall.  The goal is 90% on held-out pairs; the margin comes from a 5-fold
 cross-validation on the calibration pairs (:func:`cross_validate`, in the report): choosing at a 0.90 target
 gave 84% on the left-out folds, at 0.93 about 92%."""
-ROUND = 7
+ROUND = 8
 """The held-out round: its pairs were drawn with the shipped strict recipe; every earlier round is calibration data."""
 HELDOUT = f"heldout{ROUND}"
-"""The held-out split.  Round 7 (stop 23): round 6's misses were read to design the ``licensing`` check (no
+"""The held-out split.  Round 8 (stop 24): round 7's misses were read to design the object rules of ``frame``
+("said that" -> "told that"), "nearly" before a negation in ``licensing``, plural possessives in ``morphology``
+("children 's" -> "kids 's"), titles in ``names`` ("writer john ridley", "spy kids 2") and movie-review terms
+and idioms in ``mwe`` ("film language", "go to the movies", "the very fabric"), so all 1350 pairs of rounds 1-7
+are calibration data; round 8's pairs (``split: heldout8``) are drawn from unused sentences with the shipped
+strict recipe and judged blind.  Round 7 (stop 23): round 6's misses were read to design the ``licensing`` check (no
 negative-polarity "ever" for "always") and the negators and focus particles of ``scope`` ("hardly" -> "barely",
 "simply" -> "merely"), so all 1210 pairs of rounds 1-6 are calibration data; round 7's pairs (``split:
 heldout7``) are drawn from unused sentences with the shipped strict recipe and judged blind.  Round 6 (stop 23): round 5's misses were read to design the ``frame`` check (a verb

@@ -62,6 +62,13 @@ def judge(v: Validator, text: str, word: str, substitute: str) -> SwapEvidence:
         ("a sequel is always welcome .", "always", "ever", "licensing"),  # "ever" needs a negation
         ("it 's simply , and surprisingly , a nice treat .", "simply", "merely", "scope"),  # a focus particle
         ("it is hardly an objective documentary .", "hardly", "barely", "scope"),  # a negator
+        ("i approached the usher and said that she should ask for a raise .", "said", "told", "frame"),  # no object
+        ("you almost do n't notice the running time .", "almost", "nearly", "licensing"),  # "nearly" + negation
+        ("a guy dressed as a children 's party clown .", "children", "kids", "morphology"),  # "kids 's"
+        ("with spy kids 2 : the island of lost dreams .", "kids", "children", "names"),  # a sequel title
+        ("malcolm d. lee and writer john ridley .", "writer", "author", "names"),  # a title before a name
+        ("it 's everything you do n't go to the movies for .", "movies", "films", "mwe"),  # an idiom
+        ("working to develop her own film language .", "film", "movie", "mwe"),  # a film term
     ],
 )
 def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: str, must_fail: str) -> None:
@@ -78,6 +85,8 @@ def test_rejected_swaps(validator: Validator, text: str, word: str, substitute: 
         ("the movies are great .", "movies", "films"),  # a plural kept plural
         ("the movie started slowly .", "started", "began"),  # a past tense kept past
         ("a movie with heart .", "movie", "film"),  # a count noun after "a" stays a count noun
+        ("the film 's pace is unhurried .", "film", "movie"),  # a singular's possessive is always "'s"
+        ("it is almost perfect .", "almost", "nearly"),  # no negation after it
     ],
 )
 def test_accepted_swaps(validator: Validator, text: str, word: str, substitute: str) -> None:
@@ -213,3 +222,27 @@ def test_noun_kinds_from_lemminflect_and_wordfreq() -> None:
     assert inflection.indefinite_np(tokens, tags, 3)
     assert not inflection.indefinite_np("the funny laugh".split(), ["DT", "JJ", "NN"], 2)
     assert not inflection.indefinite_np("a film and laugh".split(), ["DT", "NN", "CC", "NN"], 3)
+
+
+def test_plural_possessives() -> None:
+    from audit.nlp import inflection
+
+    assert inflection.possessive_breaks("children", "kids", "'s") is not None  # "kids 's"
+    assert inflection.possessive_breaks("kids", "children", "'") is not None  # "children '"
+    assert inflection.possessive_breaks("films", "movies", "'") is None
+    assert inflection.possessive_breaks("children", "kids", "are") is None  # no possessive
+
+
+def test_titles_count_as_names() -> None:
+    from audit.nlp import names
+    from audit.nlp.pos import tag
+
+    def reason(text: str, word: str) -> str | None:
+        tokens = text.split()
+        return names.name_reason(tokens, tokens.index(word), tagger=tag)
+
+    assert "title" in (reason("malcolm d. lee and writer john ridley .", "writer") or "")
+    assert "sequel" in (reason("with spy kids 2 : the island", "kids") or "")
+    assert reason("the writer is good .", "writer") is None  # no name after it
+    assert reason("the film roman polanski made .", "film") is None  # not a person noun
+    assert names.person_noun("director") and not names.person_noun("film")

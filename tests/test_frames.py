@@ -83,3 +83,28 @@ def test_licensing_check_keeps_negative_polarity_items_out_of_positive_sentences
     tokens, tags = tagged("is/VBZ n't/RB ever/RB welcome/JJ ./.")
     ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=2)
     assert LicensingCheck().evaluate(ctx, "yet").passed  # replaces another negative-polarity item
+
+
+def test_object_rules_for_verbs_of_telling_and_saying() -> None:
+    said = "she/PRP said/VBD that/IN it/PRP works/VBZ ./."
+    assert _check(said, "said", "told")[0] is False  # "told that": tell needs an object
+    assert _check(said, "said", "stated")[0] is True
+    assert _check("she/PRP told/VBD them/PRP the/DT truth/NN ./.", "told", "said")[0] is False  # "said them"
+    assert _check("she/PRP said/VBD nothing/NN ./.", "said", "told")[0] is True  # an object follows
+    assert _check("she/PRP told/VBD me/PRP ./.", "told", "informed")[0] is True  # both need an object
+
+
+def test_frames_object_fits_names_what_breaks() -> None:
+    tokens, tags = tagged("as/IN he/PRP would/MD say/VB ,/, yes/UH")
+    assert frames.object_fits(["tell"], ["say"], tokens, tags, 3) == "needs an object"
+    assert frames.object_fits(["tell"], ["tell"], tokens, tags, 3) is None  # the sentence already fits
+
+
+def test_licensing_check_keeps_nearly_away_from_a_negation() -> None:
+    tokens, tags = tagged("you/PRP almost/RB do/VBP n't/RB notice/VB ./.")
+    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=1)
+    assert not LicensingCheck().evaluate(ctx, "nearly").passed
+    assert LicensingCheck().evaluate(ctx, "virtually").passed
+    tokens, tags = tagged("it/PRP is/VBZ almost/RB perfect/JJ ./.")
+    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=2)
+    assert LicensingCheck().evaluate(ctx, "nearly").passed

@@ -4,13 +4,13 @@
 name           scope     passes when
 =============  ========  ============================================================
 ``mwe``        position  the token is not inside a multi-word expression
-``names``      position  the token is not a name (:mod:`audit.nlp.names`)
+``names``      position  the token is not a name or part of a title (:mod:`audit.nlp.names`)
 ``scope``      position  the token is not an adverb right after a negation or modal ("not nearly",
                          "could hardly"), an indefinite pronoun ("someone"), a quantifier ("little"),
                          a negator ("hardly") or a focus particle ("simply")
 ``sense``      candidate the substitute is a lemma of the sense chosen in context
 ``morphology`` candidate same inflection as the original; an -ing noun stays -ing; no mass noun
-                         after a/an; a/an before it fits (or is adjusted)
+                         after a/an; a/an before it fits (or is adjusted); a plural's possessive fits
 ``naturalness``candidate Zipf(substitute) >= ``min_zipf`` and Zipf drop <= ``max_zipf_drop``;
                          no archaic/slang WordNet usage domain
 ``closeness``  candidate GloVe cosine(original, substitute) >= ``min_cosine``
@@ -196,6 +196,7 @@ class MorphologyCheck(Check):
     """Same inflection as the original (lemminflect), the same kind of noun, and a fitting a/an before it.
 
     * inflection: a plural stays plural, a past tense past (:func:`audit.nlp.inflection.keeps_inflection`);
+    * a plural's possessive stays right: "children 's" -> "kids 's" breaks (since round 8);
     * an -ing noun (a gerund or deverbal noun: "offering", "filling", "supporting") is replaced only by
       another -ing word: "offering" -> "offer" names something else (``keep_ing_nouns``);
     * in a noun phrase headed by "a"/"an", "every", "each" ..., a count noun is not replaced by a mass
@@ -225,6 +226,9 @@ class MorphologyCheck(Check):
         ok, why = inflection.keeps_inflection(ctx.word, candidate, tag)
         if not ok:
             return CheckResult(self.name, False, why, tag)
+        nxt = ctx.tokens[ctx.position + 1] if ctx.position + 1 < len(ctx.tokens) else ""
+        if tag == "NNS" and (broken := inflection.possessive_breaks(ctx.word, candidate, nxt)) is not None:
+            return CheckResult(self.name, False, broken, tag)
         if (self.keep_ing_nouns and inflection.ing_noun(ctx.word, tag)
                 and not inflection.has_ing_form(candidate)):
             return CheckResult(self.name, False, f"{ctx.word!r} is an -ing noun, {candidate!r} is not", tag)

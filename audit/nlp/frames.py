@@ -18,6 +18,11 @@ original has there.  WordNet's sentence frames do not tell: NLTK lists them per 
     an adverbial particle right after the verb or after its object pronoun ("jumps around", "put you off",
     "seem like"): a phrasal verb is not compositional, so it is swapped only when WordNet lists the
     substitute with the same particle ("jump out" -> "leap out").
+
+Two object rules hold whatever the construction (since round 8): a verb that needs a person object
+(:data:`OBJECT_REQUIRED`: "tell", "inform") replaces another verb only when an object follows ("said that
+..." -> "told that ..." breaks), and a verb of saying that takes no person object (:data:`NO_PERSON_OBJECT`:
+"say", "explain") does not replace one before "me", "him", "them" ("told them" -> "said them").
 """
 
 from __future__ import annotations
@@ -38,6 +43,14 @@ CLAUSE_END = frozenset({".", ",", ";", ":", "!", "?", "--", "-", "and", "or", "b
 BARE_INFINITIVE = frozenset({"let", "make", "have", "help", "see", "watch", "hear", "feel", "bid"})
 """Verbs whose object takes a bare infinitive ("let them go"); "help" takes both."""
 TO_REFUSED = BARE_INFINITIVE - {"help"}
+OBJECT_REQUIRED = frozenset({"tell", "inform", "remind", "notify", "assure", "persuade", "convince"})
+"""Verbs that need an object: "she told that ..." is not English."""
+NO_PERSON_OBJECT = frozenset({"say", "explain", "describe", "suggest", "mention", "announce", "state", "speak"})
+"""Verbs of saying whose object is what is said, never the hearer: "said them", "explained me"."""
+CLAUSE_OPENERS = frozenset({"that", "if", "whether", "how", "what", "why", "when", "where", "who", "to"})
+"""Words that start a clause, not an object ("said that ...": the tagger may call "that" a determiner)."""
+PERSON_OBJECTS = frozenset({"me", "him", "us", "them"})
+"""Object pronouns that can only be a person object ("you" and "her" can start other phrases)."""
 
 
 def construction(tokens: Sequence[str], tags: Sequence[str], position: int) -> str | None:
@@ -87,6 +100,22 @@ def takes(substitute_lemmas: Sequence[str], kind: str | None, *, particle: str |
     if kind == "particle":
         return particle is not None and any(phrasal(lemma, particle) for lemma in substitute_lemmas)
     return False  # object_adjective, object_gerund
+
+
+def object_fits(substitute_lemmas: Sequence[str], original_lemmas: Sequence[str], tokens: Sequence[str],
+                tags: Sequence[str], position: int) -> str | None:
+    """Why the substitute verb breaks the object the original has (None when it fits): an
+    :data:`OBJECT_REQUIRED` verb with no object after it, a :data:`NO_PERSON_OBJECT` verb before a person
+    object pronoun.  A substitute in the same class as the original passes (its sentence already fits)."""
+    nxt = position + 1
+    word, tag = (tokens[nxt].lower(), tags[nxt]) if nxt < len(tokens) else ("", "")
+    sub, orig = set(substitute_lemmas), set(original_lemmas)
+    if sub & OBJECT_REQUIRED and not orig & OBJECT_REQUIRED:
+        if not (word in OBJECT_PRONOUNS or (tag in OBJECT_TAGS and word not in CLAUSE_END | CLAUSE_OPENERS)):
+            return "needs an object"
+    if sub & NO_PERSON_OBJECT and not orig & NO_PERSON_OBJECT and word in PERSON_OBJECTS:
+        return f"takes no person object ({word!r})"
+    return None
 
 
 def particle_after(tokens: Sequence[str], position: int) -> str | None:

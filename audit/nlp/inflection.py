@@ -121,6 +121,19 @@ def mass_noun(noun: str, *, max_plural_gap: float = 2.0) -> bool:
 NP_MODIFIER_TAGS = frozenset({"JJ", "JJR", "JJS", "NN", "RB", "RBR", "RBS", "VBN", "VBG", "CD", "HYPH"})
 
 
+def possessive_breaks(original: str, substitute: str, next_token: str) -> str | None:
+    """Why a plural noun's possessive breaks when ``original`` becomes ``substitute`` (None when it fits):
+    a plural in -s takes a bare apostrophe ("kids '"), another plural takes "'s" ("children 's"), so
+    "children 's" -> "kids 's" and "kids '" -> "children '" break.  Singular nouns always take "'s"."""
+    if next_token not in ("'s", "'"):
+        return None
+    o_s, s_s = original.lower().endswith("s"), substitute.lower().endswith("s")
+    if o_s == s_s:
+        return None
+    wants = "'" if s_s else "'s"
+    return f"the possessive of {substitute!r} is {substitute}{wants}, not {substitute} {next_token}"
+
+
 COUNT_DETERMINERS = frozenset({"a", "an", "every", "each", "another", "either", "neither"})
 """Determiners that take a singular *count* noun: "every laugh", never "every laughter"."""
 

@@ -32,6 +32,9 @@ FIXED_EXPRESSIONS: tuple[str, ...] = (
     "rather than", "instead of", "because of", "due to", "according to", "as though", "as if", "even though",
     "even if", "so that", "in order to", "as well as", "such as", "apart from", "thanks to", "let alone",
     "no longer", "any longer",
+    # movie-review terms and idioms (round 8): "film language" is a term, "go to the films" breaks the idiom
+    "film language", "film editor", "film school", "film buff", "go to the movie", "very fabric", "pay the price",
+    "price to pay",
 )
 """Fixed phrases never broken by a swap (lemma sequences, space-separated)."""
 

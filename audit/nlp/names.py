@@ -10,6 +10,10 @@ SST-2 is lower-cased, so capitalisation says nothing.  A token counts as a name 
    token capitalised) ``NNP``/``NNPS``.
 
 Tokens WordNet does not know get no WordNet synonyms anyway.
+
+Words in a title count too (since round 8): a person noun right before a name is a title ("writer john
+ridley", "director peter o'fallon": "author john ridley" is not how a credit reads), and a noun right
+before a sequel numeral is part of a film title ("spy kids 2").
 """
 
 from __future__ import annotations
@@ -50,8 +54,31 @@ def wordnet_name_kind(word: str) -> tuple[str, int, int]:
     return ("both" if has_cap else "common"), low, cap
 
 
+SEQUEL_NUMERALS = frozenset({"2", "3", "4", "5", "6", "ii", "iii", "iv"})
+"""Numerals that follow a film title ("spy kids 2", "rocky iii")."""
+
+
+@lru_cache(maxsize=65536)
+def person_noun(word: str) -> bool:
+    """Whether the most frequent WordNet noun sense of ``word`` is a person ("writer", "director")."""
+    synsets = wordnet._synsets(word.lower(), "n")
+    return bool(synsets) and synsets[0].lexname() == "noun.person"
+
+
 def name_reason(tokens: Sequence[str], position: int, *, tagger: Tagger) -> str | None:
-    """Why ``tokens[position]`` is a name (None when it is not)."""
+    """Why ``tokens[position]`` is a name or part of a title (None when it is not)."""
+    reason = _proper_reason(tokens, position, tagger=tagger)
+    if reason is not None:
+        return reason
+    nxt = tokens[position + 1].lower() if position + 1 < len(tokens) else ""
+    if nxt in SEQUEL_NUMERALS:
+        return f"before the sequel numeral {nxt!r}: part of a title"
+    if nxt and person_noun(tokens[position]) and _proper_reason(tokens, position + 1, tagger=tagger) is not None:
+        return f"a person noun before the name {nxt!r}: a title"
+    return None
+
+
+def _proper_reason(tokens: Sequence[str], position: int, *, tagger: Tagger) -> str | None:
     word = tokens[position].lower()
     kind, low, cap = wordnet_name_kind(word)
     if kind == "proper_only":

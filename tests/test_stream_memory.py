@@ -206,3 +206,23 @@ def test_tables_from_chunks_are_written_in_row_groups_of_whole_chunks(tmp_path: 
     pd.testing.assert_frame_equal(pd.read_parquet(writer.staging_dir / "table.parquet"),
                                   pd.concat(chunks, ignore_index=True))
     writer.fail("test over")
+
+
+def test_the_findings_read_each_chunk_once_then_only_the_blocks_with_errors(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pass 1 reads every chunk's three tables; pass 2 only the blocks holding a tested error; the driver-word
+    scores only the token tables (fails if a later pass rereads every chunk's predictions or segments)."""
+    config = make_setup(tmp_path, n_test=240, batch_size=8, attack={"enabled": False})  # 30 chunks, 10 blocks
+    reads: list[str] = []
+    real = RunWriter.read_chunk
+
+    def read_chunk(self: RunWriter, stage: str, index: int, **kw: Any) -> pd.DataFrame | None:
+        reads.append(stage)
+        return real(self, stage, index, **kw)
+
+    monkeypatch.setattr(RunWriter, "read_chunk", read_chunk)
+    res = run_job(_streamed(config, findings={"max_error_texts": 2}), store_root=tmp_path / "s", progress=False)
+    assert res.record.manifest["findings_sample"]["capped"] is True  # 2 tested errors: in 1 or 2 of the 10 blocks
+    pass2 = reads.count(STAGE_SEGMENTS) - 30
+    assert 1 <= pass2 <= 6  # the chunks with an error of the 1 or 2 blocks (3 chunks each) holding the 2 tested
+    assert reads.count(STAGE_TOKENS) == 30 + pass2 + 30  # + the driver-word scores, token tables only

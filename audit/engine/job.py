@@ -45,6 +45,7 @@ from audit.engine.meta import code_version, run_key, seed_everything
 from audit.engine.pos_stats import pos_stats
 from audit.engine.prepare import Prepared, attack_tokens, load_model_for_job, prepare  # noqa: F401 (re-exported)
 from audit.engine.stream_findings import (  # noqa: F401 (FindingsTables re-exported)
+    AttributionBlocks,
     FindingsTables,
     _reat_word_drivers,
     attribution_blocks,
@@ -235,7 +236,7 @@ def _run(config: NightlyConfig, *, config_path: str | Path | None, resume: bool,
 
         t0 = time.perf_counter()
         if streamed:  # two passes over the chunks; driver words and POS statistics counted in the first
-            tables_f = findings_of_blocks(prep, lambda: attribution_blocks(writer), config,
+            tables_f = findings_of_blocks(prep, AttributionBlocks(writer), config,
                                           spill_dir=writer.scratch_dir)
             found, words, pos_table = tables_f.found, tables_f.driver_words, tables_f.pos_stats
             timings["driver_statistics"] = time.perf_counter() - t0  # fused: the statistics, driver words, POS

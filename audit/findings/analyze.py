@@ -134,31 +134,39 @@ def analyze(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.
 
 def analyze_blocks(blocks: Callable[[], Iterable[Block]], *, model: AuditModel, config: FindingsConfig | None = None,
                    stopwords: Collection[str] | None = None, seed: int = 0,
-                   on_block: Callable[[Block], None] | None = None, spill_dir: Path | None = None) -> Findings:
+                   on_block: Callable[[Block], None] | None = None, spill_dir: Path | None = None,
+                   select: Callable[[Sequence[int]], Iterable[Block]] | None = None) -> Findings:
     """:func:`analyze` of a run given as blocks of whole texts in table order (e.g. the store chunks of a
     ``stream: true`` run), in two passes over ``blocks()`` and without assembling the run's tables.
 
     Pass 1 counts what the association tests need (:class:`~audit.findings.association.WholeRun`) and calls
     ``on_block`` with each block (other per-block aggregates: driver words, POS statistics); pass 2 keeps
     only the rows of the errors whose counterfactuals are tested (all of them, or the seeded sample of
-    ``max_error_texts``).  Same tables as :func:`analyze` of the assembled run, whatever the split.
+    ``max_error_texts``), and reads only the blocks that hold one: ``select(ordinals)`` yields the blocks
+    of those ordinals (0 = the first of ``blocks()``), in order (default: ``blocks()`` filtered; a reader
+    that can skip a block unread makes pass 2 cost the errors, not the run).  Same tables as
+    :func:`analyze` of the assembled run, whatever the split.
     The rows the contrast test ranks go to disk under ``spill_dir`` (default ``TMPDIR``) past
     :data:`audit._spill.SPILL_ROWS` (see :class:`~audit.findings.association.WholeRun`)."""
     cfg = _config(config)
     stops = default_stopwords() if stopwords is None else frozenset(stopwords)
     whole = WholeRun(phrases=cfg.phrases, spill_dir=spill_dir)
+    errors_per_block: list[int] = []
     for block in blocks():
         pred, toks, segs = block
         whole.add(build_inputs(pred, toks, segs, top_k=cfg.top_k, stopwords=stops))
+        errors_per_block.append(int((~pred["correct"].astype(bool)).sum()))
         if on_block is not None:
             on_block(block)
     n_errors = whole.n_errors()
     chosen = sample_errors(n_errors, cap=cfg.max_error_texts, seed=seed)
+    firsts = np.concatenate([[0], np.cumsum(errors_per_block, dtype=np.int64)]).astype(np.int64)
+    wanted = _blocks_with_tested(firsts, chosen)
+    wanted_set = set(wanted)
+    chosen_blocks = select(wanted) if select is not None else (b for i, b in enumerate(blocks()) if i in wanted_set)
     parts: list[Block] = []
-    first = 0
-    for pred, toks, segs in blocks():
-        keys = _tested_keys(pred, chosen, first)
-        first += int((~pred["correct"].astype(bool)).sum())
+    for ordinal, (pred, toks, segs) in zip(wanted, chosen_blocks, strict=True):
+        keys = _tested_keys(pred, chosen, int(firsts[ordinal]))
         if len(keys):
             parts.append((_rows_of(pred, keys), _rows_of(toks, keys), _rows_of(segs, keys)))  # type: ignore[arg-type]
     if parts:
@@ -173,6 +181,16 @@ def analyze_blocks(blocks: Callable[[], Iterable[Block]], *, model: AuditModel, 
     inp = build_inputs(predictions, token_scores, segments, top_k=cfg.top_k, stopwords=stops)
     return _analyze(inp, predictions, token_scores, segments, whole, n_errors=n_errors, model=model, config=cfg,
                     reasons=True, drivers=True)
+
+
+def _blocks_with_tested(firsts: npt.NDArray[np.int64], chosen: npt.NDArray[np.int64] | None) -> list[int]:
+    """Ordinals of the blocks holding a tested error; ``firsts[b]`` is block ``b``'s first error ordinal
+    (``firsts[-1]``: the number of errors)."""
+    counts = np.diff(firsts)
+    if chosen is None:
+        return [int(b) for b in np.flatnonzero(counts > 0)]
+    owners = np.searchsorted(firsts, chosen, side="right") - 1
+    return [int(b) for b in np.unique(owners)]
 
 
 def _analyze(inp: Inputs, predictions: pd.DataFrame, token_scores: pd.DataFrame, segments: pd.DataFrame | None,

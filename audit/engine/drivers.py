@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audit._lookup import lookup
 from audit._spill import Spill
 from audit.data.tokenize import is_punct
 from audit.findings._inputs import TagCounts
@@ -99,7 +100,8 @@ class DriverWordCounts:
         """Pass 2, the same blocks in the same order: keep the scores of the driver words' occurrences."""
         if token_attributions.empty or not self._drivers:
             return
-        codes = token_attributions["token"].astype(str).map(self._word_codes()).to_numpy(dtype=np.float64)
+        code_of = self._word_codes()
+        codes = lookup(token_attributions["token"].astype(str), lambda w: code_of.get(w, np.nan), dtype=np.float64)
         keep = ~np.isnan(codes)
         rows = np.empty(int(keep.sum()), dtype=_OCCURRENCE)
         rows["code"] = codes[keep].astype(np.int32)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audit._lookup import lookup
 from audit._spill import Spill
 from audit.store.schemas import columns
 
@@ -61,12 +62,13 @@ class PosScores:
     def add(self, token_attributions: pd.DataFrame) -> None:
         if token_attributions.empty:
             return
-        tags = token_attributions["pos"].astype(str).map(merge_verbs)
-        for tag in pd.unique(tags):
-            self._tags.setdefault(str(tag), len(self._tags))
-        rows = np.empty(len(tags), dtype=_SCORE)
+        def code(tag: str) -> int:
+            return self._tags.setdefault(merge_verbs(str(tag)), len(self._tags))
+
+        codes = lookup(token_attributions["pos"].astype(str), code, dtype=np.int64)  # tags numbered as first seen
+        rows = np.empty(len(codes), dtype=_SCORE)
         rows["score"] = token_attributions[self.score_column].to_numpy(dtype=np.float64)
-        self._scores.append(tags.map(self._tags).to_numpy(dtype=np.int64), rows)
+        self._scores.append(codes, rows)
 
     def finish(self) -> pd.DataFrame:
         if not self._tags:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from audit._lookup import lookup
 from audit.data.tokenize import is_punct
 from audit.errors import InputError
 
@@ -86,12 +87,10 @@ def build_inputs(predictions: pd.DataFrame, token_scores: pd.DataFrame, segments
                          hint="pass the token_attributions table of the same run (or one row per token per text)")
     toks["rank"] = _rank(toks, "position").to_numpy(dtype=np.int64)
     toks["top"] = (toks["rank"] <= top_k).to_numpy() & (toks["score"] > 0).to_numpy()
-    vocab = pd.Series(pd.unique(toks["token"].astype(str)))
     stop = {str(w).lower() for w in stopwords}
-    punct_map = dict(zip(vocab, vocab.map(is_punct)))
-    stop_map = dict(zip(vocab, vocab.map(lambda w: w.lower() in stop)))
-    toks["punct"] = toks["token"].map(punct_map).astype(bool)
-    toks["stop"] = toks["token"].map(stop_map).astype(bool)
+    words = toks["token"].astype(str)
+    toks["punct"] = lookup(words, is_punct, dtype=bool)
+    toks["stop"] = lookup(words, lambda w: w.lower() in stop, dtype=bool)
     toks["content"] = ~(toks["punct"] | toks["stop"])
     spans = _spans(docs, toks, segments, offsets=offsets, lengths=lengths, top_k=top_k)
     return Inputs(docs=docs, tokens=toks, spans=spans, offsets=offsets, lengths=lengths, top_k=top_k,

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audit._lookup import lookup
 from audit._spill import Spill
 from audit.findings._inputs import Inputs, TagCounts
 from audit.findings.config import FindingsConfig
@@ -115,7 +116,7 @@ class WholeRun:
                 self._n_docs.append(0)
                 self._n_error_docs.append(0)
                 self._counts.append((_Grown(), _Grown(), _Grown()))
-        return names.astype(str).map(self._datasets).to_numpy(dtype=np.int16)
+        return lookup(names.astype(str), self._datasets, dtype=np.int16)
 
     def add(self, inp: Inputs) -> None:
         """Count one block of texts (any split of the run into whole texts, in table order)."""
@@ -132,9 +133,7 @@ class WholeRun:
         for kind, mask in (("word", ~is_phrase), ("phrase", is_phrase)):
             ids = self._ids[kind]
             units = rows.loc[mask, "unit"].astype(str)
-            for u in pd.unique(units):
-                ids.setdefault(u, len(ids))
-            local[mask] = units.map(ids).to_numpy(dtype=np.int64)
+            local[mask] = lookup(units, lambda u, ids=ids: ids.setdefault(u, len(ids)), dtype=np.int64)  # type: ignore[misc]
         if is_phrase.any():
             sp = inp.spans[inp.spans["level"] == "phrase"].drop_duplicates("unit")
             phrase_ids = self._ids["phrase"]

@@ -26,5 +26,5 @@ def lookup(values: pd.Series, mapping: Mapping[Any, Any] | Callable[[Any], Any],
     if len(codes) and codes.min() < 0:
         raise ValueError("lookup: the column has missing values")
     get: Callable[[Any], Any] = mapping if callable(mapping) else mapping.__getitem__
-    mapped = np.array([get(u) for u in uniques], dtype=dtype)
+    mapped = np.array([get(u) for u in np.asarray(uniques, dtype=object).tolist()], dtype=dtype)
     return mapped[codes] if len(mapped) else np.empty(0, dtype=dtype)

@@ -5,7 +5,7 @@ export NLTK_DATA ?= $(AUDIT_DATA_DIR)/nltk_data
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup nightly test lint check-lock test-browser bench lock
+.PHONY: setup nightly test lint check-lock lock
 
 $(VENV)/.installed: pyproject.toml requirements/lock.txt scripts/setup.sh scripts/check_lock.py
 	bash scripts/setup.sh $(VENV)
@@ -30,6 +30,3 @@ lint: setup
 # Regenerate requirements/lock.txt after editing pyproject.toml's dependencies (fresh temporary venv).
 lock:
 	bash scripts/lock.sh
-
-bench: setup
-	$(PY) benchmarks/run_all.py

@@ -75,14 +75,17 @@ def test_frame_check_blocks_a_verb_that_does_not_take_the_construction() -> None
     assert _check("a/DT funny/JJ movie/NN ./.", "funny", "comic") == (True, None)  # not a verb: passes
 
 
+def _licensed(text: str, position: int, candidate: str) -> bool:
+    tokens, tags = tagged(text)
+    return LicensingCheck().evaluate(SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=position),
+                                     candidate).passed
+
+
 def test_licensing_check_keeps_negative_polarity_items_out_of_positive_sentences() -> None:
-    tokens, tags = tagged("a/DT sequel/NN is/VBZ always/RB welcome/JJ ./.")
-    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=3)
-    assert not LicensingCheck().evaluate(ctx, "ever").passed
-    assert LicensingCheck().evaluate(ctx, "forever").passed
-    tokens, tags = tagged("is/VBZ n't/RB ever/RB welcome/JJ ./.")
-    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=2)
-    assert LicensingCheck().evaluate(ctx, "yet").passed  # replaces another negative-polarity item
+    always = "a/DT sequel/NN is/VBZ always/RB welcome/JJ ./."
+    assert not _licensed(always, 3, "ever")
+    assert _licensed(always, 3, "forever")
+    assert _licensed("is/VBZ n't/RB ever/RB welcome/JJ ./.", 2, "yet")  # replaces another negative-polarity item
 
 
 def test_object_rules_for_verbs_of_telling_and_saying() -> None:
@@ -101,10 +104,7 @@ def test_frames_object_fits_names_what_breaks() -> None:
 
 
 def test_licensing_check_keeps_nearly_away_from_a_negation() -> None:
-    tokens, tags = tagged("you/PRP almost/RB do/VBP n't/RB notice/VB ./.")
-    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=1)
-    assert not LicensingCheck().evaluate(ctx, "nearly").passed
-    assert LicensingCheck().evaluate(ctx, "virtually").passed
-    tokens, tags = tagged("it/PRP is/VBZ almost/RB perfect/JJ ./.")
-    ctx = SwapContext(tokens=tuple(tokens), tags=tuple(tags), position=2)
-    assert LicensingCheck().evaluate(ctx, "nearly").passed
+    almost = "you/PRP almost/RB do/VBP n't/RB notice/VB ./."
+    assert not _licensed(almost, 1, "nearly")
+    assert _licensed(almost, 1, "virtually")
+    assert _licensed("it/PRP is/VBZ almost/RB perfect/JJ ./.", 2, "nearly")

@@ -17,7 +17,8 @@ marks it as an intensifier or degree adverb (a gloss heuristic, see
 ``really`` ... for ``terribly``.  Callers can also declare pairs explicitly
 (``audit.attack`` takes an ``extra_synonyms`` mapping).
 
-WordNet is loaded lazily on first use (about 5 s).
+WordNet is loaded lazily on first use, once per process (about 1.5 s; NLTK's own loader takes ~7 s:
+see :mod:`audit.nlp._wordnet_reader`).
 """
 
 from __future__ import annotations
@@ -46,18 +47,19 @@ INTENSIFIER_GLOSS_MARKERS: tuple[str, ...] = (
 _WORD = re.compile(r"^[a-z][a-z'-]*$")
 
 
+@lru_cache(maxsize=1)
 def _wordnet() -> Any:
-    """NLTK's WordNet reader, loaded; :class:`ResourceMissingError` (naming ``audit data fetch``) if absent."""
+    """NLTK's WordNet reader, loaded once per process (:mod:`audit.nlp._wordnet_reader`);
+    :class:`ResourceMissingError` (naming ``audit data fetch``) if absent."""
     from audit.nlp import resources
 
     resources.ensure("wordnet")
-    from nltk.corpus import wordnet as wn
+    from audit.nlp._wordnet_reader import load_reader
 
     try:
-        wn.ensure_loaded()
+        return load_reader()
     except LookupError as exc:
         raise ResourceMissingError("NLTK WordNet data is not available", hint="run `audit data fetch`") from exc
-    return wn
 
 
 def wordnet_pos(ptb_tag: str) -> str | None:
